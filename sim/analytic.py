@@ -1,0 +1,262 @@
+"""Closed-form queueing results used to validate and calibrate the simulator.
+
+Pure functions (no SimPy, no pandas) for steady-state waiting times in the
+standard models a checkpoint lane reduces to: M/M/c (Erlang C), non-preemptive
+priority M/M/c, M/G/1 (Pollaczek-Khinchine), the Allen-Cunneen G/G/c
+approximation, square-root staffing and the stationary independent period by
+period (SIPP) approximation for time-varying demand.
+
+Rates are in whatever time unit the caller uses (typically per minute); waits
+come back in the same unit.  "Wait" always means time in queue before service
+starts (Wq), not sojourn time.
+
+References
+----------
+.. [GH] D. Gross, J. F. Shortle, J. M. Thompson, C. M. Harris, *Fundamentals
+   of Queueing Theory*, 4th ed., Wiley, 2008.
+.. [K] L. Kleinrock, *Queueing Systems*, Vol. 1 (1975) and Vol. 2 (1976), Wiley.
+.. [C] A. Cobham, "Priority assignment in waiting line problems",
+   *Operations Research* 2(1):70-76, 1954.
+.. [HW] S. Halfin, W. Whitt, "Heavy-traffic limits for queues with many
+   exponential servers", *Operations Research* 29(3):567-588, 1981.
+.. [GKS] L. V. Green, P. J. Kolesar, J. Soares, "Improving the SIPP approach
+   for staffing service systems that have cyclic demands", *Operations
+   Research* 49(4):549-564, 2001.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+
+__all__ = [
+    "erlang_c", "mmc_utilization", "mmc_wait_probability", "mmc_wait_mean",
+    "mmc_wait_tail", "mmc_wait_quantile", "mmc_queue_length_mean",
+    "priority_mmc_wait_means", "mg1_wait_mean", "allen_cunneen_wait_mean",
+    "square_root_staffing", "servers_for_wait_target", "sipp_wait_means",
+]
+
+
+def _nonneg(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return value
+
+
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return value
+
+
+def _servers(value: int) -> int:
+    try:
+        c = operator.index(value)
+    except TypeError:
+        raise ValueError(f"servers must be an integer, got {value!r}") from None
+    if c < 1:
+        raise ValueError(f"servers must be >= 1, got {c}")
+    return c
+
+
+def _mmc_params(arrival_rate: float, service_rate: float, servers: int) -> tuple[float, float, int]:
+    return (_nonneg("arrival_rate", arrival_rate),
+            _positive("service_rate", service_rate), _servers(servers))
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    r"""Erlang C: probability that an arrival waits in an M/M/c queue.
+
+    With offered load :math:`a = \lambda/\mu` and :math:`c` servers,
+
+    .. math:: C(c, a) = \frac{c\,B(c, a)}{c - a\,(1 - B(c, a))},
+
+    where the Erlang B blocking probability is obtained from the numerically
+    stable recursion :math:`B(0) = 1`, :math:`B(k) = a B(k-1) / (k + a B(k-1))`
+    (no factorials or large powers, so it is safe for hundreds of servers).
+    See [GH]_ ch. 2.
+
+    Raises ``ValueError`` unless ``0 <= offered_load < servers``.
+    """
+    c = _servers(servers)
+    a = _nonneg("offered_load", offered_load)
+    if a >= c:
+        raise ValueError(f"unstable system: offered load {a:g} >= servers {c}")
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1.0 - b))
+
+
+def mmc_utilization(arrival_rate: float, service_rate: float, servers: int) -> float:
+    r"""Per-server load :math:`\rho = \lambda / (c\mu)`.
+
+    Not checked for stability, so it can be used to test it (stable iff < 1).
+    """
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    return lam / (c * mu)
+
+
+def mmc_wait_probability(arrival_rate: float, service_rate: float, servers: int) -> float:
+    r""":math:`P(W_q > 0) = C(c, \lambda/\mu)`; see :func:`erlang_c`."""
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    return erlang_c(c, lam / mu)
+
+
+def mmc_wait_mean(arrival_rate: float, service_rate: float, servers: int) -> float:
+    r"""Mean M/M/c queueing delay :math:`W_q = C(c, a) / (c\mu - \lambda)` [GH]_."""
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    return erlang_c(c, lam / mu) / (c * mu - lam)
+
+
+def mmc_wait_tail(arrival_rate: float, service_rate: float, servers: int, t: float) -> float:
+    r"""FCFS M/M/c delay tail :math:`P(W_q > t) = C(c, a)\,e^{-(c\mu - \lambda)t}`, t >= 0 [GH]_."""
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    t = _nonneg("t", t)
+    return erlang_c(c, lam / mu) * math.exp(-(c * mu - lam) * t)
+
+
+def mmc_wait_quantile(arrival_rate: float, service_rate: float, servers: int, q: float) -> float:
+    r"""The q-quantile of the FCFS M/M/c delay, inverting :func:`mmc_wait_tail`.
+
+    .. math:: t_q = \frac{\ln\!\big(C / (1 - q)\big)}{c\mu - \lambda}
+              \quad\text{if } q > 1 - C, \qquad t_q = 0 \text{ otherwise,}
+
+    since a fraction :math:`1 - C` of customers does not wait at all.
+    ``q`` must lie in ``[0, 1)``.
+    """
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    q = float(q)
+    if not 0.0 <= q < 1.0:
+        raise ValueError(f"q must be in [0, 1), got {q!r}")
+    prob_wait = erlang_c(c, lam / mu)
+    if q <= 1.0 - prob_wait:
+        return 0.0
+    return math.log(prob_wait / (1.0 - q)) / (c * mu - lam)
+
+
+def mmc_queue_length_mean(arrival_rate: float, service_rate: float, servers: int) -> float:
+    r"""Mean number waiting :math:`L_q = \lambda W_q` (Little's law)."""
+    return float(arrival_rate) * mmc_wait_mean(arrival_rate, service_rate, servers)
+
+
+def priority_mmc_wait_means(
+    arrival_rates: Sequence[float], service_rate: float, servers: int
+) -> list[float]:
+    r"""Mean delays per class in a non-preemptive priority M/M/c queue.
+
+    All classes share the exponential service rate :math:`\mu`; class 0 has
+    the highest priority.  Cobham's formula ([C]_; [GH]_ ch. 3; [K]_ Vol. 2):
+
+    .. math:: W_k = \frac{C(c, a) / (c\mu)}{(1 - \sigma_{k-1})(1 - \sigma_k)},
+              \qquad \sigma_k = \sum_{i \le k} \frac{\lambda_i}{c\mu},
+              \quad \sigma_{-1} = 0,
+
+    with :math:`a = \sum_i \lambda_i / \mu`.
+    """
+    rates = [_nonneg(f"arrival_rates[{i}]", r) for i, r in enumerate(arrival_rates)]
+    if not rates:
+        raise ValueError("arrival_rates must contain at least one class")
+    mu = _positive("service_rate", service_rate)
+    c = _servers(servers)
+    base = erlang_c(c, sum(rates) / mu) / (c * mu)
+    waits, sigma = [], 0.0
+    for lam in rates:
+        prev, sigma = sigma, sigma + lam / (c * mu)
+        waits.append(base / ((1.0 - prev) * (1.0 - sigma)))
+    return waits
+
+
+def mg1_wait_mean(arrival_rate: float, service_mean: float, service_cv: float) -> float:
+    r"""Pollaczek-Khinchine mean delay for M/G/1 ([K]_ Vol. 1, ch. 5):
+
+    .. math:: W_q = \frac{\lambda\,E[S^2]}{2(1 - \rho)}, \qquad
+              E[S^2] = E[S]^2 (1 + c_s^2), \quad \rho = \lambda E[S].
+
+    ``service_cv = 0`` gives M/D/1, ``service_cv = 1`` gives M/M/1.
+    """
+    lam = _nonneg("arrival_rate", arrival_rate)
+    mean = _positive("service_mean", service_mean)
+    cv = _nonneg("service_cv", service_cv)
+    rho = lam * mean
+    if rho >= 1.0:
+        raise ValueError(f"unstable system: utilization {rho:g} >= 1")
+    return lam * mean**2 * (1.0 + cv**2) / (2.0 * (1.0 - rho))
+
+
+def allen_cunneen_wait_mean(
+    arrival_rate: float, service_mean: float, servers: int,
+    arrival_cv: float, service_cv: float,
+) -> float:
+    r"""Allen-Cunneen approximation for the mean G/G/c delay:
+
+    .. math:: W_q \approx W_q^{M/M/c} \cdot \frac{c_a^2 + c_s^2}{2}.
+
+    Exact for M/M/c (:math:`c_a = c_s = 1`) and for M/G/1.  See
+    A. O. Allen, *Probability, Statistics, and Queueing Theory*, 2nd ed., 1990.
+    """
+    ca = _nonneg("arrival_cv", arrival_cv)
+    cs = _nonneg("service_cv", service_cv)
+    mu = 1.0 / _positive("service_mean", service_mean)
+    return mmc_wait_mean(arrival_rate, mu, servers) * (ca**2 + cs**2) / 2.0
+
+
+def square_root_staffing(arrival_rate: float, service_rate: float, beta: float) -> int:
+    r"""Square-root staffing rule [HW]_: :math:`c = \lceil a + \beta\sqrt{a}\,\rceil`.
+
+    The result is raised to at least :math:`\lfloor a \rfloor + 1` so that the
+    M/M/c system is always stable.
+    """
+    lam = _nonneg("arrival_rate", arrival_rate)
+    mu = _positive("service_rate", service_rate)
+    beta = float(beta)
+    if not math.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    a = lam / mu
+    return max(math.ceil(a + beta * math.sqrt(a)), math.floor(a) + 1)
+
+
+def servers_for_wait_target(
+    arrival_rate: float, service_rate: float, wait_target_mean: float
+) -> int:
+    """Smallest ``c`` whose Erlang C mean delay :func:`mmc_wait_mean` is <= the target.
+
+    The mean delay decreases strictly in ``c``, so a linear search upwards
+    from the smallest stable staffing level finds the optimum.
+    """
+    lam = _nonneg("arrival_rate", arrival_rate)
+    mu = _positive("service_rate", service_rate)
+    target = _positive("wait_target_mean", wait_target_mean)
+    c = math.floor(lam / mu) + 1
+    while mmc_wait_mean(lam, mu, c) > target:
+        c += 1
+    return c
+
+
+def sipp_wait_means(
+    arrival_rates_per_period: Sequence[float],
+    service_rate: float,
+    servers_per_period: Sequence[int],
+) -> list[float]:
+    """Stationary independent period-by-period (pointwise stationary) delays.
+
+    Each period is treated as a stationary M/M/c queue with that period's
+    arrival rate and staffing ([GKS]_); overloaded periods (``a >= c``) get
+    ``math.inf``.  Carry-over of queues between periods is ignored, so the
+    approximation is good when periods are long relative to service times.
+    """
+    if len(arrival_rates_per_period) != len(servers_per_period):
+        raise ValueError(
+            "arrival_rates_per_period and servers_per_period differ in length "
+            f"({len(arrival_rates_per_period)} vs {len(servers_per_period)})"
+        )
+    mu = _positive("service_rate", service_rate)
+    waits = []
+    for i, (lam, c) in enumerate(zip(arrival_rates_per_period, servers_per_period)):
+        lam = _nonneg(f"arrival_rates_per_period[{i}]", lam)
+        c = _servers(c)
+        waits.append(math.inf if lam / mu >= c else mmc_wait_mean(lam, mu, c))
+    return waits

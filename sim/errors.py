@@ -1,0 +1,36 @@
+"""Errors a user can cause, with where they come from.
+
+A :class:`ScenarioError` carries one or more :class:`Problem` s, each naming the file, the line
+(where known), the dotted field path and what was expected. The command line prints them one per
+line on stderr and exits with status 2; programming errors are not caught and stay loud.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ScenarioError(ValueError):
+    """Bad user input (scenario, sweep file or command-line value)."""
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(file="", path="", message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p).lstrip(": ") for p in self.problems))

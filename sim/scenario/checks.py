@@ -1,0 +1,135 @@
+"""Cross-field checks of a scenario, each problem with its exact field path.
+
+The schema checks each field alone; these check that the parts fit together: shares add up,
+routes name real stages, every stage serves someone and every class has a lane on its route.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterator
+
+from .schema import Empirical, Scenario
+
+TOLERANCE = 1e-6
+
+
+def _hint(name: str, known: list[str]) -> str:
+    guess = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(known)}"
+
+
+def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
+    """Return (dotted field path, message) for every inconsistency found."""
+    return list(_calendar(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
+        list(_routes(scenario)) + list(_cargo(scenario))
+
+
+def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    calendar = scenario.calendar
+    if calendar.warmup_days >= calendar.days:
+        yield "calendar.warmup_days", f"expected fewer warm-up days than days ({calendar.days}), got {calendar.warmup_days}"
+    if len(set(calendar.closed_weekdays)) == 7:
+        yield "calendar.closed_weekdays", "the checkpoint would never open: at least one weekday must be open"
+    if calendar.opening_hours != "24h":
+        opening, closing = calendar.opening_hours.minutes()
+        if opening >= closing:
+            yield "calendar.opening_hours", "expected 'open' before 'close' on the same day"
+
+
+def _classes(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    total = sum(c.share for c in scenario.classes.values())
+    if abs(total - 1.0) > TOLERANCE:
+        yield "classes", f"expected the class shares to add up to 1, got {total:.6g}"
+    for name, traveler_class in scenario.classes.items():
+        if not traveler_class.directions:
+            yield f"classes.{name}.directions", "expected at least one direction"
+        elif abs(sum(traveler_class.directions.values()) - 1.0) > TOLERANCE:
+            yield (f"classes.{name}.directions",
+                   f"expected direction shares adding up to 1, got {sum(traveler_class.directions.values()):.6g}")
+        size = traveler_class.group_size
+        if not isinstance(size, int) and size.min > size.max:
+            yield f"classes.{name}.group_size", f"expected min <= max, got {size.min} > {size.max}"
+        if isinstance(size, int) and size < 1:
+            yield f"classes.{name}.group_size", f"expected a group size >= 1, got {size}"
+
+
+def _stages(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    known = list(scenario.classes)
+    for stage_name, stage in scenario.stages.items():
+        base = f"stages.{stage_name}"
+        served: set[str] = set()
+        for pool_name, pool in stage.pools.items():
+            if not pool.serves:
+                yield f"{base}.pools.{pool_name}.serves", "this lane pool serves no class: list the classes it serves"
+            for index, class_name in enumerate(pool.serves):
+                if class_name not in scenario.classes:
+                    yield f"{base}.pools.{pool_name}.serves.{index}", f"unknown class {class_name!r}{_hint(class_name, known)}"
+            served.update(pool.serves)
+            if pool.green_channel == "dedicated" and scenario.green_channel.enabled:
+                for class_name in pool.serves:
+                    others = [p for p in stage.pools.values() if class_name in p.serves and p.green_channel != "dedicated"]
+                    if not others:
+                        yield (f"{base}.pools.{pool_name}.serves",
+                               f"class {class_name!r} is served only by this dedicated green-channel pool: "
+                               "travelers not eligible would have no lane")
+        served &= set(scenario.classes)
+        if not served and stage.pools:
+            yield f"{base}.pools", "this stage serves no class"
+        for class_name in stage.service_time:
+            if class_name not in served:
+                yield f"{base}.service_time.{class_name}", f"class {class_name!r} is not served by any pool of this stage"
+        for class_name in sorted(served - set(stage.service_time)):
+            yield f"{base}.service_time", f"missing a service time for class {class_name!r}, which this stage serves"
+        for class_name in stage.visit_probability:
+            if class_name not in served:
+                yield f"{base}.visit_probability.{class_name}", f"class {class_name!r} is not served at this stage"
+        for check_name, check in stage.extra_checks.items():
+            for class_name in check.probability:
+                if class_name not in served:
+                    yield (f"{base}.extra_checks.{check_name}.probability.{class_name}",
+                           f"class {class_name!r} is not served at this stage")
+        distributions = [(f"{base}.service_time.{c}", d) for c, d in stage.service_time.items()]
+        distributions += [(f"{base}.extra_checks.{n}.service_time", c.service_time) for n, c in stage.extra_checks.items()]
+        for path, distribution in distributions:
+            if isinstance(distribution, Empirical) and distribution.weights is not None:
+                if len(distribution.weights) != len(distribution.values) or sum(distribution.weights) <= 0:
+                    yield f"{path}.weights", "expected one non-negative weight per value, not all zero"
+
+
+def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    known = list(scenario.stages)
+    on_route: set[str] = set()
+    for direction, stage_names in scenario.routes.items():
+        for index, stage_name in enumerate(stage_names):
+            if stage_name not in scenario.stages:
+                yield f"routes.{direction}.{index}", f"unknown stage {stage_name!r}{_hint(stage_name, known)}"
+        on_route.update(stage_names)
+    for stage_name in scenario.stages:
+        if stage_name not in on_route:
+            yield f"stages.{stage_name}", "this stage is on no route"
+    for class_name, traveler_class in scenario.classes.items():
+        if traveler_class.share == 0:
+            continue
+        for direction, share in traveler_class.directions.items():
+            if share == 0:
+                continue
+            stages = [scenario.stages[s] for s in scenario.routes.get(direction, []) if s in scenario.stages]
+            if not any(class_name in pool.serves for stage in stages for pool in stage.pools.values()):
+                yield (f"classes.{class_name}",
+                       f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
+
+
+def _cargo(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    cargo_classes = [name for name, c in scenario.classes.items() if c.cargo]
+    if cargo_classes and scenario.cargo is None:
+        yield "cargo", f"classes {cargo_classes} are marked cargo: expected a 'cargo' block with daily release quotas"
+        return
+    if scenario.cargo is None:
+        return
+    start, end = scenario.cargo.release_hours
+    if not 0 <= start < end <= 24:
+        yield "cargo.release_hours", f"expected [start, end] with 0 <= start < end <= 24, got {[start, end]}"
+    for class_name in cargo_classes:
+        for direction, share in scenario.classes[class_name].directions.items():
+            if share > 0 and direction not in scenario.cargo.daily_release_quota:
+                yield "cargo.daily_release_quota", f"missing the quota for {direction} (class {class_name!r} travels it)"

@@ -1,0 +1,294 @@
+"""The scenario schema: what a scenario file may say, with types, ranges and defaults.
+
+Pydantic v2 models, frozen once validated. Durations are given with units in the file and held
+in minutes here. Checks that span several fields (a route naming an unknown stage, a class no
+lane serves) live in :mod:`sim.scenario.checks`, so that each problem gets its exact field path.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+                      field_validator)
+
+from .units import format_minutes, parse_duration
+
+DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Direction = Literal["KZ_to_CN", "CN_to_KZ"]
+Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)]
+
+
+def _probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"expected a probability between 0 and 1, got {value}")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"expected a number >= 0, got {value}")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_probability)]
+NonNegative = Annotated[float, AfterValidator(_non_negative)]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Crossing(Strict):
+    """Who and where: metadata printed in reports."""
+
+    name: str
+    kz_post: str
+    cn_post: str
+    countries: tuple[str, str] = ("Kazakhstan", "China")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    sources: list[str] = []
+    notes: str = ""
+
+
+class OpeningHours(Strict):
+    """Daily opening window in local time, e.g. open: "09:00", close: "18:00"."""
+
+    open: str = "00:00"
+    close: str = "24:00"
+
+    @field_validator("open", "close")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        try:
+            hours, minutes = (int(part) for part in value.split(":"))
+        except (ValueError, AttributeError):
+            raise ValueError(f"expected a clock time 'HH:MM', got {value!r}") from None
+        if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+            raise ValueError(f"expected a clock time between 00:00 and 24:00, got {value!r}")
+        return value
+
+    def minutes(self) -> tuple[float, float]:
+        """(open, close) in minutes after midnight."""
+        def to_minutes(clock: str) -> float:
+            hours, minutes = (int(part) for part in clock.split(":"))
+            return 60.0 * hours + minutes
+        return to_minutes(self.open), to_minutes(self.close)
+
+
+class Calendar(Strict):
+    """When the simulated days are, and when the checkpoint is open."""
+
+    start_date: dt.date
+    days: int = Field(ge=1, le=3660)
+    warmup_days: int = Field(default=0, ge=0)
+    drain: Duration = 1440.0  # after the horizon, no new arrivals; those inside finish
+    opening_hours: OpeningHours | Literal["24h"] = "24h"
+    closed_dates: list[dt.date] = []
+    closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
+
+
+class Run(Strict):
+    """Defaults for a run; the command line may override them."""
+
+    replications: int = Field(default=5, ge=1, le=10000)
+    seed: int = Field(default=20250701, ge=0)
+
+
+class SeasonalFactor(Strict):
+    """Demand multiplier for some months, or for a date range (inclusive)."""
+
+    factor: NonNegative
+    months: list[int] = []
+    from_date: dt.date | None = Field(default=None, alias="from")
+    to_date: dt.date | None = Field(default=None, alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, months: list[int]) -> list[int]:
+        bad = [m for m in months if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"expected month numbers 1-12, got {bad}")
+        return months
+
+
+class Demand(Strict):
+    """Arrivals: a non-homogeneous Poisson process with an hour x weekday x season profile."""
+
+    daily_volume: NonNegative  # arrivals (pedestrians + vehicles) per day, both directions, factor 1
+    hour_weights: list[NonNegative] = [1.0] * 24
+    weekday_factors: list[NonNegative] = [1.0] * 7
+    seasonal_factors: list[SeasonalFactor] = []
+
+    @field_validator("hour_weights")
+    @classmethod
+    def _hours(cls, weights: list[float]) -> list[float]:
+        if len(weights) != 24:
+            raise ValueError(f"expected 24 hour-of-day weights (00-01 ... 23-24), got {len(weights)}")
+        if sum(weights) <= 0:
+            raise ValueError("expected at least one positive hour weight")
+        return weights
+
+    @field_validator("weekday_factors")
+    @classmethod
+    def _weekdays(cls, factors: list[float]) -> list[float]:
+        if len(factors) != 7:
+            raise ValueError(f"expected 7 weekday factors (Monday first), got {len(factors)}")
+        return factors
+
+
+class GroupRange(Strict):
+    """A group size drawn uniformly between min and max (inclusive)."""
+
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+
+class TravelerClass(Strict):
+    """A kind of arrival: pedestrian, car, bus, truck..."""
+
+    share: Probability  # of the daily volume
+    directions: dict[Direction, Probability] = {"KZ_to_CN": 0.5, "CN_to_KZ": 0.5}
+    group_size: int | GroupRange = 1  # people carried; each needs a document check at per-person stages
+    green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
+    cargo: bool = False  # held by the cargo release quota before the checkpoint
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: Duration
+
+
+class Deterministic(Strict):
+    dist: Literal["deterministic"]
+    value: Duration
+
+
+class LogNormal(Strict):
+    dist: Literal["lognormal"]
+    mean: Duration
+    cv: NonNegative
+
+
+class Gamma(Strict):
+    dist: Literal["gamma"]
+    mean: Duration
+    cv: NonNegative
+
+
+class Empirical(Strict):
+    dist: Literal["empirical"]
+    values: list[Duration] = Field(min_length=1)
+    weights: list[NonNegative] | None = None
+
+
+Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Empirical],
+                         Field(discriminator="dist")]
+
+
+class HourRule(Strict):
+    """Booths open in a window; later rules override earlier ones where they overlap."""
+
+    booths: int = Field(ge=0)
+    hours: tuple[float, float] = (0, 24)  # [start, end) in hours of the day
+    days: Literal["all", "weekday", "weekend"] | list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = "all"
+    months: list[int] = []
+    from_date: dt.date | None = Field(default=None, alias="from")
+    to_date: dt.date | None = Field(default=None, alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, hours: tuple[float, float]) -> tuple[float, float]:
+        start, end = hours
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"expected [start, end] with 0 <= start < end <= 24, got {list(hours)}")
+        return hours
+
+
+class BoothSchedule(Strict):
+    """Open booths: a default, changed by rules (hour of day, weekday/weekend, season)."""
+
+    default: int = Field(ge=0)
+    rules: list[HourRule] = []
+
+
+class LanePool(Strict):
+    """Identical booths serving some classes from one queue."""
+
+    serves: list[str]
+    booths: int | BoothSchedule = 1
+    green_channel: Literal["none", "dedicated", "priority"] = "none"
+
+    @field_validator("booths")
+    @classmethod
+    def _booths(cls, booths: int | BoothSchedule) -> int | BoothSchedule:
+        if isinstance(booths, int) and booths < 0:
+            raise ValueError(f"expected a number of booths >= 0, got {booths}")
+        return booths
+
+
+class ExtraCheck(Strict):
+    """A further check at the same booth with some probability (full unload, device check)."""
+
+    probability: dict[str, Probability]
+    service_time: Distribution
+
+
+class Stage(Strict):
+    """One control point on a route: lane pools, service times, inspection intensity."""
+
+    side: Literal["KZ", "CN"]
+    kind: Literal["primary", "secondary"] = "primary"
+    per_person: bool = False  # each member of a group (bus passengers) is checked on their own
+    service_time: dict[str, Distribution]
+    visit_probability: dict[str, Probability] = {}  # default 1 for every class served
+    extra_checks: dict[str, ExtraCheck] = {}
+    pools: dict[str, LanePool]
+
+
+class GreenChannel(Strict):
+    """Dedicated lanes or priority for eligible travelers; off = those lanes serve everyone."""
+
+    enabled: bool = True
+
+
+class Cargo(Strict):
+    """Daily truck releases (Kazakhstan's electronic queue) and the other side's acceptance."""
+
+    daily_release_quota: dict[Direction, int]
+    accepted_per_day: dict[Direction, int] = {}
+    release_hours: tuple[float, float] = (0, 24)
+    initial_backlog: dict[Direction, int] = {}
+
+    @field_validator("daily_release_quota", "accepted_per_day", "initial_backlog")
+    @classmethod
+    def _counts(cls, counts: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in counts.items() if v < 0}
+        if bad:
+            raise ValueError(f"expected counts >= 0, got {bad}")
+        return counts
+
+
+class Scenario(Strict):
+    """A whole crossing: demand, stages, staffing, routes. Immutable once loaded."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    crossing: Crossing
+    calendar: Calendar
+    run: Run = Run()
+    demand: Demand
+    classes: dict[str, TravelerClass] = Field(min_length=1)
+    stages: dict[str, Stage] = Field(min_length=1)
+    routes: dict[Direction, list[str]]
+    green_channel: GreenChannel = GreenChannel()
+    cargo: Cargo | None = None
