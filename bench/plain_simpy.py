@@ -200,7 +200,7 @@ def main(argv=None):
               f"{statistics.mean(arrivals[name]):13.0f} "
               f"{statistics.mean(waits[name]):14.2f}")
     print(f"Erlang-C steady-state Wq: {erlang_c_wait(lam, mu, c):.2f} min "
-          "(runs start empty, so finite horizons near rho=1 read lower)")
+          "(runs start empty; near rho=1 a day averages below this and is noisy)")
 
     for name in ("store", "prebatched"):
         print(f"{name}/resource: best {min(times[name]) / min(times['resource']):.3f}"

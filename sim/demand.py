@@ -1,0 +1,107 @@
+"""Arrival streams: an hour x weekday x season profile, sampled as a non-homogeneous Poisson process.
+
+Each class arrives as its own Poisson process whose rate is constant within each hour:
+``daily_volume * share * weekday_factor * seasonal_factor * hour_weight / sum(hour_weights)``.
+Arrivals are drawn exactly (no thinning): given the integrated rate Lambda over the horizon, the
+count is Poisson(Lambda) and the points are uniform order statistics on [0, Lambda], mapped back
+through the inverse of the piecewise-linear cumulative rate.
+
+There is no demand on closure dates and closed weekdays (travelers know them). Arrivals in hours
+outside the daily opening hours, if the hour weights allow them, wait for the opening.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calendar import day_dates, open_days
+from .scenario.schema import DIRECTIONS, Demand, GroupRange, Scenario
+from .streams import stream
+
+
+def seasonal_factor(demand: Demand, date) -> float:
+    """Product of the seasonal factors that apply on ``date``."""
+    factor = 1.0
+    for season in demand.seasonal_factors:
+        in_months = not season.months or date.month in season.months
+        in_range = (season.from_date is None or date >= season.from_date) and \
+                   (season.to_date is None or date <= season.to_date)
+        if in_months and in_range:
+            factor *= season.factor
+    return factor
+
+
+def hourly_rates(scenario: Scenario) -> np.ndarray:
+    """Expected arrivals (all classes) in each hour of the horizon."""
+    demand, calendar = scenario.demand, scenario.calendar
+    weights = np.asarray(demand.hour_weights) / np.sum(demand.hour_weights)
+    dates = day_dates(calendar, calendar.days)
+    daily = np.array([demand.daily_volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
+                      for date in dates]) * open_days(calendar, calendar.days)
+    return (daily[:, None] * weights[None, :]).ravel()
+
+
+def poisson_arrivals(rates_per_hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exact arrival times (minutes, sorted) of a Poisson process with hourly-constant rates."""
+    cumulative = np.concatenate(([0.0], np.cumsum(rates_per_hour)))
+    count = rng.poisson(cumulative[-1])
+    points = np.sort(rng.uniform(0.0, cumulative[-1], count))
+    hour = np.searchsorted(cumulative, points, side="right") - 1
+    hour = np.minimum(hour, len(rates_per_hour) - 1)
+    return 60.0 * (hour + (points - cumulative[hour]) / rates_per_hour[hour])
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Every entity of one replication, sorted by arrival time (index = entity id)."""
+
+    time: np.ndarray        # minutes
+    class_index: np.ndarray
+    direction_index: np.ndarray
+    group_size: np.ndarray
+    green: np.ndarray       # eligible for the green channel
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+def generate_arrivals(scenario: Scenario, seed: int, replication: int) -> Arrivals:
+    """Draw all arrivals of a replication, class by class, each class from its own streams."""
+    base_rates = hourly_rates(scenario)
+    parts = []
+    cargo_classes = [name for name, c in scenario.classes.items() if c.cargo]
+    for class_index, (name, traveler_class) in enumerate(scenario.classes.items()):
+        times = poisson_arrivals(base_rates * traveler_class.share, stream(seed, replication, f"arrivals/{name}"))
+        backlog = 0
+        if cargo_classes and name == cargo_classes[0] and scenario.cargo is not None:
+            # the initial electronic-queue backlog is made of the first cargo class
+            backlog = sum(count for direction, count in scenario.cargo.initial_backlog.items()
+                          if traveler_class.directions.get(direction, 0) > 0)
+            times = np.concatenate((np.zeros(backlog), times))
+        marks = stream(seed, replication, f"attributes/{name}")
+        count = len(times)
+        shares = np.array([traveler_class.directions.get(direction, 0.0) for direction in DIRECTIONS])
+        direction = np.searchsorted(np.cumsum(shares) / shares.sum(), marks.uniform(size=count), side="right")
+        direction = np.minimum(direction, len(DIRECTIONS) - 1)
+        if backlog:
+            direction[:backlog] = _backlog_directions(scenario, traveler_class)
+        size = traveler_class.group_size
+        if isinstance(size, GroupRange):
+            group = marks.integers(size.min, size.max + 1, size=count)
+        else:
+            group = np.full(count, size)
+        green = marks.uniform(size=count) < traveler_class.green_channel_share
+        parts.append((times, np.full(count, class_index), direction, group, green))
+    time = np.concatenate([p[0] for p in parts])
+    order = np.argsort(time, kind="stable")
+    columns = [np.concatenate([p[i] for p in parts])[order] for i in range(5)]
+    return Arrivals(columns[0], columns[1].astype(np.int64), columns[2].astype(np.int64),
+                    columns[3].astype(np.int64), columns[4].astype(bool))
+
+
+def _backlog_directions(scenario: Scenario, traveler_class) -> np.ndarray:
+    """Directions of the trucks already waiting in the electronic queue at time zero."""
+    return np.concatenate([np.full(count, DIRECTIONS.index(direction))
+                           for direction, count in scenario.cargo.initial_backlog.items()
+                           if traveler_class.directions.get(direction, 0) > 0]).astype(np.int64)

@@ -1,0 +1,125 @@
+"""Replications: seeds, worker processes, aggregation into the results tables.
+
+``run`` simulates a scenario ``replications`` times. Replication ``r`` draws only from streams
+spawned from ``(seed, r)`` (see :mod:`sim.streams`), so the numbers are the same whatever the
+number of worker processes. Each replication is reduced to metric rows (and, if kept, entity
+rows) where it ran; the tables are then put together in replication order.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import pandas as pd
+from tqdm import tqdm
+
+from . import __version__
+from .metrics import UNITS, ReplicationMetrics, entity_table, entity_view
+from .model import simulate
+from .plan import build_layout
+from .scenario import Scenario, load_scenario
+from .stats import summarize
+
+SUMMARY_COLUMNS = ["group", "metric", "mean", "ci_low", "ci_high", "unit"]
+
+
+@dataclass
+class Results:
+    """What a run produced: pandas tables plus the scenario and run facts that reproduce it."""
+
+    scenario: Scenario
+    summary: pd.DataFrame
+    hourly: pd.DataFrame
+    entities: pd.DataFrame | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, metric: str, group: str = "all") -> float:
+        """The mean of ``metric`` for ``group`` (e.g. ``results.metric("wait_mean", "class=car")``)."""
+        row = self.summary[(self.summary["group"] == group) & (self.summary["metric"] == metric)]
+        if row.empty:
+            raise KeyError(f"no metric {metric!r} for group {group!r}")
+        return float(row["mean"].iloc[0])
+
+
+@dataclass
+class ReplicationOutput:
+    metrics: list[tuple[str, str, float]]
+    hourly: list[tuple[int, str, str, float]]
+    entities: pd.DataFrame | None
+
+
+def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
+    """Simulate one replication and reduce it to metric rows (and entity rows if asked)."""
+    layout = build_layout(scenario)
+    records = simulate(scenario, seed, replication, layout)
+    view = entity_view(records, layout)
+    metrics = ReplicationMetrics(records, layout, scenario, view)
+    entities = entity_table(records, layout, view) if keep_entities else None
+    return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities)
+
+
+def _replications(scenario: Scenario, seed: int, replications: int, workers: int,
+                  keep_entities: bool) -> Iterator[ReplicationOutput]:
+    if workers <= 1 or replications == 1:
+        for replication in range(replications):
+            yield run_replication(scenario, seed, replication, keep_entities)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(run_replication, [scenario] * replications, [seed] * replications,
+                            range(replications), [keep_entities] * replications)
+
+
+def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
+        workers: int = 1, keep_entities: bool = True, progress: bool | None = None) -> Results:
+    """Run ``scenario`` and return its results (tables as pandas DataFrames).
+
+    ``replications`` and ``seed`` default to the scenario's ``run`` block. ``progress`` shows a
+    progress bar (default: only when stderr is a terminal).
+    """
+    scenario = load_scenario(scenario)
+    replications = scenario.run.replications if replications is None else int(replications)
+    seed = scenario.run.seed if seed is None else int(seed)
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    started = time.perf_counter()
+    outputs = _replications(scenario, seed, replications, max(1, workers), keep_entities)
+    show = sys.stderr.isatty() if progress is None else progress
+    outputs = list(tqdm(outputs, total=replications, desc=f"{scenario.name}", unit="rep", disable=not show,
+                        leave=False))
+    return Results(scenario=scenario, summary=summary_table(outputs), hourly=hourly_table(outputs),
+                   entities=pd.concat([o.entities for o in outputs], ignore_index=True) if keep_entities else None,
+                   info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
+                         "replications": replications, "workers": workers,
+                         "wall_time_s": round(time.perf_counter() - started, 3)})
+
+
+def summary_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
+    """Tidy summary: group, metric, mean, ci_low, ci_high, unit (95 % t CIs across replications)."""
+    rows = [(r, *row) for r, output in enumerate(outputs) for row in output.metrics]
+    per_replication = pd.DataFrame(rows, columns=["replication", "group", "metric", "value"])
+    summary = summarize(per_replication, ["group", "metric"])
+    summary["unit"] = summary["metric"].map(UNITS)
+    return summary[SUMMARY_COLUMNS]
+
+
+def hourly_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
+    """Hour of day x group, one column per metric with its CI columns."""
+    rows = [(r, *row) for r, output in enumerate(outputs) for row in output.hourly]
+    per_replication = pd.DataFrame(rows, columns=["replication", "hour", "group", "metric", "value"])
+    summary = summarize(per_replication, ["hour", "group", "metric"])
+    wide = summary.pivot(index=["group", "hour"], columns="metric", values=["mean", "ci_low", "ci_high"])
+    table = pd.DataFrame(index=wide.index)
+    for metric in summary["metric"].unique():
+        table[metric] = wide["mean", metric]
+        table[f"{metric}_ci_low"] = wide["ci_low", metric]
+        table[f"{metric}_ci_high"] = wide["ci_high", metric]
+    groups = list(dict.fromkeys(summary["group"]))
+    table = table.reset_index()
+    table["group"] = pd.Categorical(table["group"], categories=groups, ordered=True)
+    table = table.sort_values(["group", "hour"]).reset_index(drop=True)
+    table["group"] = table["group"].astype(str)
+    return table[["hour", "group", *[c for c in table.columns if c not in ("hour", "group")]]]

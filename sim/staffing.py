@@ -1,0 +1,65 @@
+"""Booth schedules turned into capacity changes over time.
+
+A lane pool's open booths are a step function of time: the pool's default, changed by rules
+(hours of the day, weekday/weekend or named weekdays, months, date ranges; later rules win), and
+zero whenever the checkpoint is closed (outside opening hours, closure dates, closed weekdays).
+
+A booth that closes at a shift change finishes the service it has started; it takes no one new.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .calendar import MINUTES_PER_DAY, day_dates, is_weekend, open_days, opening_window
+from .scenario.schema import WEEKDAYS, BoothSchedule, Calendar, HourRule, LanePool
+
+
+def _rule_applies(rule: HourRule, date) -> bool:
+    if rule.days == "weekday" and is_weekend(date):
+        return False
+    if rule.days == "weekend" and not is_weekend(date):
+        return False
+    if isinstance(rule.days, list) and WEEKDAYS[date.weekday()] not in rule.days:
+        return False
+    if rule.months and date.month not in rule.months:
+        return False
+    if rule.from_date and date < rule.from_date:
+        return False
+    return not (rule.to_date and date > rule.to_date)
+
+
+def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Change points of a pool's open booths over ``days`` days.
+
+    Returns ``(times, booths)``: booths ``booths[i]`` are open from ``times[i]`` (minutes) until
+    ``times[i + 1]``; ``times[0] == 0`` and consecutive values differ.
+    """
+    schedule = pool.booths if isinstance(pool.booths, BoothSchedule) else BoothSchedule(default=pool.booths)
+    opening, closing = opening_window(calendar)
+    is_open = open_days(calendar, days)
+    times: list[float] = []
+    booths: list[int] = []
+    for day, date in enumerate(day_dates(calendar, days)):
+        rules = [rule for rule in schedule.rules if _rule_applies(rule, date)]
+        edges = {0.0, MINUTES_PER_DAY, opening, closing}
+        edges.update(60.0 * hour for rule in rules for hour in rule.hours)
+        edges = sorted(edges)
+        for start, end in zip(edges[:-1], edges[1:]):
+            middle = (start + end) / 2
+            count = schedule.default
+            for rule in rules:
+                if 60.0 * rule.hours[0] <= middle < 60.0 * rule.hours[1]:
+                    count = rule.booths
+            if not is_open[day] or not opening <= middle < closing:
+                count = 0
+            if not booths or booths[-1] != count:
+                times.append(day * MINUTES_PER_DAY + start)
+                booths.append(count)
+    return np.array(times), np.array(booths, dtype=int)
+
+
+def booth_minutes(times: np.ndarray, booths: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Open booth-minutes in each bin between consecutive ``edges`` (minutes)."""
+    ends = np.append(times[1:], np.inf)
+    cumulative = np.array([np.sum(booths * np.clip(np.minimum(ends, edge) - times, 0, None)) for edge in edges])
+    return np.diff(cumulative)

@@ -1,0 +1,36 @@
+"""Statistics across replications: means with t-distribution confidence intervals.
+
+Pure functions on numbers and DataFrames; nothing here knows of SimPy or scenarios.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+CONFIDENCE = 0.95
+
+
+def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean and two-sided t confidence interval of independent replication values.
+
+    NaN values are ignored; with fewer than two values the interval is NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, np.nan, np.nan
+    half = float(scipy_stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def summarize(per_replication: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
+    """Collapse one row per replication into mean, ci_low, ci_high per ``keys``."""
+    rows = []
+    for key, group in per_replication.groupby(keys, sort=False):
+        mean, low, high = mean_ci(group[value].to_numpy())
+        rows.append((*(key if isinstance(key, tuple) else (key,)), mean, low, high))
+    return pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high"])
