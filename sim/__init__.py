@@ -7,9 +7,12 @@ The data flow is one way: scenario -> model -> raw records -> metrics -> reports
 >>> results = sim.run(scenario, replications=5, seed=1)          # doctest: +SKIP
 >>> results.summary.query("group == 'all'")                      # doctest: +SKIP
 """
-from .errors import ScenarioError
-from .scenario import Scenario, load_scenario
-
 __version__ = "0.1.0"
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "__version__"]
+from .errors import ScenarioError  # noqa: E402
+from .scenario import Scenario, load_scenario  # noqa: E402
+from .runner import Results, run  # noqa: E402
+from .outputs import load_results, write_results  # noqa: E402
+
+__all__ = ["Results", "Scenario", "ScenarioError", "load_results", "load_scenario", "run", "write_results",
+           "__version__"]

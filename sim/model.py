@@ -190,21 +190,20 @@ class Checkpoint:
         green = self.green[entity]
         pools = self.candidates[stage, self.class_of[entity], green]
         pool = pools[0] if len(pools) == 1 else min(pools, key=_load)
-        if self.per_person[stage]:
+        first = self.token_offset[entity]
+        if self.class_of[entity] in self.per_person[stage]:
             size = self.group_size[entity]
             self.remaining[entity] = size
-            first = self.token_offset[entity]
             for token in range(first, first + size):
                 pool.put(entity, token, green)
         else:
-            pool.put(entity, entity, green)
+            self.remaining[entity] = 1
+            pool.put(entity, first, green)
 
     def stage_done(self, stage: int, entity: int) -> None:
-        if self.per_person[stage]:
-            self.remaining[entity] -= 1
-            if self.remaining[entity]:
-                return
-        self.advance(entity)
+        self.remaining[entity] -= 1
+        if not self.remaining[entity]:
+            self.advance(entity)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:

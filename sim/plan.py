@@ -29,7 +29,7 @@ class Layout:
     stage_names: list[str]
     pool_names: list[str]                    # "stage/pool"
     pool_stage: list[int]
-    per_person: list[bool]
+    per_person: list[frozenset[int]]         # per stage: classes whose members are served one by one
     secondary: list[bool]
     routes: dict[tuple[int, int], tuple[int, ...]]              # (class, direction) -> stages
     candidates: dict[tuple[int, int, bool], tuple[int, ...]]    # (stage, class, green) -> pools
@@ -69,7 +69,8 @@ def build_layout(scenario: Scenario) -> Layout:
                 if any(class_name in pool.serves for pool in scenario.stages[s].pools.values()))
     return Layout(
         class_names=class_names, stage_names=stage_names, pool_names=pool_names, pool_stage=pool_stage,
-        per_person=[stage.per_person for stage in scenario.stages.values()],
+        per_person=[frozenset(class_names.index(c) for c in stage.per_person if c in class_names)
+                    for stage in scenario.stages.values()],
         secondary=[stage.kind == "secondary" for stage in scenario.stages.values()],
         routes=routes, candidates=candidates, priority_pool=priority_pool, schedules=schedules,
         cargo_classes=[i for i, c in enumerate(scenario.classes.values()) if c.cargo])
@@ -79,9 +80,10 @@ def build_layout(scenario: Scenario) -> Layout:
 class Plan:
     """One replication's draws, as compact arrays indexed by entity (or token) id."""
 
-    service: list[array]           # per stage: service minutes per token (entity, or group member)
+    service: list[array]           # per stage: service minutes per token (see token_offset)
     visits: list[bytearray | None]  # per stage: 1 if the entity visits it (None: everyone does)
-    token_offset: np.ndarray       # first token of each entity at per-person stages
+    token_offset: np.ndarray       # entity e's tokens are token_offset[e] + 0..group_size-1;
+                                   # a group served as one uses its first token only
 
 
 def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int) -> Plan:
@@ -90,19 +92,17 @@ def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
     token_offset = np.concatenate(([0], np.cumsum(arrivals.group_size)))
     service, visits = [], []
     for stage_name, stage in scenario.stages.items():
-        per_person = stage.per_person
-        tokens = int(token_offset[-1]) if per_person else count
-        times = np.zeros(tokens)
+        times = np.zeros(int(token_offset[-1]))
         visit = np.ones(count, dtype=bool)
         for class_index, class_name in enumerate(layout.class_names):
             if class_name not in stage.service_time:
                 continue
             members = np.flatnonzero(arrivals.class_index == class_index)
-            if per_person:
+            if class_name in stage.per_person:
                 sizes = arrivals.group_size[members]
                 token_ids = np.repeat(token_offset[members], sizes) + _ranks(sizes)
             else:
-                token_ids = members
+                token_ids = token_offset[members]
             name = f"{stage_name}/{class_name}"
             times[token_ids] = draw(stage.service_time[class_name], stream(seed, replication, f"service/{name}"),
                                     len(token_ids))

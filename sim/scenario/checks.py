@@ -80,6 +80,9 @@ def _stages(scenario: Scenario) -> Iterator[tuple[str, str]]:
                 yield f"{base}.service_time.{class_name}", f"class {class_name!r} is not served by any pool of this stage"
         for class_name in sorted(served - set(stage.service_time)):
             yield f"{base}.service_time", f"missing a service time for class {class_name!r}, which this stage serves"
+        for index, class_name in enumerate(stage.per_person):
+            if class_name not in served:
+                yield f"{base}.per_person.{index}", f"class {class_name!r} is not served at this stage"
         for class_name in stage.visit_probability:
             if class_name not in served:
                 yield f"{base}.visit_probability.{class_name}", f"class {class_name!r} is not served at this stage"

@@ -248,7 +248,7 @@ class Stage(Strict):
 
     side: Literal["KZ", "CN"]
     kind: Literal["primary", "secondary"] = "primary"
-    per_person: bool = False  # each member of a group (bus passengers) is checked on their own
+    per_person: list[str] = []  # classes whose members (bus passengers) are each checked on their own
     service_time: dict[str, Distribution]
     visit_probability: dict[str, Probability] = {}  # default 1 for every class served
     extra_checks: dict[str, ExtraCheck] = {}

@@ -1,0 +1,69 @@
+"""Results folders: written atomically, read back into pandas.
+
+A folder holds ``summary.csv``, ``hourly.csv``, ``entities.csv.gz``, ``scenario.resolved.yaml``
+(every default filled in), ``run.json`` and the figures. It is written into a hidden temporary
+folder beside the target and renamed into place only when complete, so a failed or interrupted
+run never leaves a half-written folder, and an existing folder is never overwritten.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .runner import Results
+from .scenario import load_scenario
+
+ENTITIES_FILE = "entities.csv.gz"
+
+
+def resolved_yaml(results: Results) -> str:
+    """The scenario with every default filled in, loadable by ``load_scenario``."""
+    data = results.scenario.model_dump(mode="json", by_alias=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = True) -> Path:
+    """Write ``results`` into ``out_dir`` (which must not exist yet) and return its path."""
+    target = Path(out_dir)
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} already exists and is not empty: choose another --out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        results.summary.to_csv(staging / "summary.csv", index=False)
+        results.hourly.to_csv(staging / "hourly.csv", index=False)
+        if results.entities is not None:
+            results.entities.to_csv(staging / ENTITIES_FILE, index=False,
+                                    compression={"method": "gzip", "mtime": 0})
+        (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results), encoding="utf-8")
+        (staging / "run.json").write_text(json.dumps(results.info, indent=2) + "\n", encoding="utf-8")
+        if figures:
+            from .plots import save_run_figures
+            save_run_figures(results, staging)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def load_results(folder: str | os.PathLike) -> Results:
+    """Read a results folder back (entities only if the file is there)."""
+    folder = Path(folder)
+    entities_path = folder / ENTITIES_FILE
+    return Results(
+        scenario=load_scenario(folder / "scenario.resolved.yaml"),
+        summary=pd.read_csv(folder / "summary.csv"),
+        hourly=pd.read_csv(folder / "hourly.csv"),
+        entities=pd.read_csv(entities_path) if entities_path.exists() else None,
+        info=json.loads((folder / "run.json").read_text(encoding="utf-8")),
+    )
