@@ -7,6 +7,7 @@ status 2 and no traceback; nothing is written then.
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import sys
 from pathlib import Path
@@ -50,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", type=_positive_int, help="replications (default: the scenario's)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     run.add_argument("--days", type=_positive_int, help="simulated days (default: the scenario's)")
-    run.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default: 1)")
-    run.add_argument("--no-entities", action="store_true", help=f"do not write the per-entity table")
+    run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                     help="worker processes (default: the number of CPUs; results do not depend on it)")
+    run.add_argument("--no-entities", action="store_true", help="do not write the per-entity table")
     run.add_argument("--no-plots", action="store_true", help="do not draw the figures")
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
@@ -133,8 +135,8 @@ def key_figures(results) -> str:
                      f"{cell(group, 'queue_length_max', 0):>16}")
     unfinished = summary.loc[("all", "unfinished"), "mean"] if ("all", "unfinished") in summary.index else 0
     if unfinished > 0:
-        lines.append(f"warning: {unfinished:.0f} entities per replication were still inside when the run stopped "
-                     "(overloaded? their waits are not in the statistics; raise calendar.drain)")
+        lines.append(f"note: {unfinished:.0f} entities per replication were still inside when the run stopped "
+                     "(a cargo backlog, or an overloaded stage); their waits are not in the statistics")
     return "\n".join(lines)
 
 

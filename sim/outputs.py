@@ -40,7 +40,7 @@ def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = 
         results.summary.to_csv(staging / "summary.csv", index=False)
         results.hourly.to_csv(staging / "hourly.csv", index=False)
         if results.entities is not None:
-            results.entities.to_csv(staging / ENTITIES_FILE, index=False,
+            results.entities.to_csv(staging / ENTITIES_FILE, index=False, float_format="%.4f",
                                     compression={"method": "gzip", "mtime": 0})
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results), encoding="utf-8")
         (staging / "run.json").write_text(json.dumps(results.info, indent=2) + "\n", encoding="utf-8")
