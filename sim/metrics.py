@@ -206,16 +206,17 @@ class ReplicationMetrics:
         stage = self.layout.stage_names.index(group.split("=", 1)[1])
         return [p for p, s in enumerate(self.layout.pool_stage) if s == stage]
 
-    def _utilization(self, group: str, edges: np.ndarray | None = None) -> np.ndarray | float:
-        edges = np.array(self.window) if edges is None else edges
+    def _busy_and_open(self, group: str, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Busy booth-minutes and open booth-minutes of a stage (or all) in each bin."""
         pools = self._pools_of(group)
         visits = self.records.visits
         mask = np.isin(visits["pool"], pools) & ~np.isnan(visits["start"])
         busy = occupancy(visits["start"][mask], self.busy_end[mask], edges)
-        staffed = sum(booth_minutes(*self.layout.schedules[p], edges) for p in pools)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result = np.where(staffed > 0, busy / np.where(staffed > 0, staffed, 1), np.nan)
-        return float(result[0]) if len(result) == 1 else result
+        return busy, sum(booth_minutes(*self.layout.schedules[p], edges) for p in pools)
+
+    def _utilization(self, group: str) -> float:
+        busy, open_minutes = self._busy_and_open(group, np.array(self.window))
+        return float(busy[0] / open_minutes[0]) if open_minutes[0] > 0 else np.nan
 
     def hourly_rows(self) -> list[tuple[int, str, str, float]]:
         """(hour of day, group, metric, value): a day's profile averaged over measured days."""
@@ -237,10 +238,9 @@ class ReplicationMetrics:
             queue = occupancy(visits["arrive"][visit_mask], self.wait_start[visit_mask], edges) / 60.0
             per_hour["queue_length_mean"] = queue.reshape(days, 24).mean(axis=0)
             if group == "all" or group.startswith("stage="):
-                staffed = sum(booth_minutes(*self.layout.schedules[p], edges) for p in self._pools_of(group))
-                per_hour["staffed_booths"] = (staffed / 60.0).reshape(days, 24).mean(axis=0)
-                per_hour["utilization"] = np.nanmean(self._utilization(group, edges).reshape(days, 24), axis=0) \
-                    if np.any(staffed > 0) else np.full(24, np.nan)
+                busy, open_minutes = (a.reshape(days, 24).sum(axis=0) for a in self._busy_and_open(group, edges))
+                per_hour["staffed_booths"] = open_minutes / 60.0 / days
+                per_hour["utilization"] = np.divide(busy, open_minutes, out=np.full(24, np.nan), where=open_minutes > 0)
             for metric, values in per_hour.items():
                 rows.extend((hour, group, metric, float(values[hour])) for hour in range(24))
         return rows

@@ -8,8 +8,9 @@ the per-event cost below a hand-written one-process-per-customer model.
 
 Queue discipline: FIFO within a priority level; green-channel travelers go first in pools marked
 ``priority`` (non-preemptive). An entity joins, among the pools of a stage that serve its class,
-the one with the fewest tokens per open booth (ties: the first listed). Eligible travelers use
-dedicated green-channel pools where a stage has them.
+the one with the fewest tokens per open booth (ties: the first listed; a closed pool only if all
+are closed), and stays in it. Eligible travelers use dedicated green-channel pools where a stage
+has them, and ordinary pools while every dedicated pool there is closed.
 
 Shift changes: when a pool's open booths drop, the highest-numbered booths finish the service
 they have started and then close; when they rise, closed booths reopen at once.
@@ -189,6 +190,8 @@ class Checkpoint:
     def enter(self, stage: int, entity: int) -> None:
         green = self.green[entity]
         pools = self.candidates[stage, self.class_of[entity], green]
+        if green and not any(pool.staffed for pool in pools):     # green lanes closed: ordinary lanes
+            pools = self.candidates[stage, self.class_of[entity], False]
         pool = pools[0] if len(pools) == 1 else min(pools, key=_load)
         first = self.token_offset[entity]
         if self.class_of[entity] in self.per_person[stage]:
