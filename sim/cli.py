@@ -56,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-entities", action="store_true", help="do not write the per-entity table")
     run.add_argument("--no-plots", action="store_true", help="do not draw the figures")
 
+    sweep = commands.add_parser("sweep", help="run many scenario variants x replications")
+    sweep.add_argument("sweep_file", type=Path, help="sweep YAML file (base scenario, grid, variants)")
+    sweep.add_argument("--out", type=Path, help="output folder (default: results/<sweep>/<UTC time>/)")
+    sweep.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                       help="local worker processes (default: the number of CPUs)")
+    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep.add_argument("--executor", choices=["local", "dask"], default="local")
+    sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
+    sweep.add_argument("--replications", type=_positive_int, help="replications per point (default: the file's)")
+    sweep.add_argument("--seed", type=_seed, help="seed (default: the file's)")
+    sweep.add_argument("--target-ci", help="add replications until the 95 %% CI half-width of the mean wait "
+                                           "is at most this ('2 min', or relative '5%%')")
+    sweep.add_argument("--max-replications", type=_positive_int, help="cap for --target-ci (default: the file's)")
+    sweep.add_argument("--keep-entities", action="store_true", help="also write each point's entity rows")
+
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
     return parser
@@ -64,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": command_run, "validate": command_validate}[args.command](args)
+        return {"run": command_run, "sweep": command_sweep, "validate": command_validate}[args.command](args)
     except ScenarioError as error:
         for problem in error.problems:
             print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
@@ -105,6 +120,27 @@ def command_run(args: argparse.Namespace) -> int:
     folder = write_results(results, out, figures=not args.no_plots)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
+    return 0
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
+    overrides = {key: value for key, value in (
+        ("replications", args.replications), ("seed", args.seed), ("target_ci", args.target_ci),
+        ("max_replications", args.max_replications), ("keep_entities", args.keep_entities or None))
+        if value is not None}
+    sweep = load_sweep(args.sweep_file, overrides)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if args.resume and not args.out:
+        raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted sweep"))
+    out = args.out or Path("results") / args.sweep_file.stem / stamp
+    table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
+                      scheduler=args.scheduler)
+    points = table["point"].nunique() if not table.empty else 0
+    print(f"{points} points written to {out} (sweep.csv, points/<id>/summary.csv, hourly.csv)")
     return 0
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import yaml
@@ -27,33 +29,57 @@ def resolved_yaml(results: Results) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = True) -> Path:
-    """Write ``results`` into ``out_dir`` (which must not exist yet) and return its path."""
-    target = Path(out_dir)
+@contextmanager
+def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden staging folder that becomes ``target`` only if the block completes.
+
+    ``target`` must not exist or be empty; on any error the staging folder is removed and
+    ``target`` is left as it was.
+    """
+    target = Path(target)
     if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target} already exists and is not empty: choose another --out")
+        raise FileExistsError(f"{target} already exists and is not empty")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        results.summary.to_csv(staging / "summary.csv", index=False)
-        results.hourly.to_csv(staging / "hourly.csv", index=False)
-        if results.entities is not None:
-            results.entities.to_csv(staging / ENTITIES_FILE, index=False, float_format="%.4f",
-                                    compression={"method": "gzip", "mtime": 0})
-        (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results), encoding="utf-8")
-        (staging / "run.json").write_text(json.dumps(results.info, indent=2) + "\n", encoding="utf-8")
-        if figures:
-            from .plots import save_run_figures
-            save_run_figures(results, staging)
+        yield staging
         if target.exists():
             target.rmdir()
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a CSV file under a temporary name and rename it into place."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    table.to_csv(staging, index=False)
+    os.replace(staging, path)
+
+
+def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = True) -> Path:
+    """Write ``results`` into ``out_dir`` (which must not exist yet) and return its path."""
+    target = Path(out_dir)
+    with atomic_folder(target) as staging:
+        results.summary.to_csv(staging / "summary.csv", index=False)
+        results.hourly.to_csv(staging / "hourly.csv", index=False)
+        if results.entities is not None:
+            write_entities(results.entities, staging / ENTITIES_FILE)
+        (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results), encoding="utf-8")
+        (staging / "run.json").write_text(json.dumps(results.info, indent=2) + "\n", encoding="utf-8")
+        if figures:
+            from .plots import save_run_figures
+            save_run_figures(results, staging)
     return target
+
+
+def write_entities(entities: pd.DataFrame, path: Path) -> None:
+    """The per-entity table, gzip-compressed with a fixed header time (byte-reproducible)."""
+    entities.to_csv(path, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
 
 
 def load_results(folder: str | os.PathLike) -> Results:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pandas as pd
 from tqdm import tqdm
 
 from . import __version__
+from .executors import make_executor
 from .metrics import UNITS, ReplicationMetrics, entity_table, entity_view
 from .model import simulate
 from .plan import build_layout
@@ -62,23 +62,15 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_entiti
     return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities)
 
 
-def _replications(scenario: Scenario, seed: int, replications: int, workers: int,
-                  keep_entities: bool) -> Iterator[ReplicationOutput]:
-    if workers <= 1 or replications == 1:
-        for replication in range(replications):
-            yield run_replication(scenario, seed, replication, keep_entities)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(run_replication, [scenario] * replications, [seed] * replications,
-                            range(replications), [keep_entities] * replications)
-
-
 def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
-        workers: int = 1, keep_entities: bool = True, progress: bool | None = None) -> Results:
+        workers: int = 1, keep_entities: bool = True, progress: bool | None = None,
+        executor: str = "local", scheduler: str | None = None) -> Results:
     """Run ``scenario`` and return its results (tables as pandas DataFrames).
 
-    ``replications`` and ``seed`` default to the scenario's ``run`` block. ``progress`` shows a
-    progress bar (default: only when stderr is a terminal).
+    ``replications`` and ``seed`` default to the scenario's ``run`` block. ``workers`` > 1 runs
+    replications on a local process pool (``executor="dask"``: on the Dask cluster at
+    ``scheduler``); the numbers do not depend on it. ``progress`` shows a progress bar (default:
+    only when stderr is a terminal).
     """
     scenario = load_scenario(scenario)
     replications = scenario.run.replications if replications is None else int(replications)
@@ -86,15 +78,31 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     if replications < 1:
         raise ValueError("replications must be >= 1")
     started = time.perf_counter()
-    outputs = _replications(scenario, seed, replications, max(1, workers), keep_entities)
-    show = sys.stderr.isatty() if progress is None else progress
-    outputs = list(tqdm(outputs, total=replications, desc=f"{scenario.name}", unit="rep", disable=not show,
-                        leave=False))
-    return Results(scenario=scenario, summary=summary_table(outputs), hourly=hourly_table(outputs),
-                   entities=pd.concat([o.entities for o in outputs], ignore_index=True) if keep_entities else None,
+    pool = make_executor(min(workers, replications), executor, scheduler)
+    outputs: dict[int, ReplicationOutput] = {}
+    try:
+        for replication in range(replications):
+            pool.submit(replication, run_replication, scenario, seed, replication, keep_entities)
+        with progress_bar(replications, scenario.name, progress) as bar:
+            for replication, output in pool.results():
+                outputs[replication] = output
+                bar.update(1)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    ordered = [outputs[r] for r in range(replications)]
+    return Results(scenario=scenario, summary=summary_table(ordered), hourly=hourly_table(ordered),
+                   entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
                    info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
                          "replications": replications, "workers": workers,
                          "wall_time_s": round(time.perf_counter() - started, 3)})
+
+
+def progress_bar(total: int, description: str, show: bool | None = None) -> tqdm:
+    """A tqdm bar on stderr: replications done, rate, ETA; silent unless stderr is a terminal."""
+    show = sys.stderr.isatty() if show is None else show
+    return tqdm(total=total, desc=description, unit="rep", disable=not show, leave=False, dynamic_ncols=True)
 
 
 def summary_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

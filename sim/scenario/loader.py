@@ -132,12 +132,17 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
     return validate(data, lines, label)
 
 
+def validate_model(model: type[BaseModel], data: Any, lines: LineMap, label: str) -> Any:
+    """Validate ``data`` against a pydantic ``model``; problems name file, line and field path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError([_problem(item, data, lines, label, model) for item in error.errors()]) from None
+
+
 def validate(data: dict, lines: LineMap, label: str) -> Scenario:
     """Validate merged data against the schema, then the cross-field checks."""
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        raise ScenarioError([_problem(item, data, lines, label) for item in error.errors()]) from None
+    scenario = validate_model(Scenario, data, lines, label)
     problems = []
     for path, message in check_scenario(scenario):
         file, dotted, line = _where(tuple(path.split(".")), lines, label)
@@ -156,7 +161,7 @@ def _where(path: tuple[str, ...], lines: LineMap, label: str) -> tuple[str, str,
     return label, ".".join(path), None
 
 
-def _problem(item: dict, data: Any, lines: LineMap, label: str) -> Problem:
+def _problem(item: dict, data: Any, lines: LineMap, label: str, model: type[BaseModel] = Scenario) -> Problem:
     """Turn one pydantic error into a Problem with a clean data path and a hint."""
     path: list[str] = []
     node = data
@@ -172,7 +177,7 @@ def _problem(item: dict, data: Any, lines: LineMap, label: str) -> Problem:
     file, dotted, line = _where(tuple(path), lines, label)
     message = item["msg"]
     if item["type"] == "extra_forbidden":
-        known = _known_fields(tuple(path[:-1]), data)
+        known = _known_fields(tuple(path[:-1]), data, model)
         guess = difflib.get_close_matches(path[-1], known, n=1)
         hint = f"; did you mean {guess[0]!r}?" if guess else (f"; expected one of: {', '.join(known)}" if known else "")
         message = f"unknown field {path[-1]!r}{hint}"
@@ -185,14 +190,14 @@ def _problem(item: dict, data: Any, lines: LineMap, label: str) -> Problem:
     return Problem(file, dotted, message, line)
 
 
-def _known_fields(parent: tuple[str, ...], data: Any) -> list[str]:
+def _known_fields(parent: tuple[str, ...], data: Any, model: type[BaseModel] = Scenario) -> list[str]:
     """Field names the schema allows at the data path ``parent`` (for "did you mean")."""
-    node, annotation = data, Scenario
+    node, annotation = data, model
     for part in parent:
         annotation = _step(annotation, part, node)
         node = node[part] if isinstance(node, dict) else node[int(part)]
-    model = _model_for(annotation, node)
-    return [field.alias or name for name, field in model.model_fields.items()] if model else []
+    found = _model_for(annotation, node)
+    return [field.alias or name for name, field in found.model_fields.items()] if found else []
 
 
 def _step(annotation: Any, part: str, node: Any) -> Any:

@@ -1,0 +1,136 @@
+"""Where replications run: in this process, on a local process pool, or on a Dask cluster.
+
+An executor takes tasks ``(key, function, args)`` and yields ``(key, result)`` as they finish, in
+any order; more tasks may be submitted while results are being consumed (adaptive
+replications). The local pool survives a worker that crashes or is killed: the tasks that were
+lost are reported on stderr and run again, up to ``max_restarts`` times. Callers never depend on
+the order of completion, so results are the same whatever the executor and number of workers.
+"""
+from __future__ import annotations
+
+import sys
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Hashable, Iterator
+
+Task = tuple[Hashable, Callable[..., Any], tuple]
+
+
+class WorkerCrashed(RuntimeError):
+    """A worker process died more often than the executor is allowed to restart."""
+
+
+class SerialExecutor:
+    """Runs tasks one by one in this process (workers=1): simplest, and easy to debug."""
+
+    def __init__(self) -> None:
+        self.pending: deque[Task] = deque()
+
+    def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        self.pending.append((key, function, args))
+
+    def results(self) -> Iterator[tuple[Hashable, Any]]:
+        while self.pending:
+            key, function, args = self.pending.popleft()
+            yield key, function(*args)
+
+    def close(self, cancel: bool = False) -> None:
+        self.pending.clear()
+
+
+class LocalPoolExecutor:
+    """A process pool that keeps at most ``2 * workers`` tasks in flight and survives crashes."""
+
+    def __init__(self, workers: int, max_restarts: int = 3):
+        self.workers = workers
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self.pool = ProcessPoolExecutor(max_workers=workers)
+        self.waiting: deque[Task] = deque()
+        self.running: dict[Future, Task] = {}
+
+    def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        self.waiting.append((key, function, args))
+
+    def _fill(self) -> None:
+        while self.waiting and len(self.running) < 2 * self.workers:
+            task = self.waiting.popleft()
+            self.running[self.pool.submit(task[1], *task[2])] = task
+
+    def results(self) -> Iterator[tuple[Hashable, Any]]:
+        while self.waiting or self.running:
+            self._fill()
+            done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+            lost: list[Task] = []
+            for future in done:
+                task = self.running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append(task)
+                    continue
+                yield task[0], result
+            if lost:
+                self._restart(lost)
+
+    def _restart(self, lost: list[Task]) -> None:
+        """A worker died: every task in flight is lost with the pool; start a new pool, run them again."""
+        lost += list(self.running.values())
+        self.running.clear()
+        self.restarts += 1
+        keys = ", ".join(str(task[0]) for task in lost)
+        if self.restarts > self.max_restarts:
+            raise WorkerCrashed(f"a worker process died {self.restarts} times; giving up (tasks in flight: {keys})")
+        print(f"warning: a worker process died; retrying {len(lost)} task(s) in flight: {keys}", file=sys.stderr)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        self.waiting.extendleft(reversed(lost))
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the pool's workers (for tests that kill one)."""
+        return list(getattr(self.pool, "_processes", {}) or {})
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the pool; ``cancel`` (after an error or Ctrl-C) does not wait for running tasks."""
+        self.pool.shutdown(wait=not cancel, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask distributed cluster (``pip install 'checkpoint-sim[dask]'``)."""
+
+    def __init__(self, scheduler: str | None = None, client: Any = None, retries: int = 2):
+        try:
+            from dask.distributed import Client, as_completed
+        except ImportError as error:  # pragma: no cover - depends on the optional extra
+            raise RuntimeError("the dask executor needs: pip install 'checkpoint-sim[dask]'") from error
+        self._owns_client = client is None
+        self.client = client or Client(scheduler)
+        self.retries = retries
+        self.completed = as_completed()
+        self.keys: dict[Any, Hashable] = {}
+
+    def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        future = self.client.submit(function, *args, pure=False, retries=self.retries)
+        self.keys[future] = key
+        self.completed.add(future)
+
+    def results(self) -> Iterator[tuple[Hashable, Any]]:
+        for future in self.completed:
+            key = self.keys.pop(future)
+            yield key, future.result()
+
+    def close(self, cancel: bool = False) -> None:
+        for future in list(self.keys):
+            future.cancel()
+        if self._owns_client:
+            self.client.close()
+
+
+def make_executor(workers: int = 1, executor: str = "local", scheduler: str | None = None):
+    """The executor for a run or sweep: serial for one worker, a process pool, or Dask."""
+    if executor == "dask":
+        return DaskExecutor(scheduler)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r}: expected 'local' or 'dask'")
+    return SerialExecutor() if workers <= 1 else LocalPoolExecutor(workers)
