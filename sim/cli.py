@@ -85,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+        print("interrupted: no results folder was written (finished sweep points are kept)", file=sys.stderr)
         return 130
+    except BrokenPipeError:                       # e.g. `checkpoint-sim run ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def command_validate(args: argparse.Namespace) -> int:

@@ -8,9 +8,10 @@ the per-event cost below a hand-written one-process-per-customer model.
 
 Queue discipline: FIFO within a priority level; green-channel travelers go first in pools marked
 ``priority`` (non-preemptive). An entity joins, among the pools of a stage that serve its class,
-the one with the fewest tokens per open booth (ties: the first listed; a closed pool only if all
-are closed), and stays in it. Eligible travelers use dedicated green-channel pools where a stage
-has them, and ordinary pools while every dedicated pool there is closed.
+the one with the fewest tokens per open booth (ties: the first listed; while all are closed, the
+fewest tokens per booth it will open), and stays in it. Eligible travelers use dedicated
+green-channel pools where a stage has them, and ordinary pools while every dedicated pool there
+is closed and an ordinary one is open.
 
 Shift changes: when a pool's open booths drop, the highest-numbered booths finish the service
 they have started and then close; when they rise, closed booths reopen at once.
@@ -43,7 +44,8 @@ class Pool:
         self.staffed = int(booths[0])
         self.in_service = 0
         self.sleeping: dict[int, simpy.Event] = {}
-        for booth in range(int(max(booths))):
+        self.capacity = int(max(booths))
+        for booth in range(self.capacity):
             self.env.process(self.booth(booth))
         if len(times) > 1:
             self.env.process(self.shifts(times, booths))
@@ -190,8 +192,10 @@ class Checkpoint:
     def enter(self, stage: int, entity: int) -> None:
         green = self.green[entity]
         pools = self.candidates[stage, self.class_of[entity], green]
-        if green and not any(pool.staffed for pool in pools):     # green lanes closed: ordinary lanes
-            pools = self.candidates[stage, self.class_of[entity], False]
+        if green and not any(pool.staffed for pool in pools):     # green lanes closed: ordinary lanes if open
+            ordinary = self.candidates[stage, self.class_of[entity], False]
+            if any(pool.staffed for pool in ordinary):
+                pools = ordinary
         pool = pools[0] if len(pools) == 1 else min(pools, key=_load)
         first = self.token_offset[entity]
         if self.class_of[entity] in self.per_person[stage]:
@@ -227,9 +231,10 @@ class Checkpoint:
                        end_time=end_time)
 
 
-def _load(pool: Pool) -> float:
-    """Tokens per open booth: what a traveler choosing a lane sees."""
-    return (pool.queued() + pool.in_service) / pool.staffed if pool.staffed else float("inf")
+def _load(pool: Pool) -> tuple[bool, float]:
+    """What a traveler choosing a lane sees: open lanes first, then the fewest tokens per booth
+    (per open booth; for a closed pool, per booth it has)."""
+    return not pool.staffed, (pool.queued() + pool.in_service) / (pool.staffed or pool.capacity or 1)
 
 
 def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | None = None) -> Records:

@@ -105,11 +105,15 @@ def progress_bar(total: int, description: str, show: bool | None = None) -> tqdm
     return tqdm(total=total, desc=description, unit="rep", disable=not show, leave=False, dynamic_ncols=True)
 
 
+def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
+    """One row per replication, group and metric: the values the summary's CIs come from."""
+    rows = [(r, *row) for r, output in enumerate(outputs) for row in output.metrics]
+    return pd.DataFrame(rows, columns=["replication", "group", "metric", "value"])
+
+
 def summary_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
     """Tidy summary: group, metric, mean, ci_low, ci_high, unit (95 % t CIs across replications)."""
-    rows = [(r, *row) for r, output in enumerate(outputs) for row in output.metrics]
-    per_replication = pd.DataFrame(rows, columns=["replication", "group", "metric", "value"])
-    summary = summarize(per_replication, ["group", "metric"])
+    summary = summarize(replication_table(outputs), ["group", "metric"])
     summary["unit"] = summary["metric"].map(UNITS)
     return summary[SUMMARY_COLUMNS]
 

@@ -3,6 +3,8 @@
 A lane pool's open booths are a step function of time: the pool's default, changed by rules
 (hours of the day, weekday/weekend or named weekdays, months, date ranges; later rules win), and
 zero whenever the checkpoint is closed (outside opening hours, closure dates, closed weekdays).
+Rule hours may wrap midnight ([22, 6]); a rule's day and season are those of the calendar day
+each part falls on.
 
 A booth that closes at a shift change finishes the service it has started; it takes no one new.
 """
@@ -48,7 +50,7 @@ def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.nd
             middle = (start + end) / 2
             count = schedule.default
             for rule in rules:
-                if 60.0 * rule.hours[0] <= middle < 60.0 * rule.hours[1]:
+                if rule.covers(middle):
                     count = rule.booths
             if not is_open[day] or not opening <= middle < closing:
                 count = 0

@@ -34,3 +34,25 @@ def summarize(per_replication: pd.DataFrame, keys: list[str], value: str = "valu
         mean, low, high = mean_ci(group[value].to_numpy())
         rows.append((*(key if isinstance(key, tuple) else (key,)), mean, low, high))
     return pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high"])
+
+
+def paired_difference_ci(variant: np.ndarray, base: np.ndarray,
+                         confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean difference ``variant - base`` over replications paired by index (common random
+    numbers), with its t confidence interval."""
+    variant, base = np.asarray(variant, dtype=float), np.asarray(base, dtype=float)
+    if variant.shape != base.shape:
+        raise ValueError("paired samples need the same number of replications")
+    return mean_ci(variant - base, confidence)
+
+
+def welch_difference_ci(variant: np.ndarray, base: np.ndarray,
+                        confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean difference ``variant - base`` treating the samples as independent (Welch t interval)."""
+    variant, base = np.asarray(variant, dtype=float), np.asarray(base, dtype=float)
+    var_v, var_b = variant.var(ddof=1) / len(variant), base.var(ddof=1) / len(base)
+    difference = float(variant.mean() - base.mean())
+    se = np.sqrt(var_v + var_b)
+    dof = (var_v + var_b) ** 2 / (var_v ** 2 / (len(variant) - 1) + var_b ** 2 / (len(base) - 1))
+    half = float(scipy_stats.t.ppf((1 + confidence) / 2, dof) * se)
+    return difference, difference - half, difference + half

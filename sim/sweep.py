@@ -30,7 +30,8 @@ from . import __version__
 from .errors import Problem, ScenarioError
 from .executors import make_executor
 from .outputs import ENTITIES_FILE, atomic_folder, write_csv_atomic, write_entities
-from .runner import ReplicationOutput, hourly_table, progress_bar, run_replication, summary_table
+from .runner import (ReplicationOutput, hourly_table, progress_bar, replication_table, run_replication,
+                     summary_table)
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
 from .scenario.units import parse_duration
@@ -253,6 +254,7 @@ def _write_point(out: Path, point: Point, state: _PointState, sweep: Sweep) -> N
     ordered = [state.outputs[r] for r in sorted(state.outputs)]
     with atomic_folder(out / "points" / point.id) as staging:
         summary_table(ordered).to_csv(staging / "summary.csv", index=False)
+        replication_table(ordered).to_csv(staging / "replications.csv", index=False)
         hourly_table(ordered).to_csv(staging / "hourly.csv", index=False)
         if sweep.spec.keep_entities:
             write_entities(pd.concat([o.entities for o in ordered], ignore_index=True), staging / ENTITIES_FILE)

@@ -136,3 +136,19 @@ def _cargo(scenario: Scenario) -> Iterator[tuple[str, str]]:
         for direction, share in scenario.classes[class_name].directions.items():
             if share > 0 and direction not in scenario.cargo.daily_release_quota:
                 yield "cargo.daily_release_quota", f"missing the quota for {direction} (class {class_name!r} travels it)"
+    for direction in scenario.cargo.accepted_per_day:
+        if direction not in scenario.cargo.daily_release_quota:
+            yield (f"cargo.accepted_per_day.{direction}",
+                   f"no daily_release_quota for {direction}: the acceptance limit would be ignored")
+    first = scenario.classes[cargo_classes[0]] if cargo_classes else None
+    for direction, count in scenario.cargo.initial_backlog.items():
+        if count and (first is None or first.directions.get(direction, 0) == 0):
+            yield (f"cargo.initial_backlog.{direction}",
+                   f"the backlog is made of the first cargo class ({cargo_classes[0] if cargo_classes else 'none'}), "
+                   f"which does not travel {direction}")
+    if scenario.calendar.opening_hours != "24h":
+        opening, closing = scenario.calendar.opening_hours.minutes()
+        if 60 * start < opening or 60 * end > closing:
+            yield ("cargo.release_hours", f"releases from {start:g} h to {end:g} h fall outside the opening hours "
+                   f"({scenario.calendar.opening_hours.open}-{scenario.calendar.opening_hours.close}): "
+                   "released trucks would wait at closed booths")

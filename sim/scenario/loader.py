@@ -58,13 +58,24 @@ def _index_lines(node: yaml.Node | None, path: tuple[str, ...], label: str, line
 
 
 def merge(base: Any, override: Any) -> Any:
-    """Deep-merge ``override`` into ``base``: mappings merge key by key, anything else replaces."""
+    """Deep-merge ``override`` into ``base``: mappings merge key by key, anything else replaces,
+    and a key set to ``null`` in ``override`` is removed (back to the schema's default)."""
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+            if value is None:
+                merged.pop(key, None)
+            elif key in base and isinstance(base[key], dict) and isinstance(value, dict) and _replaces(base[key], value):
+                merged[key] = copy.deepcopy(value)
+            else:
+                merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
         return merged
     return copy.deepcopy(override)
+
+
+def _replaces(base: dict, override: dict) -> bool:
+    """A distribution given with another ``dist`` replaces the old one whole (no stale fields)."""
+    return "dist" in override and override.get("dist") != base.get("dist")
 
 
 def resolve_extends(data: Any, lines: LineMap, label: str, base_dir: Path,
@@ -137,7 +148,22 @@ def validate_model(model: type[BaseModel], data: Any, lines: LineMap, label: str
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError([_problem(item, data, lines, label, model) for item in error.errors()]) from None
+        problems = [_problem(item, data, lines, label, model) for item in error.errors()]
+        raise ScenarioError(_most_specific(problems)) from None
+
+
+def _most_specific(problems: list[Problem]) -> list[Problem]:
+    """Drop a union's alternative messages: keep one problem per path, and none for a path that
+    has a more specific problem below it."""
+    paths = [problem.path for problem in problems]
+    kept, seen = [], set()
+    for problem in problems:
+        deeper = any(other.startswith(problem.path + ".") for other in paths if problem.path)
+        if problem.path in seen or deeper:
+            continue
+        seen.add(problem.path)
+        kept.append(problem)
+    return kept
 
 
 def validate(data: dict, lines: LineMap, label: str) -> Scenario:

@@ -197,7 +197,7 @@ class HourRule(Strict):
     """Booths open in a window; later rules override earlier ones where they overlap."""
 
     booths: int = Field(ge=0)
-    hours: tuple[float, float] = (0, 24)  # [start, end) in hours of the day
+    hours: tuple[float, float] = (0, 24)  # [start, end) in hours of the day; [22, 6] wraps midnight
     days: Literal["all", "weekday", "weekend"] | list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = "all"
     months: list[int] = []
     from_date: dt.date | None = Field(default=None, alias="from")
@@ -209,9 +209,16 @@ class HourRule(Strict):
     @classmethod
     def _hours(cls, hours: tuple[float, float]) -> tuple[float, float]:
         start, end = hours
-        if not 0 <= start < end <= 24:
-            raise ValueError(f"expected [start, end] with 0 <= start < end <= 24, got {list(hours)}")
+        if not (0 <= start <= 24 and 0 <= end <= 24) or start == end:
+            raise ValueError(f"expected [start, end] hours between 0 and 24, start != end, got {list(hours)}")
         return hours
+
+    def covers(self, minute_of_day: float) -> bool:
+        """Whether the rule's hours cover this minute of the day (windows may wrap midnight)."""
+        start, end = 60.0 * self.hours[0], 60.0 * self.hours[1]
+        if start < end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end
 
 
 class BoothSchedule(Strict):
