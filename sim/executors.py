@@ -55,12 +55,17 @@ class LocalPoolExecutor:
 
     def _fill(self) -> None:
         while self.waiting and len(self.running) < 2 * self.workers:
-            task = self.waiting.popleft()
+            task = self.waiting[0]
             self.running[self.pool.submit(task[1], *task[2])] = task
+            self.waiting.popleft()
 
     def results(self) -> Iterator[tuple[Hashable, Any]]:
         while self.waiting or self.running:
-            self._fill()
+            try:
+                self._fill()
+            except BrokenProcessPool:
+                self._restart([])
+                continue
             done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
             lost: list[Task] = []
             for future in done:
