@@ -137,24 +137,26 @@ def bench_mmc(args) -> dict:
     print("engine scenario: 1 class, 1 stage, 1 pool of "
           f"{c} booths, exponential service mean {1 / mu:g} min, flat hour weights, 24 h, drain 0, warm-up 0")
 
+    # Each variant returns (raw result, how to get (waits, arrivals) from it); the extraction runs
+    # after the clock stops.
     def plain(fn):
         def run(i):
             info = {}
             waits = fn(lam, mu, c, horizon, args.seed + i, info=info)
-            return np.asarray(waits), info["arrivals"]
+            return (waits, info), lambda out: (np.asarray(out[0]), out[1]["arrivals"])
         return run
 
-    def engine_sim(i):
-        records = simulate(scenario, args.seed, i, layout)
+    def engine_records(records):
         return started_waits(records), len(records.arrivals)
+
+    def engine_sim(i):
+        return simulate(scenario, args.seed, i, layout), engine_records
 
     def engine_sim_with_layout(i):
-        records = simulate(scenario, args.seed, i, build_layout(scenario))
-        return started_waits(records), len(records.arrivals)
+        return simulate(scenario, args.seed, i, None), engine_records   # builds the layout itself
 
     def engine_full(i):
-        run_replication(scenario, args.seed, i, keep_entities=False)
-        return None, None
+        return run_replication(scenario, args.seed, i, keep_entities=False), None
 
     variants = {
         "A plain run_resource": plain(plain_simpy.run_resource),
@@ -175,14 +177,16 @@ def bench_mmc(args) -> dict:
         for name in names[shift:] + names[:shift]:
             gc.collect()
             t0 = time.perf_counter()
-            w, n = variants[name](i)
+            out, extract = variants[name](i)
             times[name].append(time.perf_counter() - t0)
-            if w is not None:
+            if extract is not None:
+                w, n = extract(out)
                 waits[name].append((float(np.mean(w)) if len(w) else math.nan, len(w)))
                 counts[name].append(n)
+            del out
 
     base = times["A plain run_resource"]
-    print(f"\n{'variant':<34}{'median ms':>10}{'min ms':>10}{'us/arrival':>12}"
+    print(f"\n{'variant':<34}{'median ms':>10}{'min ms':>10}{'us/arrival*':>12}"
           f"{'ratio/A (paired median)':>25}{'ratio/A (min/min)':>19}")
     result = {"repeat": args.repeat, "layout_once_ms": layout_once * 1e3, "variants": {}}
     mean_arrivals = statistics.mean(counts["A plain run_resource"])
@@ -193,7 +197,8 @@ def bench_mmc(args) -> dict:
               f"{statistics.median(t) / mean_arrivals * 1e6:12.1f}{paired:25.3f}{min(t) / min(base):19.3f}")
         result["variants"][name] = {"median_ms": statistics.median(t) * 1e3, "min_ms": min(t) * 1e3,
                                     "paired_ratio_vs_A": paired, "min_ratio_vs_A": min(t) / min(base)}
-    print(f"(build_layout alone, once: {layout_once * 1e3:.2f} ms; C' includes it in every run)")
+    print(f"* median time / mean arrivals per run of A ({mean_arrivals:.0f}).  build_layout alone, once: "
+          f"{layout_once * 1e3:.2f} ms; C' includes it in every run.")
     ratio_c = result["variants"]["C engine simulate"]["paired_ratio_vs_A"]
     ratio_d = result["variants"]["D engine run_replication"]["paired_ratio_vs_A"]
     # spread of the paired ratio: interquartile range across repeats
@@ -221,8 +226,9 @@ def bench_mmc(args) -> dict:
         result["waits"][name] = {"mean_wait_min": pooled, "ci95_half": half}
     print(f"{'Erlang C steady-state Wq':<34}{lam * horizon:13.0f}{'':>12}{wq:15.2f}")
     print("note: each run starts empty and lasts one day, so at rho ~ 0.97 the day's mean wait sits below the "
-          "steady state\nand varies a lot from run to run; the three models should agree with each other within "
-          "their intervals.")
+          "steady state\nand varies a lot from run to run; the models should agree with each other within their "
+          "intervals.\nA and B draw the same numbers in the same order from the same seeds, so their waits are "
+          "identical; C/C' use\nthe engine's own named random streams (seed, replication i).")
     result.update(ratio_c=ratio_c, ratio_d=ratio_d, erlang_c_wq=wq)
     return result
 
@@ -330,6 +336,15 @@ def _maxrss_mib() -> float:
     return peak / MIB if sys.platform == "darwin" else peak / 1024   # bytes on macOS, KiB on Linux
 
 
+def _reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark (VmHWM) to its current RSS (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def memory_child(spec: str) -> None:
     """Run in a fresh interpreter: measure one thing, print one JSON line."""
     what, measure, days = spec.split(":")
@@ -339,7 +354,10 @@ def memory_child(spec: str) -> None:
     seed = scenario.run.seed
     layout = build_layout(scenario)
     gc.collect()
-    base_peak, base_rss = _maxrss_mib(), _vm("VmRSS")
+    result = {"what": what, "measure": measure, "days": int(days),
+              "baseline_maxrss_mib": _maxrss_mib(),      # peak so far: imports + scenario load
+              "baseline_rss_mib": _vm("VmRSS"), "baseline_hwm_mib": _vm("VmHWM")}
+    result["hwm_reset"] = _reset_peak_rss()
     if measure == "tracemalloc":
         tracemalloc.start()
     t0 = time.perf_counter()
@@ -347,18 +365,25 @@ def memory_child(spec: str) -> None:
         out = simulate(scenario, seed, 0, layout)
     else:
         out = run_replication(scenario, seed, 0, keep_entities=(what == "keep"))
-    elapsed = time.perf_counter() - t0
-    result = {"what": what, "measure": measure, "days": int(days), "seconds": elapsed,
-              "baseline_maxrss_mib": base_peak, "baseline_rss_mib": base_rss}
+    result["seconds"] = time.perf_counter() - t0
     if measure == "tracemalloc":
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         result.update(traced_peak_mib=peak / MIB, traced_retained_mib=current / MIB)
     else:
-        result.update(maxrss_mib=_maxrss_mib(), growth_mib=_maxrss_mib() - base_peak, rss_after_mib=_vm("VmRSS"))
+        peak_rss = _maxrss_mib()
+        hwm = _vm("VmHWM")
+        result.update(maxrss_mib=peak_rss, maxrss_growth_mib=peak_rss - result["baseline_maxrss_mib"],
+                      hwm_mib=hwm, hwm_growth_mib=(hwm - result["baseline_rss_mib"]) if result["hwm_reset"]
+                      else math.nan, rss_after_mib=_vm("VmRSS"))
     del out
     result["entities"] = len(generate_arrivals(scenario, seed, 0))
     print(json.dumps(result))
+
+
+# A tiny interpreter that starts the measured one: on Linux ru_maxrss survives fork+exec, so a child
+# started straight from this (large) process would report this process's peak as its own.
+LAUNCHER = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
 
 
 def bench_memory(args) -> dict:
@@ -368,7 +393,8 @@ def bench_memory(args) -> dict:
     rows = {}
     for what in ("simulate", "nokeep", "keep"):
         for measure in ("rss", "tracemalloc"):
-            command = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", f"{what}:{measure}:{days}"]
+            command = [sys.executable, "-c", LAUNCHER, sys.executable, str(Path(__file__).resolve()),
+                       "--_memory-child", f"{what}:{measure}:{days}"]
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
             if done.returncode != 0:
                 print(f"child {what}:{measure} failed:\n{done.stderr}")
@@ -376,29 +402,39 @@ def bench_memory(args) -> dict:
             rows[what, measure] = json.loads(done.stdout.strip().splitlines()[-1])
     labels = {"simulate": "sim.model.simulate only", "nokeep": "run_replication(keep_entities=False)",
               "keep": "run_replication(keep_entities=True)"}
+    nan = math.nan
     entities = next(iter(rows.values()))["entities"] if rows else 0
     base = rows.get(("nokeep", "rss"), {})
-    print(f"entities per replication: {entities:,}   interpreter baseline with imports and the scenario loaded: "
-          f"peak RSS {base.get('baseline_maxrss_mib', math.nan):.1f} MiB (current {base.get('baseline_rss_mib', math.nan):.1f})")
-    print(f"\n{'what':<40}{'tracemalloc peak MiB':>21}{'peak RSS growth MiB':>21}{'peak RSS total MiB':>20}"
-          f"{'wall s (rss run)':>18}")
-    result = {"entities": entities, "baseline_maxrss_mib": base.get("baseline_maxrss_mib"), "rows": {}}
+    print(f"entities per replication: {entities:,}")
+    print(f"interpreter baseline (python + numpy, pandas, scipy, SimPy, sim imported, scenario loaded): "
+          f"RSS {base.get('baseline_rss_mib', nan):.1f} MiB, ru_maxrss {base.get('baseline_maxrss_mib', nan):.1f} MiB")
+    print(f"\n{'what':<38}{'tracemalloc':>12}{'ru_maxrss':>11}{'VmHWM':>9}{'ru_maxrss':>11}{'RSS after':>11}"
+          f"{'wall s':>10}")
+    print(f"{'':<38}{'peak MiB':>12}{'growth MiB':>11}{'growth':>9}{'total MiB':>11}{'run MiB':>11}{'(rss run)':>10}")
+    result = {"entities": entities, "baseline_rss_mib": base.get("baseline_rss_mib"),
+              "baseline_maxrss_mib": base.get("baseline_maxrss_mib"), "rows": {}}
     for what, label in labels.items():
         traced = rows.get((what, "tracemalloc"), {})
         rss = rows.get((what, "rss"), {})
-        print(f"{label:<40}{traced.get('traced_peak_mib', math.nan):21.1f}{rss.get('growth_mib', math.nan):21.1f}"
-              f"{rss.get('maxrss_mib', math.nan):20.1f}{rss.get('seconds', math.nan):18.2f}")
-        result["rows"][what] = {"traced_peak_mib": traced.get("traced_peak_mib"),
-                                "rss_growth_mib": rss.get("growth_mib"), "maxrss_mib": rss.get("maxrss_mib")}
+        row = {"traced_peak_mib": traced.get("traced_peak_mib", nan),
+               "traced_retained_mib": traced.get("traced_retained_mib", nan),
+               "maxrss_growth_mib": rss.get("maxrss_growth_mib", nan),
+               "hwm_growth_mib": rss.get("hwm_growth_mib", nan),
+               "maxrss_mib": rss.get("maxrss_mib", nan), "rss_after_mib": rss.get("rss_after_mib", nan),
+               "seconds": rss.get("seconds", nan)}
+        print(f"{label:<38}{row['traced_peak_mib']:12.1f}{row['maxrss_growth_mib']:11.1f}{row['hwm_growth_mib']:9.1f}"
+              f"{row['maxrss_mib']:11.1f}{row['rss_after_mib']:11.1f}{row['seconds']:10.2f}")
+        result["rows"][what] = row
+    print("\ntracemalloc peak: Python objects and numpy buffers allocated during the run (above what existed before).")
+    print("ru_maxrss growth: process peak RSS after the run minus the peak before it (imports); 0 if the run's "
+          "peak stays\n  below the import-time peak. VmHWM growth: peak RSS during the run (high-water mark reset "
+          "just before it)\n  minus the RSS before it; includes allocator overhead and freed-but-kept memory.")
     for what in ("nokeep", "keep"):
-        traced = result["rows"][what]["traced_peak_mib"] or math.nan
-        growth = result["rows"][what]["rss_growth_mib"] or math.nan
-        total = result["rows"][what]["maxrss_mib"] or math.nan
-        print(f"target < {TARGET_PEAK_MIB:g} MiB, {labels[what]}: tracemalloc peak {met(traced < TARGET_PEAK_MIB)}, "
-              f"RSS growth {met(growth < TARGET_PEAK_MIB)}, whole-process peak RSS {met(total < TARGET_PEAK_MIB)}")
-    print("tracemalloc counts Python objects and numpy buffers allocated during the run; the RSS growth also "
-          "counts\nallocator overhead and freed-but-kept arenas; the whole-process RSS adds the interpreter, "
-          "numpy, pandas, SimPy.")
+        row = result["rows"][what]
+        print(f"target < {TARGET_PEAK_MIB:g} MiB, {labels[what]}: "
+              f"tracemalloc peak {row['traced_peak_mib']:.1f} {met(row['traced_peak_mib'] < TARGET_PEAK_MIB)}; "
+              f"RSS growth (VmHWM) {row['hwm_growth_mib']:.1f} {met(row['hwm_growth_mib'] < TARGET_PEAK_MIB)}; "
+              f"whole-process peak RSS {row['maxrss_mib']:.1f} {met(row['maxrss_mib'] < TARGET_PEAK_MIB)}")
     return result
 
 

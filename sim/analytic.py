@@ -35,6 +35,7 @@ __all__ = [
     "mmc_wait_tail", "mmc_wait_quantile", "mmc_queue_length_mean",
     "priority_mmc_wait_means", "mg1_wait_mean", "allen_cunneen_wait_mean",
     "square_root_staffing", "servers_for_wait_target", "sipp_wait_means",
+    "transient_mmc_queue_length",
 ]
 
 
@@ -260,3 +261,52 @@ def sipp_wait_means(
         c = _servers(c)
         waits.append(math.inf if lam / mu >= c else mmc_wait_mean(lam, mu, c))
     return waits
+
+
+def transient_mmc_queue_length(arrival_rates: Sequence[float], servers: Sequence[int], service_rate: float,
+                               period: float = 60.0, steps_per_period: int = 60,
+                               max_in_system: int | None = None) -> list[float]:
+    """Mean queue length (waiting, not in service) averaged over each period of an M(t)/M/c(t)
+    queue that starts empty, from its Kolmogorov forward equations.
+
+    Arrival rate ``arrival_rates[k]`` and ``servers[k]`` servers hold during period ``k`` (of
+    length ``period``). The birth-death chain on the number in system, truncated at
+    ``max_in_system`` (default: generous for the rates given), is stepped exactly with the matrix
+    exponential of its generator over ``period / steps_per_period``; each period's average uses
+    the trapezoid rule on those steps. When servers drop, this chain stops the extra services at
+    once, so compare with a simulation where the drop happens when few are in service.
+    """
+    import numpy as np
+    from scipy.linalg import expm
+
+    _positive("service_rate", service_rate)
+    if len(arrival_rates) != len(servers):
+        raise ValueError("arrival_rates and servers must have one value per period")
+    for rate in arrival_rates:
+        _nonneg("arrival rate", rate)
+    for count in servers:
+        if int(count) != count or count < 0:
+            raise ValueError(f"servers must be whole numbers >= 0, got {count!r}")
+    if max_in_system is None:
+        peak = max(arrival_rates) * period * len(arrival_rates) / 4
+        max_in_system = int(max(60, min(2000, 2 * peak)))
+    states = np.arange(max_in_system + 1)
+    probabilities = np.zeros(max_in_system + 1)
+    probabilities[0] = 1.0
+    step = period / steps_per_period
+    averages = []
+    for rate, count in zip(arrival_rates, servers):
+        generator = np.zeros((max_in_system + 1, max_in_system + 1))
+        births = np.full(max_in_system, float(rate))
+        deaths = service_rate * np.minimum(states[1:], count)
+        generator[states[:-1], states[1:]] = births
+        generator[states[1:], states[:-1]] = deaths
+        generator[states, states] = -generator.sum(axis=1)
+        transition = expm(generator * step)
+        waiting = np.maximum(states - count, 0)
+        levels = [probabilities @ waiting]
+        for _ in range(steps_per_period):
+            probabilities = probabilities @ transition
+            levels.append(probabilities @ waiting)
+        averages.append(float(np.trapezoid(levels, dx=step) / period))
+    return averages

@@ -73,13 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+
+    compare = commands.add_parser("compare", help="run a base scenario and variants with common random numbers "
+                                                  "and report paired differences")
+    compare.add_argument("base", type=Path, help="base scenario YAML file")
+    compare.add_argument("variants", type=Path, nargs="+", help="variant scenario YAML files")
+    compare.add_argument("--out", type=Path, help="output folder (default: results/compare/<base>_vs_<variants>/<UTC time>/)")
+    compare.add_argument("--replications", type=_positive_int, help="replications (default: the base scenario's)")
+    compare.add_argument("--seed", type=_seed, help="random seed, the same for every scenario (default: the base's)")
+    compare.add_argument("--days", type=_positive_int, help="simulated days of every scenario (default: each one's)")
+    compare.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                         help="worker processes (default: the number of CPUs; results do not depend on it)")
+
+    plot = commands.add_parser("plot", help="redraw the figures and report.html of a run, sweep or comparison folder")
+    plot.add_argument("folder", type=Path, help="results, sweep or comparison folder")
+    plot.add_argument("--metric", default="wait_p90", help="sweeps: service-level metric of the heatmap (default: wait_p90)")
+    plot.add_argument("--target", type=float, default=60.0, help="sweeps: its target, drawn as a contour (default: 60)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": command_run, "sweep": command_sweep, "validate": command_validate}[args.command](args)
+        return {"run": command_run, "sweep": command_sweep, "validate": command_validate,
+                "compare": command_compare, "plot": command_plot}[args.command](args)
     except ScenarioError as error:
         for problem in error.problems:
             print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
@@ -108,6 +125,7 @@ def command_validate(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     from .outputs import write_results
+    from .report import write_run_report
     from .runner import run
 
     overrides = {"calendar.days": args.days} if args.days else None
@@ -121,6 +139,7 @@ def command_run(args: argparse.Namespace) -> int:
                   keep_entities=not args.no_entities)
     results.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
     folder = write_results(results, out, figures=not args.no_plots)
+    write_run_report(results, folder)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0
@@ -142,8 +161,73 @@ def command_sweep(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / args.sweep_file.stem / stamp
     table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
                       scheduler=args.scheduler)
+    write_sweep_outputs(out, table, sweep.base)
     points = table["point"].nunique() if not table.empty else 0
     print(f"{points} points written to {out} (sweep.csv, points/<id>/summary.csv, hourly.csv)")
+    return 0
+
+
+def write_sweep_outputs(out: Path, table, base, metric: str = "wait_p90", target: float = 60.0) -> None:
+    """The sweep's figures, report.html and the base scenario (scenario.resolved.yaml) in ``out``."""
+    import pandas as pd
+
+    from .outputs import resolved_yaml
+    from .report import write_sweep_report
+    from .runner import Results
+
+    if base is not None and not (out / "scenario.resolved.yaml").exists():
+        (out / "scenario.resolved.yaml").write_text(resolved_yaml(Results(base, pd.DataFrame(), pd.DataFrame(), None)),
+                                                    encoding="utf-8")
+    write_sweep_report(out, table, base, metric=metric, target=target)
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, write_comparison
+
+    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise ScenarioError(Problem("--out", "", f"{args.out} already exists and is not empty: "
+                                    "choose another folder (results are never overwritten)"))
+    comparison = compare([args.base, *args.variants], replications=args.replications, seed=args.seed,
+                         workers=args.workers, overrides={"calendar.days": args.days} if args.days else None)
+    comparison.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
+    names = [s.name for s in comparison.scenarios]
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / "compare" / f"{names[0]}_vs_{'_'.join(names[1:])}" / stamp
+    folder = write_comparison(comparison, out)
+    for variant in names[1:]:
+        print(f"{variant} vs {names[0]} ({comparison.info['replications']} paired replications, "
+              f"seed {comparison.info['seed']}):")
+        for line in comparison.verdicts(variant):
+            print(f"  {line}")
+    if comparison.skipped_note():
+        print(comparison.skipped_note())
+    print(f"\ncomparison written to {folder} (compare.csv, compare.png, report.html)")
+    return 0
+
+
+def command_plot(args: argparse.Namespace) -> int:
+    folder = args.folder
+    if (folder / "sweep.csv").is_file():
+        import pandas as pd
+
+        base_file = folder / "scenario.resolved.yaml"
+        write_sweep_outputs(folder, pd.read_csv(folder / "sweep.csv"),
+                            load_scenario(base_file) if base_file.is_file() else None,
+                            metric=args.metric, target=args.target)
+    elif (folder / "compare.json").is_file():
+        from .compare import load_comparison, write_report_and_figure
+        write_report_and_figure(load_comparison(folder), folder)
+    elif (folder / "summary.csv").is_file() and (folder / "scenario.resolved.yaml").is_file():
+        from .outputs import load_results
+        from .plots import save_run_figures
+        from .report import write_run_report
+        results = load_results(folder)
+        save_run_figures(results, folder)
+        write_run_report(results, folder)
+    else:
+        raise ScenarioError(Problem(str(folder), "", "not a results, sweep or comparison folder (no summary.csv with "
+                                    "scenario.resolved.yaml, sweep.csv or compare.json)"))
+    print(f"figures and report.html redrawn in {folder}")
     return 0
 
 

@@ -10,6 +10,7 @@ Queue lengths are computed exactly from the waiting intervals, not sampled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ UNITS = {
     "wait_p50": "min", "wait_p90": "min", "wait_p95": "min", "wait_max": "min",
     "time_in_system_mean": "min", "backlog_time_mean": "min", "utilization": "fraction",
     "queue_length_mean": "tokens", "queue_length_max": "tokens", "share_wait_over_60min": "fraction",
+    "share_waiting": "fraction",
     "unfinished": "entities", "arrivals_per_day": "entities/day", "staffed_booths": "booths",
 }
 
@@ -52,7 +54,7 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
         wait = np.bincount(key, weights=(visits["start"] - visits["arrive"])[started], minlength=size) / tokens
     service = np.bincount(key, weights=(visits["end"] - visits["start"])[started], minlength=size)
     service[tokens == 0] = np.nan
-    lane = np.full(size, -1)
+    lane = np.full(size, -1, dtype=np.int32)
     lane[key] = visits["pool"][started]
     wait, service, lane = (a.reshape(count, stages) for a in (wait, service, lane))
     finished = ~np.isnan(records.exit_time)
@@ -98,17 +100,22 @@ def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.nda
 
 
 def maximum_open(starts: np.ndarray, ends: np.ndarray, window: tuple[float, float]) -> float:
-    """Largest number of intervals open at once during ``window``."""
+    """Largest number of intervals [start, end) open at once during ``window``.
+
+    The count only rises at a start, so it is enough to look at the window's start and at every
+    start inside it (an interval ending at the very moment another starts is not counted).
+    """
     if len(starts) == 0:
         return 0.0
-    times = np.concatenate((starts, ends))
-    steps = np.concatenate((np.ones(len(starts)), -np.ones(len(ends))))
-    order = np.lexsort((steps, times))                     # at equal times, departures first
-    times, level = times[order], np.cumsum(steps[order])
-    inside = (times >= window[0]) & (times < window[1])
-    before = np.searchsorted(times, window[0], side="left")
-    at_start = level[before - 1] if before > 0 else 0.0
-    return float(max(at_start, level[inside].max() if inside.any() else 0.0))
+    starts, ends = np.sort(starts), np.sort(ends)
+    first = np.searchsorted(starts, window[0], side="left")
+    last = np.searchsorted(starts, window[1], side="left")
+    at_window_start = first - np.searchsorted(ends, window[0], side="right")
+    inside = starts[first:last]
+    if len(inside) == 0:
+        return float(max(at_window_start, 0))
+    open_at_starts = np.arange(first + 1, last + 1) - np.searchsorted(ends, inside, side="right")
+    return float(max(at_window_start, open_at_starts.max()))
 
 
 class ReplicationMetrics:
@@ -128,34 +135,37 @@ class ReplicationMetrics:
         self.exit_in_window = (records.exit_time >= self.window[0]) & (records.exit_time < self.window[1])
         self.groups = self._groups()
 
-    def _groups(self) -> list[tuple[str, np.ndarray | None, np.ndarray]]:
-        """(name, entity mask or None for stage groups, visit mask)."""
-        arrivals, visits, layout = self.records.arrivals, self.records.visits, self.layout
-        entity_of_visit = visits["entity"]
-        everyone = np.ones(len(arrivals), bool)
-        groups = [("all", everyone, np.ones(len(entity_of_visit), bool))]
+    def _groups(self) -> list[tuple[str, np.ndarray | None, int | None]]:
+        """(name, entity mask, or None and the stage index for stage groups)."""
+        arrivals, layout = self.records.arrivals, self.layout
+        groups: list[tuple[str, np.ndarray | None, int | None]] = [("all", np.ones(len(arrivals), bool), None)]
         for index, name in enumerate(layout.class_names):
-            mask = arrivals.class_index == index
-            groups.append((f"class={name}", mask, mask[entity_of_visit]))
+            groups.append((f"class={name}", arrivals.class_index == index, None))
         for index, name in enumerate(layout.stage_names):
-            groups.append((f"stage={name}", None, visits["stage"] == index))
+            groups.append((f"stage={name}", None, index))
         for index, name in enumerate(DIRECTIONS):
             mask = arrivals.direction_index == index
             if mask.any():
-                groups.append((f"direction={name}", mask, mask[entity_of_visit]))
+                groups.append((f"direction={name}", mask, None))
         dates = day_dates(self.scenario.calendar, self.scenario.calendar.days + 1)
         weekend_day = np.array([date.weekday() >= 5 for date in dates])
         day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(dates) - 1)
         for label, wanted in (("weekday", False), ("weekend", True)):
             mask = weekend_day[day_index] == wanted
             if (mask & self.in_window).any():
-                groups.append((f"day={label}", mask, mask[entity_of_visit]))
+                groups.append((f"day={label}", mask, None))
         return groups
+
+    def _visit_masks(self) -> Iterator[tuple[str, np.ndarray | None, np.ndarray]]:
+        """Each group with its visit mask, made one at a time (they are as long as the visit log)."""
+        visits = self.records.visits
+        for group, entities, stage in self.groups:
+            yield group, entities, (visits["stage"] == stage) if entities is None else entities[visits["entity"]]
 
     def rows(self) -> list[tuple[str, str, float]]:
         """(group, metric, value) for every group."""
         rows: list[tuple[str, str, float]] = []
-        for group, entities, visit_mask in self.groups:
+        for group, entities, visit_mask in self._visit_masks():
             values = self._entity_metrics(entities) if entities is not None else self._stage_metrics(visit_mask)
             values.update(self._queue_metrics(visit_mask))
             if group == "all" or group.startswith("stage="):
@@ -168,7 +178,8 @@ class ReplicationMetrics:
             return {}
         p50, p90, p95 = np.percentile(waits, [50, 90, 95])
         return {"wait_mean": waits.mean(), "wait_p50": p50, "wait_p90": p90, "wait_p95": p95,
-                "wait_max": waits.max(), "share_wait_over_60min": np.mean(waits > 60.0)}
+                "wait_max": waits.max(), "share_waiting": np.mean(waits > 0.0),
+                "share_wait_over_60min": np.mean(waits > 60.0)}
 
     def _entity_metrics(self, mask: np.ndarray) -> dict[str, float]:
         records, arrivals = self.records, self.records.arrivals
@@ -224,7 +235,7 @@ class ReplicationMetrics:
         edges = (first_day * 24 + np.arange(days * 24 + 1)) * 60.0
         visits, arrivals = self.records.visits, self.records.arrivals
         rows: list[tuple[int, str, str, float]] = []
-        for group, entities, visit_mask in self.groups:
+        for group, entities, visit_mask in self._visit_masks():
             if entities is not None:
                 times, waits = arrivals.time[entities], self.view.total_wait[entities]
                 keep = ~np.isnan(waits)

@@ -18,10 +18,12 @@ they have started and then close; when they rise, closed booths reopen at once.
 """
 from __future__ import annotations
 
+import gc
 from collections import deque
 
 import numpy as np
 import simpy
+from simpy.core import URGENT
 
 from .calendar import MINUTES_PER_DAY, open_days, total_days
 from .demand import Arrivals
@@ -73,7 +75,6 @@ class Pool:
                 start = env.now
                 duration = service[token]
                 log.entity.append(entity)
-                log.stage.append(stage)
                 log.pool.append(pool)
                 log.booth.append(booth)
                 log.arrive.append(arrived)
@@ -88,10 +89,11 @@ class Pool:
                 yield event
 
     def shifts(self, times: np.ndarray, booths: np.ndarray):
-        """Change the number of open booths at the schedule's change points."""
+        """Change the number of open booths at the schedule's change points, before anything else
+        that happens at the same instant (a service ending exactly then sees the new count)."""
         env = self.env
         for time, count in zip(times[1:].tolist(), booths[1:].tolist()):
-            yield env.timeout(time - env.now)
+            yield _urgent_timeout(env, time - env.now)
             self.staffed = count
             for booth in [b for b in self.sleeping if b < count]:
                 self.sleeping.pop(booth).succeed()
@@ -221,14 +223,22 @@ class Checkpoint:
         for pool in self.pools:                      # tokens still queued: never started
             for queue in pool.queues:
                 for entity, _token, arrived in queue:
-                    for column, value in ((self.log.entity, entity), (self.log.stage, pool.stage),
-                                          (self.log.pool, pool.index), (self.log.booth, -1),
+                    for column, value in ((self.log.entity, entity), (self.log.pool, pool.index),
+                                          (self.log.booth, -1),
                                           (self.log.arrive, arrived), (self.log.start, np.nan),
                                           (self.log.end, np.nan)):
                         column.append(value)
-        return Records(replication=replication, arrivals=self.arrivals, visits=self.log.columns(),
+        return Records(replication=replication, arrivals=self.arrivals, visits=self.log.columns(self.layout.pool_stage),
                        exit_time=np.array(self.exit_time), release_time=np.array(self.release_time),
                        end_time=end_time)
+
+
+def _urgent_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+    """A timeout processed before the ordinary events scheduled for the same time."""
+    event = simpy.Event(env)
+    event._ok, event._value = True, None
+    env.schedule(event, URGENT, delay)
+    return event
 
 
 def _load(pool: Pool) -> tuple[bool, float]:
@@ -245,4 +255,8 @@ def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | N
     layout = layout or build_layout(scenario)
     arrivals = generate_arrivals(scenario, seed, replication)
     plan = draw_plan(scenario, layout, arrivals, seed, replication)
-    return Checkpoint(scenario, layout, plan, arrivals).run(replication)
+    checkpoint = Checkpoint(scenario, layout, plan, arrivals)
+    records = checkpoint.run(replication)
+    del checkpoint, plan
+    gc.collect()            # the model's processes and pools refer to each other: free them now
+    return records

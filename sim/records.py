@@ -16,21 +16,23 @@ from .demand import Arrivals
 
 
 class VisitLog:
-    """Append-only columns of visits, cheap to write in the hot path."""
+    """Append-only columns of visits, cheap to write in the hot path (int32 ids, float64 times)."""
 
     def __init__(self) -> None:
-        self.entity = array("q")
-        self.stage = array("l")
-        self.pool = array("l")
-        self.booth = array("l")
+        self.entity = array("i")
+        self.pool = array("i")
+        self.booth = array("i")
         self.arrive = array("d")
         self.start = array("d")
         self.end = array("d")
 
-    def columns(self) -> dict[str, np.ndarray]:
-        return {name: np.frombuffer(getattr(self, name), dtype=np.int64 if getattr(self, name).typecode in "ql"
-                                    else np.float64).copy()
-                for name in ("entity", "stage", "pool", "booth", "arrive", "start", "end")}
+    def columns(self, pool_stage: list[int]) -> dict[str, np.ndarray]:
+        """The log as numpy columns (sharing the log's memory), plus the stage of each visit."""
+        columns = {name: np.frombuffer(getattr(self, name), dtype=np.int32 if name in ("entity", "pool", "booth")
+                                       else np.float64)
+                   for name in ("entity", "pool", "booth", "arrive", "start", "end")}
+        columns["stage"] = np.asarray(pool_stage, dtype=np.int32)[columns["pool"]]
+        return columns
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+from scipy.special import stdtrit
 
 CONFIDENCE = 0.95
 
@@ -23,7 +23,7 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, 
     mean = float(values.mean())
     if len(values) < 2:
         return mean, np.nan, np.nan
-    half = float(scipy_stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(stdtrit(len(values) - 1, (1 + confidence) / 2) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, mean - half, mean + half
 
 
@@ -54,5 +54,5 @@ def welch_difference_ci(variant: np.ndarray, base: np.ndarray,
     difference = float(variant.mean() - base.mean())
     se = np.sqrt(var_v + var_b)
     dof = (var_v + var_b) ** 2 / (var_v ** 2 / (len(variant) - 1) + var_b ** 2 / (len(base) - 1))
-    half = float(scipy_stats.t.ppf((1 + confidence) / 2, dof) * se)
+    half = float(stdtrit(dof, (1 + confidence) / 2) * se)
     return difference, difference - half, difference + half

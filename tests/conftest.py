@@ -148,8 +148,10 @@ routes:
 
 
 def line_of(text: str, needle: str) -> int:
-    """1-based number of the only line of ``text`` containing ``needle``."""
-    hits = [number for number, line in enumerate(text.splitlines(), 1) if needle in line]
+    """1-based number of the only line of ``text`` that is ``needle`` (or else contains it)."""
+    lines = text.splitlines()
+    hits = [number for number, line in enumerate(lines, 1) if line.rstrip() == needle.rstrip()] or \
+        [number for number, line in enumerate(lines, 1) if needle in line]
     assert len(hits) == 1, f"{needle!r} occurs on lines {hits}"
     return hits[0]
 

@@ -34,5 +34,5 @@ def parse_duration(value: object) -> float:
 
 
 def format_minutes(minutes: float) -> str:
-    """Write minutes back as a duration string that :func:`parse_duration` reads."""
-    return f"{minutes:.10g} min"
+    """Write minutes back as a duration string that :func:`parse_duration` reads exactly."""
+    return f"{float(minutes)!r} min"

@@ -1,0 +1,348 @@
+"""Scenario comparisons: a base and its variants, run with common random numbers, paired.
+
+Every scenario runs the same replications ``0 … n−1`` with the same seed, so replication ``r`` of
+each draws arrivals, service times and checks from the same named streams (see
+:mod:`sim.streams`). The difference variant − base is then taken replication by replication and
+summarized with a t confidence interval (:func:`sim.stats.paired_difference_ci`): far sharper
+than comparing two independent runs. Groups are everyone, each class, and green-channel
+eligible travelers against the others (computed here from the entity table of each replication);
+a class that only one scenario has is not compared. Each variant gets one plain-language verdict
+line per metric.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import __version__
+from .calendar import MINUTES_PER_DAY
+from .errors import Problem, ScenarioError
+from .executors import make_executor
+from .metrics import UNITS
+from .outputs import atomic_folder
+from .plots import comparison_figure, group_label, save_figure
+from .runner import ReplicationOutput, Results, hourly_table, progress_bar, replication_table, run_replication, \
+    summary_table
+from .scenario import Scenario, load_scenario
+from .stats import paired_difference_ci
+
+COMPARED_METRICS = ("wait_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "throughput_per_day")
+VERDICT_GROUPS = ("class=", "green_channel=", "day=")  # with "all": the groups of the verdict lines
+GREEN_GROUPS = {"green_channel=eligible": True, "green_channel=not_eligible": False}
+SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
+    ("green channel", ("green_channel=eligible", "eligible travelers"), ("green_channel=not_eligible", "others")),
+    ("by day", ("day=weekend", "weekend arrivals"), ("day=weekday", "weekday arrivals")),
+]
+METRIC_PHRASES = {"wait_mean": "mean wait", "wait_p90": "90th-percentile wait", "wait_p95": "95th-percentile wait",
+                  "share_wait_over_60min": "share waiting over 60 min", "throughput_per_day": "throughput"}
+DIFFERENCE_COLUMNS = ["scenario", "group", "metric", "base_mean", "variant_mean", "difference", "ci_low",
+                      "ci_high", "unit"]
+FIGURE_FILE, REPORT_CAPTION = "compare.png", ("Left: mean wait per group in each scenario. Right: paired "
+                                              "difference variant − base with its 95 % CI (left of 0: shorter "
+                                              "waits). Bottom: everyone's mean wait by hour of arrival.")
+
+
+# --------------------------------------------------------------------------------------------
+# per replication (runs in the worker processes)
+# --------------------------------------------------------------------------------------------
+def green_channel_rows(entities: pd.DataFrame, scenario: Scenario) -> list[tuple[str, str, float]]:
+    """Wait and throughput metrics of green-channel eligible travelers and of the others.
+
+    Same definitions as the summary (:mod:`sim.metrics`): waits of entities that arrive in the
+    measurement window and have left, throughput of exits in the window per measured day. Empty
+    when no class of the scenario has eligible travelers.
+    """
+    if not any(c.green_channel_share > 0 for c in scenario.classes.values()):
+        return []
+    calendar = scenario.calendar
+    start, end = calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY
+    measured_days = calendar.days - calendar.warmup_days
+    arrival, exit_time = entities["arrival_min"].to_numpy(), entities["exit_min"].to_numpy()
+    waits = entities["wait_total"].to_numpy()
+    eligible = entities["green_channel"].to_numpy(dtype=bool)
+    rows: list[tuple[str, str, float]] = []
+    for group, wanted in GREEN_GROUPS.items():
+        mask = eligible == wanted
+        measured = waits[mask & (arrival >= start) & (arrival < end) & ~np.isnan(exit_time)]
+        rows.append((group, "throughput_per_day", float(np.sum(mask & (exit_time >= start) & (exit_time < end)))
+                     / measured_days))
+        if len(measured):
+            p90, p95 = np.percentile(measured, [90, 95])
+            rows += [(group, "wait_mean", float(measured.mean())), (group, "wait_p90", float(p90)),
+                     (group, "wait_p95", float(p95)), (group, "share_wait_over_60min", float(np.mean(measured > 60.0)))]
+    return rows
+
+
+def compare_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationOutput:
+    """One replication reduced to metric rows, green-channel groups included (no entity rows)."""
+    output = run_replication(scenario, seed, replication, keep_entities=True)
+    return ReplicationOutput(output.metrics + green_channel_rows(output.entities, scenario), output.hourly, None)
+
+
+# --------------------------------------------------------------------------------------------
+# the comparison
+# --------------------------------------------------------------------------------------------
+def format_change(metric: str, value: float, sign: str = "+", low: float = np.nan, high: float = np.nan) -> str:
+    """A value of ``metric`` in words and units: ``−38 min [−41, −35]``, ``+1.5 pp``, ``+6 a day``.
+
+    ``sign="+"`` writes a difference (signed; shares in percentage points), ``""`` a level.
+    """
+    unit = UNITS.get(metric, "")
+    scale, suffix = {"min": (1.0, " min"), "fraction": (100.0, " pp" if sign else " %"),
+                     "entities/day": (1.0, " a day")}.get(unit, (1.0, f" {unit}" if unit else ""))
+    values = [scale * v for v in (value, low, high)]
+    finite = [abs(v) for v in values if not np.isnan(v)]
+    if not finite:
+        return "–"
+    digits = 0 if max(finite) >= 20 else 1 if max(finite) >= 1 else 2
+
+    def write(number: float) -> str:
+        if round(number, digits) == 0:
+            return f"{0:.{digits}f}"
+        return (("−" if number < 0 else sign) if sign else ("−" if number < 0 else "")) + f"{abs(number):,.{digits}f}"
+    text = write(values[0]) + suffix
+    if not (np.isnan(values[1]) or np.isnan(values[2])):
+        text += f" [{write(values[1])}, {write(values[2])}]"
+    return text
+
+
+def describe_change(metric: str, difference: float, low: float, high: float) -> str:
+    """A paired difference with its CI, or "no significant change" when the CI covers 0."""
+    change = format_change(metric, difference, "+", low, high)
+    if np.isnan(difference):
+        return "not available"
+    if np.isnan(low) or np.isnan(high):
+        return f"{change} (one replication: no confidence interval)"
+    if low == high == difference == 0:
+        return "no change"
+    if low <= 0 <= high:
+        return f"no significant change ({change})"
+    return change
+
+
+def _joined(change: str) -> str:
+    """``" +2 min [+1, +3]"``, but ``": no significant change (…)"`` after a noun."""
+    return (": " if change.startswith("no") else " ") + change
+
+
+def metric_phrase(metric: str) -> str:
+    return METRIC_PHRASES.get(metric, metric)
+
+
+def scenario_differences(base: Scenario, variant: Scenario) -> list[tuple[str, str, str]]:
+    """Every field (dotted path) whose value differs between two scenarios, with both values.
+
+    Lists are compared as a whole; a missing key reads "—".
+    """
+    def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(data, dict):
+            flat: dict[str, Any] = {}
+            for key, value in data.items():
+                flat.update(flatten(value, f"{prefix}{key}."))
+            return flat or {prefix[:-1]: {}}
+        return {prefix[:-1]: data}
+
+    def text(value: Any) -> str:
+        written = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return written if len(written) <= 160 else written[:157] + "…"
+    old, new = (flatten(s.model_dump(mode="json", by_alias=True)) for s in (base, variant))
+    return [(path, text(old[path]) if path in old else "—", text(new[path]) if path in new else "—")
+            for path in dict.fromkeys([*old, *new]) if path != "name" and old.get(path, ...) != new.get(path, ...)]
+
+
+@dataclass
+class Comparison:
+    """A base scenario and its variants, run with common random numbers.
+
+    ``replications`` holds every value per replication (columns scenario, replication, group,
+    metric, value); ``summary`` and ``hourly`` are the usual run tables with a ``scenario`` column;
+    ``differences`` is ``compare.csv``: one row per variant, group and compared metric.
+    """
+
+    scenarios: list[Scenario]
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    hourly: pd.DataFrame
+    differences: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base(self) -> Scenario:
+        return self.scenarios[0]
+
+    def results(self, name: str) -> Results:
+        """One scenario's part as a :class:`~sim.runner.Results` (no entity rows)."""
+        scenario = next(s for s in self.scenarios if s.name == name)
+        summary = self.summary[self.summary["scenario"] == name].drop(columns="scenario").reset_index(drop=True)
+        hourly = self.hourly[self.hourly["scenario"] == name].drop(columns="scenario").reset_index(drop=True)
+        return Results(scenario, summary, hourly, None, {**self.info, "scenario": name})
+
+    def verdicts(self, variant: str) -> list[str]:
+        """Plain-language lines, one per metric (and one for the green channel), for ``variant``."""
+        rows = self.differences[self.differences["scenario"] == variant].set_index(["group", "metric"])
+
+        def describe(row: pd.Series) -> str:
+            return describe_change(row.name[1], row["difference"], row["ci_low"], row["ci_high"])
+        groups = [g for g in dict.fromkeys(rows.index.get_level_values(0)) if g == "all" or g.startswith("class=")]
+        lines = []
+        for metric in COMPARED_METRICS:
+            parts = [f"{group_label(g)}{_joined(describe(rows.loc[(g, metric)]))}" for g in groups
+                     if (g, metric) in rows.index]
+            if parts:
+                lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
+            if metric == "wait_mean":
+                lines += [f"{topic}: {first}' mean wait{_joined(describe(rows.loc[(one, metric)]))}; "
+                          f"{second}{_joined(describe(rows.loc[(other, metric)]))}"
+                          for topic, (one, first), (other, second) in SPLIT_LINES
+                          if (one, metric) in rows.index and (other, metric) in rows.index]
+        return lines
+
+    def skipped_note(self) -> str:
+        """Which classes were not compared because only some scenarios have them."""
+        classes = {s.name: set(s.classes) for s in self.scenarios}
+        everywhere = set.intersection(*classes.values())
+        notes = [f"{name} ({', '.join(s.name for s in self.scenarios if name in classes[s.name])})"
+                 for name in dict.fromkeys(c for s in self.scenarios for c in s.classes) if name not in everywhere]
+        return ("Not compared (a class only some scenarios have): " + "; ".join(notes) +
+                ". Everyone's numbers include them where they exist.") if notes else ""
+
+
+def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence[str]) -> pd.DataFrame:
+    """``compare.csv``: variant − base per group and compared metric, paired by replication.
+
+    Only groups both scenarios have are compared; a replication where either value is missing
+    (no traveler of that group) is left out of that pair.
+    """
+    compared = replications[replications["metric"].isin(COMPARED_METRICS)]
+    wide = compared.pivot_table(index="replication", columns=["scenario", "group", "metric"], values="value",
+                                aggfunc="first")
+    base_keys = [key for key in dict.fromkeys(map(tuple, compared.loc[compared["scenario"] == base,
+                                                                      ["group", "metric"]].to_numpy()))]
+    base_keys.sort(key=lambda key: COMPARED_METRICS.index(key[1]))
+    rows = []
+    for variant in variants:
+        for group, metric in base_keys:
+            if (variant, group, metric) not in wide.columns:
+                continue
+            before, after = wide[(base, group, metric)].to_numpy(), wide[(variant, group, metric)].to_numpy()
+            difference, low, high = paired_difference_ci(after, before)
+            rows.append((variant, group, metric, float(np.nanmean(before)), float(np.nanmean(after)),
+                         difference, low, high, UNITS.get(metric, "")))
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
+
+
+def _check_names(scenarios: list[Scenario], labels: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for scenario, label in zip(scenarios, labels):
+        if scenario.name in seen:
+            raise ScenarioError(Problem(label, "name", f"scenario name {scenario.name!r} is also the name of "
+                                        f"{seen[scenario.name]}: give each variant its own name"))
+        seen[scenario.name] = label
+
+
+def compare(scenarios: Sequence[Scenario | str | os.PathLike | dict], replications: int | None = None,
+            seed: int | None = None, workers: int = 1, progress: bool | None = None, executor: str = "local",
+            scheduler: str | None = None, overrides: dict[str, Any] | None = None) -> Comparison:
+    """Run the base (first) and each variant with the same seed and replications; pair them.
+
+    ``replications`` and ``seed`` default to the base scenario's ``run`` block; ``overrides``
+    (dotted field paths, e.g. ``{"calendar.days": 9}``) apply to every scenario.
+    """
+    if len(scenarios) < 2:
+        raise ScenarioError(Problem("", "", "a comparison needs a base scenario and at least one variant"))
+    labels = [str(s) if isinstance(s, (str, os.PathLike)) else getattr(s, "name", "scenario") for s in scenarios]
+    loaded = [load_scenario(s, overrides) for s in scenarios]
+    _check_names(loaded, labels)
+    base = loaded[0]
+    replications = base.run.replications if replications is None else int(replications)
+    seed = base.run.seed if seed is None else int(seed)
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    started = time.perf_counter()
+    pool = make_executor(min(workers, replications * len(loaded)), executor, scheduler)
+    outputs: dict[tuple[int, int], ReplicationOutput] = {}
+    try:
+        for index, scenario in enumerate(loaded):
+            for replication in range(replications):
+                pool.submit((index, replication), compare_replication, scenario, seed, replication)
+        description = f"compare {base.name}"
+        with progress_bar(replications * len(loaded), description, progress) as bar:
+            for key, output in pool.results():
+                outputs[key] = output
+                bar.update(1)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    per_scenario = {s.name: [outputs[(i, r)] for r in range(replications)] for i, s in enumerate(loaded)}
+    tables = {"replications": replication_table, "summary": summary_table, "hourly": hourly_table}
+    combined = {key: pd.concat([function(ordered).assign(scenario=name) for name, ordered in per_scenario.items()],
+                               ignore_index=True) for key, function in tables.items()}
+    combined = {key: frame[["scenario", *[c for c in frame.columns if c != "scenario"]]] for key, frame in combined.items()}
+    differences = paired_differences(combined["replications"], base.name, [s.name for s in loaded[1:]])
+    info = {"package_version": __version__, "scenarios": [s.name for s in loaded], "files": labels, "seed": seed,
+            "replications": replications, "workers": workers,
+            "wall_time_s": round(time.perf_counter() - started, 3)}
+    return Comparison(loaded, combined["replications"], combined["summary"], combined["hourly"], differences, info)
+
+
+# --------------------------------------------------------------------------------------------
+# the comparison folder
+# --------------------------------------------------------------------------------------------
+SCENARIO_FOLDER = "scenarios"
+
+
+def draw_comparison(comparison: Comparison) -> Figure:
+    """The side-by-side figure of a comparison."""
+    names = [s.name for s in comparison.scenarios]
+    return comparison_figure(comparison.summary, comparison.differences, comparison.hourly,
+                             title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
+
+
+def write_report_and_figure(comparison: Comparison, folder: Path, figures: bool = True) -> None:
+    """(Re)draw ``compare.png`` and write ``report.html`` into ``folder``."""
+    from .report import REPORT_FILE, comparison_report, read_images, write_text_atomic  # report imports this module
+    if figures:
+        save_figure(draw_comparison(comparison), folder / FIGURE_FILE)
+    images = read_images(folder, {FIGURE_FILE: REPORT_CAPTION})
+    write_text_atomic(comparison_report(comparison, images), folder / REPORT_FILE)
+
+
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> Path:
+    """Write a comparison folder (which must not exist yet): ``compare.csv`` (paired differences),
+    ``summary.csv``, ``hourly.csv`` and ``replications.csv`` (with a scenario column),
+    ``compare.json``, ``scenarios/<name>.resolved.yaml``, ``compare.png`` and ``report.html``."""
+    from .outputs import resolved_yaml
+    target = Path(out_dir)
+    with atomic_folder(target) as staging:
+        comparison.differences.to_csv(staging / "compare.csv", index=False)
+        comparison.summary.to_csv(staging / "summary.csv", index=False)
+        comparison.hourly.to_csv(staging / "hourly.csv", index=False)
+        comparison.replications.to_csv(staging / "replications.csv", index=False)
+        (staging / SCENARIO_FOLDER).mkdir()
+        for scenario in comparison.scenarios:
+            (staging / SCENARIO_FOLDER / f"{scenario.name}.resolved.yaml").write_text(
+                resolved_yaml(comparison.results(scenario.name)), encoding="utf-8")
+        verdicts = {s.name: comparison.verdicts(s.name) for s in comparison.scenarios[1:]}
+        (staging / "compare.json").write_text(json.dumps({**comparison.info, "verdicts": verdicts}, indent=2,
+                                                         ensure_ascii=False) + "\n", encoding="utf-8")
+        write_report_and_figure(comparison, staging, figures)
+    return target
+
+
+def load_comparison(folder: str | os.PathLike) -> Comparison:
+    """Read a comparison folder back."""
+    folder = Path(folder)
+    info = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
+    info.pop("verdicts", None)
+    scenarios = [load_scenario(folder / SCENARIO_FOLDER / f"{name}.resolved.yaml") for name in info["scenarios"]]
+    return Comparison(scenarios, pd.read_csv(folder / "replications.csv"), pd.read_csv(folder / "summary.csv"),
+                      pd.read_csv(folder / "hourly.csv"), pd.read_csv(folder / "compare.csv"), info)

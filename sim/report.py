@@ -1,0 +1,513 @@
+"""The self-contained HTML report of a run, a sweep or a comparison.
+
+One file, ``report.html``, that a planner can open anywhere, offline, on a phone or a desktop:
+figures embedded as base64 PNG, inline CSS, no script and no link to the network. Each report
+says what was simulated (the scenario's description, calendar, demand, classes, staffing and
+sources), gives the headline table and shows the figures. The pieces are pure functions that
+return HTML strings; ``write_*_report`` put them together from a results folder.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
+from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, save_sweep_figures,
+                    sweep_parameters)
+from .scenario.schema import WEEKDAYS, BoothSchedule, HourRule, Scenario
+from .scenario.units import format_minutes
+
+if TYPE_CHECKING:
+    from .runner import Results
+
+REPORT_FILE = "report.html"
+
+CSS = """
+:root{--ink:#1d2430;--muted:#5b6675;--line:#d9dee5;--soft:#f3f5f8;--accent:#1f5fa8;--good:#1d7a3a;--bad:#a8321f}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;color:var(--ink);background:#fff;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,"Noto Sans",sans-serif}
+header{background:var(--soft);border-bottom:1px solid var(--line)}
+header .inner,main,footer{max-width:1100px;margin:0 auto;padding:12px 16px}
+h1{font-size:1.45rem;line-height:1.25;margin:.3em 0}
+h2{font-size:1.2rem;margin:1.8em 0 .6em;padding-bottom:.2em;border-bottom:2px solid var(--line)}
+h3{font-size:1.02rem;margin:1.3em 0 .4em}
+p{margin:.4em 0 .8em}
+.meta{color:var(--muted);font-size:.92rem;margin:.2em 0}
+nav{font-size:.92rem;margin:.5em 0 .2em;display:flex;flex-wrap:wrap;gap:.3em 1.1em}
+nav a,a{color:var(--accent)}
+.note{color:var(--muted);font-size:.9rem}
+.table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px;
+margin:.4em 0 1em}
+table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:20px;font-variant-numeric:tabular-nums}
+th,td{padding:5px 10px;box-shadow:inset 0 -1px 0 var(--line);text-align:right;white-space:nowrap;vertical-align:top}
+thead th{background:var(--soft);font-weight:600;white-space:normal;min-width:4.5em;vertical-align:bottom}
+th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
+thead th:first-child{background:var(--soft)}
+tbody tr:last-child td{box-shadow:none}
+td.text,th.text{text-align:left;white-space:normal;min-width:6em}
+tr.part th{text-align:left;background:var(--soft);font-weight:600;position:static}
+.figures{display:grid;gap:22px;grid-template-columns:minmax(0,1fr)}
+figure{min-width:0}
+figure{margin:0}
+figure .frame{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px;
+background:#fff;width:fit-content;max-width:100%}
+figure img{display:block;max-width:100%;height:auto}
+figcaption{color:var(--muted);font-size:.88rem;margin-top:.3em;max-width:60em}
+.phone-hint{display:none}
+dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.25em 1.2em;margin:.4em 0 1em}
+dl.facts dt{font-weight:600}
+dl.facts dd{margin:0}
+ul.verdicts{padding-left:1.1em;margin:.4em 0 1em}
+ul.verdicts li{margin:.35em 0}
+.up{color:var(--bad)}.down{color:var(--good)}
+ol.sources li{margin:.25em 0;overflow-wrap:anywhere}
+details{margin:.5em 0 1em}
+summary{cursor:pointer;color:var(--accent)}
+footer{color:var(--muted);font-size:.85rem;border-top:1px solid var(--line);margin-top:2em}
+code{font-size:.88em;background:var(--soft);padding:0 .25em;border-radius:3px;overflow-wrap:anywhere}
+@media (max-width:600px){
+ body{font-size:15px}
+ h1{font-size:1.25rem}
+ dl.facts{grid-template-columns:1fr}
+ dl.facts dd{margin:0 0 .5em}
+ th,td{padding:4px 7px}
+ figure img{max-width:none;width:640px}
+ .phone-hint{display:block}
+}
+@media print{nav{display:none}a{color:inherit}}
+"""
+
+HEADLINE_METRICS = [  # (metric, column heading, digits)
+    ("throughput_per_day", "per day", 0), ("persons_per_day", "persons / day", 0),
+    ("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1), ("wait_p95", "p95 wait (min)", 1),
+    ("share_wait_over_60min", "waiting > 60 min", 1), ("backlog_time_mean", "cargo backlog (min)", 0),
+    ("unfinished", "still inside", 0),
+]
+STAGE_METRICS = [
+    ("utilization", "utilization", 2), ("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1),
+    ("queue_length_mean", "mean queue", 1), ("queue_length_max", "longest queue", 0),
+    ("throughput_per_day", "services / day", 0),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# small HTML pieces
+# --------------------------------------------------------------------------------------------
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def number(value: float, digits: int = 1) -> str:
+    """A number for a table cell ('–' for missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def estimate(mean: float, low: float, high: float, digits: int = 1, percent: bool = False) -> str:
+    """``12.3 ±1.1`` (mean and 95 % CI half-width); fractions as percentages when ``percent``."""
+    scale, suffix = (100.0, " %") if percent else (1.0, "")
+    if mean is None or np.isnan(mean):
+        return "–"
+    text = f"{scale * mean:,.{digits}f}"
+    if not (np.isnan(low) or np.isnan(high)):
+        text += f" ±{scale * (high - low) / 2:,.{digits}f}"
+    return text + suffix
+
+
+def table(headings: list[str], rows: Iterable[list[str] | str], text_columns: Iterable[int] = ()) -> str:
+    """An HTML table in a horizontally scrolling wrapper; cells are already-escaped HTML.
+
+    A row given as a string is a heading row across the whole table (already-escaped HTML).
+    """
+    text_columns = set(text_columns)
+
+    def cell(tag: str, index: int, content: str) -> str:
+        return f"<{tag} class=\"text\">{content}</{tag}>" if index in text_columns else f"<{tag}>{content}</{tag}>"
+
+    def row_html(row: list[str] | str) -> str:
+        if isinstance(row, str):
+            return f"<tr class=\"part\"><th colspan=\"{len(headings)}\">{row}</th></tr>"
+        return "<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
+    head = "".join(cell("th", i, esc(h)) for i, h in enumerate(headings))
+    body = "".join(row_html(row) for row in rows)
+    return f"<div class=\"table-wrap\"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def facts(items: Iterable[tuple[str, str]]) -> str:
+    """A definition list of (label, already-escaped HTML value)."""
+    return "<dl class=\"facts\">" + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def figure(png: bytes, caption: str, alt: str = "") -> str:
+    """A figure with the PNG embedded as a data: URI."""
+    data = base64.b64encode(png).decode("ascii")
+    return (f"<figure><div class=\"frame\"><img src=\"data:image/png;base64,{data}\" alt=\"{esc(alt or caption)}\">"
+            f"</div><figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def figures_section(images: dict[str, tuple[bytes, str]]) -> str:
+    """Figures in a responsive grid: ``{file name: (png bytes, caption)}``."""
+    if not images:
+        return "<p class=\"note\">No figures (drawn with <code>--no-plots</code>, or no data).</p>"
+    return ("<p class=\"note phone-hint\">Swipe a figure sideways to see all of it, or pinch to zoom.</p>"
+            "<div class=\"figures\">" + "".join(figure(png, caption) for png, caption in images.values()) + "</div>")
+
+
+def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: str = "") -> str:
+    """A whole report: ``sections`` are (anchor, heading, HTML body)."""
+    nav = "".join(f"<a href=\"#{esc(anchor)}\">{esc(heading)}</a>" for anchor, heading, _ in sections)
+    body = "".join(f"<section id=\"{esc(anchor)}\"><h2>{esc(heading)}</h2>{content}</section>"
+                   for anchor, heading, content in sections)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+            f"<header><div class=\"inner\"><h1>{esc(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav></div></header>"
+            f"<main>{body}</main><footer>{footer}</footer></body></html>\n")
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` under a temporary name and rename it into place."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)
+    return path
+
+
+def read_images(folder: Path, captions: dict[str, str]) -> dict[str, tuple[bytes, str]]:
+    """The PNG files of ``captions`` that exist in ``folder``, in that order, with their captions."""
+    return {name: ((folder / name).read_bytes(), caption) for name, caption in captions.items()
+            if (folder / name).is_file()}
+
+
+# --------------------------------------------------------------------------------------------
+# the scenario: key assumptions and sources
+# --------------------------------------------------------------------------------------------
+def _clock(hours: float) -> str:
+    return f"{int(hours):02d}:{int(round(60 * (hours % 1))):02d}"
+
+
+def duration_text(minutes: float) -> str:
+    """Minutes in the largest whole unit: ``1 d``, ``12 h``, ``90 min``."""
+    for size, unit in ((1440.0, "d"), (60.0, "h")):
+        if minutes >= size and minutes % size == 0:
+            return f"{minutes / size:g} {unit}"
+    return format_minutes(minutes)
+
+
+def rule_text(rule: HourRule) -> str:
+    """A booth rule in words: ``3 booths 07:00–13:00, weekend, months 7, 8``."""
+    parts = [f"{rule.booths} {'booth' if rule.booths == 1 else 'booths'}"]
+    if tuple(rule.hours) != (0, 24):
+        parts.append(f"{_clock(rule.hours[0])}–{_clock(rule.hours[1])}")
+    if rule.days != "all":
+        parts.append(rule.days if isinstance(rule.days, str) else " ".join(rule.days))
+    if rule.months:
+        parts.append("months " + ", ".join(str(m) for m in rule.months))
+    if rule.from_date or rule.to_date:
+        parts.append(f"{rule.from_date or '…'} to {rule.to_date or '…'}")
+    return " ".join(parts[:1]) + (" " + ", ".join(parts[1:]) if parts[1:] else "")
+
+
+def booths_text(booths: int | BoothSchedule) -> str:
+    if isinstance(booths, int):
+        return str(booths)
+    return "; ".join([f"{booths.default} by default", *(rule_text(r) for r in booths.rules)])
+
+
+def demand_peaks(weights: list[float], factor: float = 1.5) -> str:
+    """Arrival window and peak hours of an hour-weight profile, in words."""
+    weights = np.asarray(weights, dtype=float)
+    active = np.flatnonzero(weights > 0)
+    mean = weights[active].mean()
+    peaks = [h for h in active if weights[h] >= factor * mean]
+    window = f"arrivals {_clock(active[0])}–{_clock(active[-1] + 1)}" if len(active) < 24 else "arrivals around the clock"
+    peak = ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in hour_spans(peaks))
+    return window + (f"; peak {peak} ({100 * weights[peaks].sum() / weights.sum():.0f} % of the day)" if peaks else "")
+
+
+def assumptions_section(scenario: Scenario) -> str:
+    """What the scenario assumes: crossing, calendar, demand, classes, staffing, cargo."""
+    crossing, calendar, demand = scenario.crossing, scenario.calendar, scenario.demand
+    last_day = calendar.start_date + dt.timedelta(days=calendar.days - 1)
+    opening = "24 h" if calendar.opening_hours == "24h" else \
+        f"{calendar.opening_hours.open}–{calendar.opening_hours.close}"
+    closed = ", ".join([*(str(d) for d in calendar.closed_dates), *calendar.closed_weekdays]) or "none"
+    seasons = "; ".join(
+        f"×{s.factor:g} " + " ".join(filter(None, [
+            ("months " + ", ".join(map(str, s.months))) if s.months else "",
+            f"{s.from_date or '…'} to {s.to_date or '…'}" if (s.from_date or s.to_date) else ""]))
+        for s in demand.seasonal_factors) or "none"
+    parts = []
+    if scenario.description:
+        parts.append(f"<p>{esc(scenario.description.strip())}</p>")
+    parts.append(facts([
+        ("crossing", esc(f"{crossing.name} ({crossing.kz_post} / {crossing.cn_post}), "
+                         f"{crossing.latitude:.2f}° N {crossing.longitude:.2f}° E")),
+        ("days simulated", esc(f"{calendar.start_date} to {last_day} ({calendar.days} days, first "
+                               f"{calendar.warmup_days} warm-up; then {duration_text(calendar.drain)} to drain)")),
+        ("opening hours", esc(f"{opening}; closed: {closed}")),
+        ("demand", esc(f"{demand.daily_volume:,.0f} arrivals a day (entities, both directions) at factor 1; "
+                       + demand_peaks(demand.hour_weights))),
+        ("weekday factors", esc(", ".join(f"{d} {f:g}" for d, f in zip(WEEKDAYS, demand.weekday_factors)))),
+        ("seasonal factors", esc(seasons)),
+        ("green channel", "on" if scenario.green_channel.enabled else "<strong>off</strong>"),
+    ]))
+    if crossing.notes:
+        parts.append(f"<p class=\"note\">{esc(crossing.notes.strip())}</p>")
+    parts.append("<h3>Traveler classes</h3>")
+    parts.append(table(
+        ["class", "share", "≈ per day", "directions (KZ→CN / CN→KZ)", "group size", "green share", "cargo"],
+        [[esc(name), number(c.share, 2), number(c.share * demand.daily_volume, 0),
+          esc(" / ".join(f"{c.directions.get(d, 0):g}" for d in ("KZ_to_CN", "CN_to_KZ"))),
+          esc(c.group_size if isinstance(c.group_size, int) else f"{c.group_size.min}–{c.group_size.max}"),
+          number(c.green_channel_share, 2), "yes" if c.cargo else ""]
+         for name, c in scenario.classes.items()]))
+    parts.append("<h3>Stages and booths</h3>")
+    rows: list[list[str] | str] = []
+    for stage_name, stage in scenario.stages.items():
+        rows.append(esc(f"{stage_name} · {stage.side} side" + (" · secondary inspection" if stage.kind == "secondary"
+                                                                 else "")))
+        rows += [[esc(pool_name) + (f" <span class=\"note\">({esc(pool.green_channel)} green channel)</span>"
+                                    if pool.green_channel != "none" else ""),
+                  esc(", ".join(pool.serves)), esc(booths_text(pool.booths))] for pool_name, pool in stage.pools.items()]
+    parts.append(table(["pool", "serves", "open booths"], rows, text_columns=[0, 1, 2]))
+    parts.append("<p class=\"note\">Routes: " + "; ".join(
+        f"{esc(d.replace('_to_', '→'))}: {esc(' → '.join(stages))}" for d, stages in scenario.routes.items()) + "</p>")
+    if scenario.cargo is not None:
+        cargo = scenario.cargo
+        parts.append("<h3>Cargo gate (electronic queue)</h3>")
+        parts.append(facts([
+            ("daily release quota", esc(", ".join(f"{d}: {n}" for d, n in cargo.daily_release_quota.items()))),
+            ("accepted per day", esc(", ".join(f"{d}: {n}" for d, n in cargo.accepted_per_day.items()) or "no limit")),
+            ("release hours", esc(f"{_clock(cargo.release_hours[0])}–{_clock(cargo.release_hours[1])}")),
+            ("initial backlog", esc(", ".join(f"{d}: {n}" for d, n in cargo.initial_backlog.items()) or "none")),
+        ]))
+    return "".join(parts)
+
+
+def sources_section(scenario: Scenario) -> str:
+    """The scenario's sources, as written in ``crossing.sources``."""
+    if not scenario.crossing.sources:
+        return "<p class=\"note\">The scenario lists no sources.</p>"
+    return "<ol class=\"sources\">" + "".join(f"<li>{esc(s)}</li>" for s in scenario.crossing.sources) + "</ol>"
+
+
+# --------------------------------------------------------------------------------------------
+# headline tables
+# --------------------------------------------------------------------------------------------
+def _summary_index(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.drop_duplicates(["group", "metric"]).set_index(["group", "metric"])
+
+
+def headline_table(summary: pd.DataFrame) -> str:
+    """Everyone, each class, direction and day type: throughput, waits, service level."""
+    index = _summary_index(summary)
+    groups = [g for g in dict.fromkeys(summary["group"]) if not str(g).startswith("stage=")]
+    metrics = [m for m in HEADLINE_METRICS if any((g, m[0]) in index.index for g in groups)]
+
+    def cell(group: str, metric: str, digits: int) -> str:
+        if (group, metric) not in index.index:
+            return "–"
+        row = index.loc[(group, metric)]
+        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, metric == "share_wait_over_60min"))
+    return table(["group", *(heading for _, heading, _ in metrics)],
+                 [[esc(group_label(g)), *(cell(g, m, d) for m, _, d in metrics)] for g in groups])
+
+
+def stage_table(summary: pd.DataFrame) -> str:
+    """Each stage: utilization, waits and queues."""
+    index = _summary_index(summary)
+    stages = [g for g in dict.fromkeys(summary["group"]) if str(g).startswith("stage=")]
+
+    def cell(group: str, metric: str, digits: int) -> str:
+        if (group, metric) not in index.index:
+            return "–"
+        row = index.loc[(group, metric)]
+        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits))
+    return table(["stage", *(heading for _, heading, _ in STAGE_METRICS)],
+                 [[esc(g.split("=", 1)[1]), *(cell(g, m, d) for m, _, d in STAGE_METRICS)] for g in stages])
+
+
+def _run_facts(info: dict) -> str:
+    keys = [("replications", "replications"), ("seed", "seed"), ("workers", "worker processes"),
+            ("wall_time_s", "wall time (s)"), ("package_version", "checkpoint-sim version"), ("command", "command")]
+    return facts((label, f"<code>{esc(info[key])}</code>" if key == "command" else esc(info[key]))
+                 for key, label in keys if info.get(key) not in (None, ""))
+
+
+HEADLINE_NOTE = ("<p class=\"note\">Means over replications ± the half-width of their 95 % confidence "
+                 "interval. Waits are total checkpoint waits in minutes of those arriving on measured days "
+                 "(warm-up excluded); cargo backlog time is not a wait.</p>")
+
+
+# --------------------------------------------------------------------------------------------
+# the three reports
+# --------------------------------------------------------------------------------------------
+def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
+    """The report of one run: headline tables, figures, assumptions, sources, run facts."""
+    scenario, info = results.scenario, results.info
+    unfinished = results.summary[(results.summary["group"] == "all") & (results.summary["metric"] == "unfinished")]
+    warning = ""
+    if not unfinished.empty and unfinished["mean"].iloc[0] > 0:
+        warning = (f"<p><strong>Note:</strong> {unfinished['mean'].iloc[0]:,.0f} entities per replication were "
+                   "still inside when the run stopped (a cargo backlog or an overloaded stage); their waits are "
+                   "not in the statistics.</p>")
+    sections = [
+        ("headline", "Headline numbers", HEADLINE_NOTE + headline_table(results.summary) + warning +
+         "<h3>Stages</h3>" + stage_table(results.summary)),
+        ("figures", "Figures", figures_section(images)),
+        ("assumptions", "Scenario and key assumptions", assumptions_section(scenario)),
+        ("sources", "Sources", sources_section(scenario)),
+        ("run", "Run", _run_facts(info)),
+    ]
+    meta = esc(f"scenario {scenario.name} · {info.get('replications', '?')} replications · seed "
+               f"{info.get('seed', '?')} · checkpoint-sim {info.get('package_version', '')}")
+    return page(f"{scenario.crossing.name}: simulation report", meta, sections,
+                footer="Written by checkpoint-sim. Reproduce with <code>checkpoint-sim run scenario.resolved.yaml "
+                       f"--seed {esc(info.get('seed', ''))} --replications {esc(info.get('replications', ''))}</code>.")
+
+
+def write_run_report(results: "Results", folder: str | os.PathLike) -> Path:
+    """Write ``report.html`` into a results folder, embedding the figures found there."""
+    folder = Path(folder)
+    return write_text_atomic(run_report(results, read_images(folder, RUN_FIGURES)), folder / REPORT_FILE)
+
+
+def sweep_table_html(table_: pd.DataFrame, parameters: list[str]) -> str:
+    """One row per point: its parameters and the headline numbers of everyone."""
+    everyone = table_[table_["group"] == "all"]
+    columns = [("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1),
+               ("share_wait_over_60min", "waiting > 60 min", 1), ("throughput_per_day", "per day", 0),
+               ("utilization", "utilization", 2), ("unfinished", "still inside", 0)]
+    rows = []
+    for point, part in everyone.groupby("point", sort=False):
+        values = part.set_index("metric")
+        first = part.iloc[0]
+        rows.append([esc(point), *(esc(first[p]) for p in parameters), esc(first["replications"]),
+                     *(esc(estimate(values.loc[m, "mean"], values.loc[m, "ci_low"], values.loc[m, "ci_high"], d,
+                                    m == "share_wait_over_60min")) if m in values.index else "–"
+                       for m, _, d in columns)])
+    return table(["point", *parameters, "replications", *(h for _, h, _ in columns)], rows)
+
+
+def sweep_report(table_: pd.DataFrame, base: Scenario | None, images: dict[str, tuple[bytes, str]],
+                 manifest: dict | None = None) -> str:
+    """The report of a sweep: one row per point, the sweep figures, the base scenario."""
+    parameters = sweep_parameters(table_) if not table_.empty else []
+    manifest = manifest or {}
+    name = base.crossing.name if base is not None else Path(str(manifest.get("sweep_file", "sweep"))).stem
+    sections = [("points", "Points", HEADLINE_NOTE.replace("Waits are", "Everyone's numbers. Waits are") +
+                 (sweep_table_html(table_, parameters) if not table_.empty else "<p>No finished point.</p>")),
+                ("figures", "Figures", figures_section(images))]
+    if base is not None:
+        sections += [("assumptions", "Base scenario and key assumptions", assumptions_section(base)),
+                     ("sources", "Sources", sources_section(base))]
+    points = table_["point"].nunique() if not table_.empty else 0
+    meta = esc(f"sweep {Path(str(manifest.get('sweep_file', ''))).name or ''} · {points} points · varying "
+               f"{', '.join(parameters) or 'nothing'}")
+    return page(f"{name}: sweep report", meta, sections,
+                footer=f"Written by checkpoint-sim {esc(manifest.get('package_version', ''))}. Points are paired "
+                       "(common random numbers): every point uses the same seed.")
+
+
+def sweep_caption(file_name: str) -> str:
+    """The caption of a standard sweep figure, from its file name."""
+    if file_name == "sweep_heatmap.png":
+        return ("The service-level metric over the two varying parameters (everyone); the red contour is the "
+                "target: cells on its lighter side meet it.")
+    metric, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
+    return f"{METRIC_LABELS.get(metric, metric)} of everyone against {parameter}, with 95 % confidence bands."
+
+
+def write_sweep_report(folder: str | os.PathLike, table_: pd.DataFrame, base: Scenario | None,
+                       figures: bool = True, metric: str = SWEEP_TARGET[0],
+                       target: float | None = SWEEP_TARGET[1]) -> Path:
+    """Draw the sweep figures into a sweep folder (unless ``figures`` is False) and write its
+    ``report.html`` with every ``sweep_*.png`` found there."""
+    folder = Path(folder)
+    if figures and not table_.empty:
+        save_sweep_figures(table_, folder, metric, target)
+    manifest_path = folder / "sweep.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    names = sorted(path.name for path in folder.glob("sweep_*.png"))
+    names.sort(key=lambda name: name == "sweep_heatmap.png")
+    images = read_images(folder, {name: sweep_caption(name) for name in names})
+    return write_text_atomic(sweep_report(table_, base, images, manifest), folder / REPORT_FILE)
+
+
+def _significant(text: str, low: float, high: float) -> str:
+    """``text`` escaped, in bold when the confidence interval [low, high] excludes 0."""
+    return f"<strong>{esc(text)}</strong>" if low > 0 or high < 0 else esc(text)
+
+
+def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str]]) -> str:
+    """The report of a comparison: verdicts, paired differences, side-by-side numbers, figure,
+    what differs between the scenarios, and the base scenario's assumptions and sources."""
+    base, variants = comparison.scenarios[0], comparison.scenarios[1:]
+    differences = comparison.differences
+    info = comparison.info
+    verdicts = "".join(
+        f"<h3>{esc(variant.name)} vs {esc(base.name)}</h3><ul class=\"verdicts\">" +
+        "".join(f"<li>{esc(line)}</li>" for line in comparison.verdicts(variant.name)) + "</ul>"
+        for variant in variants)
+    shown = differences[differences["group"].map(lambda g: g == "all" or str(g).startswith(VERDICT_GROUPS))]
+    paired_tables = ""
+    for variant in variants:
+        rows: list[list[str] | str] = []
+        for metric, part in shown[shown["scenario"] == variant.name].groupby("metric", sort=False):
+            rows.append(esc(metric_phrase(metric)))
+            rows += [[esc(group_label(r.group)), _significant(format_change(metric, r.difference, "+", r.ci_low, r.ci_high),
+                                                         r.ci_low, r.ci_high),
+                      esc(format_change(metric, r.base_mean, "")), esc(format_change(metric, r.variant_mean, ""))]
+                     for r in part.itertuples()]
+        paired_tables += (f"<h3>{esc(variant.name)} − {esc(base.name)}</h3>" +
+                          table(["group", "difference [95 % CI]", base.name, variant.name], rows))
+    all_rows = [[esc(r.group), esc(r.scenario), esc(r.metric), number(r.base_mean, 3), number(r.variant_mean, 3),
+                 number(r.difference, 3), number(r.ci_low, 3), number(r.ci_high, 3), esc(r.unit)]
+                for r in differences.itertuples()]
+    differences_html = (
+        "<p class=\"note\">Paired over replications with common random numbers (replication <i>r</i> of every "
+        "scenario draws from the same random streams): difference = variant − base, mean and 95 % "
+        "confidence interval; in bold where the interval excludes 0.</p>" +
+        paired_tables +
+        "<details><summary>Every group and metric (as in compare.csv)</summary>" +
+        table(["group", "scenario", "metric", "base mean", "variant mean", "difference", "ci low", "ci high",
+               "unit"], all_rows) + "</details>")
+    side_by_side = "".join(f"<h3>{esc(s.name)}{' (base)' if s is base else ''}</h3>" +
+                           headline_table(comparison.summary[comparison.summary["scenario"] == s.name])
+                           for s in comparison.scenarios)
+    changed = "".join(
+        f"<h3>{esc(variant.name)} vs {esc(base.name)}</h3>" +
+        (table(["field", "base", "variant"],
+               [[f"<code>{esc(path)}</code>", esc(a), esc(b)] for path, a, b in scenario_differences(base, variant)],
+               text_columns=[1, 2]) or "")
+        for variant in variants)
+    sections = [
+        ("verdict", "Verdict", verdicts + (f"<p class=\"note\">{esc(comparison.skipped_note())}</p>"
+                                           if comparison.skipped_note() else "")),
+        ("differences", "Paired differences", differences_html),
+        ("figures", "Figure", figures_section(images)),
+        ("side-by-side", "Each scenario", HEADLINE_NOTE + side_by_side),
+        ("changes", "What the variants change", changed),
+        ("assumptions", "Base scenario and key assumptions", assumptions_section(base)),
+        ("sources", "Sources", sources_section(base) + "".join(
+            f"<h3>{esc(v.name)}</h3>" + sources_section(v) for v in variants
+            if v.crossing.sources != base.crossing.sources)),
+        ("run", "Run", _run_facts(info)),
+    ]
+    meta = esc(f"{base.name} (base) vs {', '.join(v.name for v in variants)} · {info.get('replications')} "
+               f"paired replications · seed {info.get('seed')}")
+    return page(f"{base.crossing.name}: scenario comparison", meta, sections,
+                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(info.get("command", "")) + "</code>.")

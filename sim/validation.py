@@ -1,0 +1,291 @@
+"""Validation against queueing theory: a fixed suite of cases with exact or reference values.
+
+Each case is a small scenario whose answer theory knows (Erlang C, Cobham's priority formula,
+Pollaczek–Khinchine, Jackson networks, the Kolmogorov forward equations of a time-varying
+queue). The engine simulates it with independent replications; a check passes when the
+reference value lies inside the simulated confidence interval, Bonferroni-adjusted over all the
+checks of the suite (family-wise 95 %), so that a correct engine passes the whole suite 95 % of
+the time and a wrong one fails. One more check measures the coverage of the confidence intervals
+themselves. ``checkpoint-sim validate-model`` writes ``validation.csv`` and ``docs/validation.md``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import analytic
+from .executors import make_executor
+from .runner import ReplicationOutput, progress_bar, run_replication
+from .scenario import load_scenario
+from .stats import mean_ci
+
+FAMILY_CONFIDENCE = 0.95
+
+
+def queue_scenario(arrival_rate: float, stages: dict[str, dict], days: int, warmup_days: int,
+                   classes: dict[str, dict] | None = None, hour_weights: list[float] | None = None,
+                   name: str = "validation") -> dict:
+    """A one-direction, 24 h scenario dict with flat or given hourly demand (rates per minute).
+
+    ``stages`` maps stage name -> {"servers": int or booth schedule, "service": distribution
+    dict, "green_channel": "none" | "priority" | "dedicated"}; every class visits every stage.
+    """
+    classes = classes or {"traveler": {"share": 1.0}}
+    classes = {name_: {"directions": {"KZ_to_CN": 1.0}, **spec} for name_, spec in classes.items()}
+    return {
+        "name": name,
+        "crossing": {"name": "Validation queue", "kz_post": "-", "cn_post": "-", "latitude": 0, "longitude": 0},
+        "calendar": {"start_date": "2025-01-06", "days": days, "warmup_days": warmup_days, "drain": "0 min"},
+        "demand": {"daily_volume": arrival_rate * 1440.0, "hour_weights": hour_weights or [1.0] * 24},
+        "classes": classes,
+        "stages": {stage: {"side": "KZ", "service_time": {c: spec["service"] for c in classes},
+                           "pools": {"booths": {"serves": list(classes), "booths": spec["servers"],
+                                                "green_channel": spec.get("green_channel", "none")}}}
+                   for stage, spec in stages.items()},
+        "routes": {"KZ_to_CN": list(stages)},
+    }
+
+
+def exponential(mean_minutes: float) -> dict:
+    return {"dist": "exponential", "mean": f"{mean_minutes!r} min"}
+
+
+@dataclass
+class Check:
+    """One quantity of a case: its reference value and how to read it from a replication."""
+
+    quantity: str
+    reference: float
+    reference_kind: str                       # "exact" or "approximation"
+    extract: Callable[[ReplicationOutput], float]
+
+
+@dataclass
+class Case:
+    name: str
+    scenario: dict
+    replications: int
+    checks: list[Check]
+    seed: int = 1
+
+
+def metric(group: str, name: str) -> Callable[[ReplicationOutput], float]:
+    def extract(output: ReplicationOutput) -> float:
+        for row_group, row_metric, value in output.metrics:
+            if row_group == group and row_metric == name:
+                return value
+        return np.nan
+    return extract
+
+
+def hourly_metric(group: str, name: str, hour: int) -> Callable[[ReplicationOutput], float]:
+    def extract(output: ReplicationOutput) -> float:
+        for row_hour, row_group, row_metric, value in output.hourly:
+            if row_hour == hour and row_group == group and row_metric == name:
+                return value
+        return np.nan
+    return extract
+
+
+def little(group: str) -> Callable[[ReplicationOutput], float]:
+    """L_q / (lambda W_q) from one replication's outputs: 1 by Little's law."""
+    def extract(output: ReplicationOutput) -> float:
+        values = {(g, m): v for g, m, v in output.metrics if g == group}
+        return values[group, "queue_length_mean"] / (values[group, "throughput_per_day"] / 1440.0
+                                                     * values[group, "wait_mean"])
+    return extract
+
+
+def mmc_case(load: float, servers: int, days: int, replications: int, service_mean: float = 1.0) -> Case:
+    arrival_rate = load * servers / service_mean
+    scenario = queue_scenario(arrival_rate, {"desk": {"servers": servers, "service": exponential(service_mean)}},
+                              days=days, warmup_days=1)
+    rate = 1.0 / service_mean
+    return Case(f"M/M/{servers}, rho = {load:g}", scenario, replications, [
+        Check("mean wait (min)", analytic.mmc_wait_mean(arrival_rate, rate, servers), "exact", metric("all", "wait_mean")),
+        Check("P(wait > 0)", analytic.mmc_wait_probability(arrival_rate, rate, servers), "exact",
+              metric("all", "share_waiting")),
+        Check("Little's law L_q / (lambda W_q)", 1.0, "exact", little("all")),
+    ])
+
+
+def mg1_case(name: str, service: dict, cv: float, days: int, replications: int) -> Case:
+    arrival_rate, service_mean = 0.8, 1.0
+    scenario = queue_scenario(arrival_rate, {"desk": {"servers": 1, "service": service}}, days=days, warmup_days=1)
+    return Case(name, scenario, replications, [
+        Check("mean wait (min)", analytic.mg1_wait_mean(arrival_rate, service_mean, cv), "exact",
+              metric("all", "wait_mean"))])
+
+
+def priority_case(days: int, replications: int) -> Case:
+    servers, load, green_share = 4, 0.85, 0.3
+    arrival_rate = load * servers
+    classes = {"green": {"share": green_share, "green_channel_share": 1.0}, "other": {"share": 1 - green_share}}
+    scenario = queue_scenario(arrival_rate, {"desk": {"servers": servers, "service": exponential(1.0),
+                                                      "green_channel": "priority"}},
+                              days=days, warmup_days=1, classes=classes)
+    green, other = analytic.priority_mmc_wait_means([arrival_rate * green_share, arrival_rate * (1 - green_share)],
+                                                    1.0, servers)
+    return Case("Two-class non-preemptive priority M/M/4 (green channel), rho = 0.85", scenario, replications, [
+        Check("mean wait, green channel (min)", green, "exact", metric("class=green", "wait_mean")),
+        Check("mean wait, others (min)", other, "exact", metric("class=other", "wait_mean"))])
+
+
+def tandem_case(days: int, replications: int) -> Case:
+    arrival_rate = 3.0
+    stages = {"first": {"servers": 4, "service": exponential(1.0)}, "second": {"servers": 2, "service": exponential(0.6)}}
+    scenario = queue_scenario(arrival_rate, stages, days=days, warmup_days=1)
+    return Case("Two M/M/c stages in series (Jackson network)", scenario, replications, [
+        Check("mean wait at stage 1, M/M/4 rho = 0.75 (min)", analytic.mmc_wait_mean(arrival_rate, 1.0, 4), "exact",
+              metric("stage=first", "wait_mean")),
+        Check("mean wait at stage 2, M/M/2 rho = 0.9 (min)", analytic.mmc_wait_mean(arrival_rate, 1 / 0.6, 2), "exact",
+              metric("stage=second", "wait_mean"))])
+
+
+def time_varying_case(replications: int) -> Case:
+    """One day from empty: a morning peak and booths raised from 6 to 9 for 07:00-12:00."""
+    weights = [1.0] * 6 + [2.0, 4.0, 6.0, 6.0, 4.0, 2.5] + [2.0] * 12
+    daily_volume = 6000.0
+    rates = [daily_volume * w / sum(weights) / 60.0 for w in weights]   # per minute, hour by hour
+    booths = [6] * 7 + [9] * 5 + [6] * 12
+    service_mean = 1.5
+    schedule = {"default": 6, "rules": [{"hours": [7, 12], "booths": 9}]}
+    scenario = queue_scenario(daily_volume / 1440.0, {"desk": {"servers": schedule, "service": exponential(service_mean)}},
+                              days=1, warmup_days=0, hour_weights=weights)
+    reference = analytic.transient_mmc_queue_length(rates, booths, 1.0 / service_mean)
+    return Case("M(t)/M/c(t) day: morning peak, 6 -> 9 -> 6 booths (Kolmogorov forward equations)", scenario,
+                replications, [Check(f"mean queue length {hour:02d}:00-{hour + 1:02d}:00", reference[hour], "exact",
+                                     hourly_metric("all", "queue_length_mean", hour)) for hour in range(24)])
+
+
+def suite(reduced: bool = False) -> list[Case]:
+    """The validation cases; ``reduced`` is the quick version the default test suite runs."""
+    if reduced:
+        return [mmc_case(0.5, 1, days=6, replications=8), mmc_case(0.8, 5, days=4, replications=8),
+                priority_case(days=4, replications=8), tandem_case(days=4, replications=8),
+                time_varying_case(replications=60)]
+    return [mmc_case(0.5, 1, days=11, replications=20), mmc_case(0.8, 1, days=21, replications=20),
+            mmc_case(0.95, 1, days=101, replications=20),
+            mmc_case(0.5, 5, days=6, replications=20), mmc_case(0.8, 10, days=6, replications=20),
+            mmc_case(0.95, 10, days=31, replications=20),
+            mg1_case("M/D/1, rho = 0.8 (Pollaczek-Khinchine)", {"dist": "deterministic", "value": "1 min"}, 0.0,
+                     days=21, replications=20),
+            mg1_case("M/G/1 lognormal CV 1.5, rho = 0.8 (Pollaczek-Khinchine)",
+                     {"dist": "lognormal", "mean": "1 min", "cv": 1.5}, 1.5, days=41, replications=20),
+            priority_case(days=11, replications=20), tandem_case(days=11, replications=20),
+            time_varying_case(replications=300)]
+
+
+@dataclass
+class Coverage:
+    """How often the reported 95 % CI of the mean wait contains the exact value."""
+
+    repetitions: int
+    replications: int
+    contained: int = 0
+    low: float = 0.92
+    high: float = 0.98
+    results: list[bool] = field(default_factory=list)
+
+
+def coverage_case(repetitions: int) -> tuple[Case, Coverage]:
+    """An M/M/2 queue at rho = 0.6 repeated with independent seeds, 10 replications each."""
+    case = mmc_case(0.6, 2, days=3, replications=10)
+    case.name = f"Coverage of the 95 % CI of the mean wait, M/M/2 rho = 0.6 ({repetitions} repetitions)"
+    return case, Coverage(repetitions, case.replications)
+
+
+def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = None,
+              coverage_repetitions: int | None = None) -> pd.DataFrame:
+    """Simulate every case and return the table of ``validation.csv``."""
+    cases = suite(reduced)
+    coverage_base, coverage = coverage_case(coverage_repetitions or (40 if reduced else 200))
+    scenarios = {id(case): load_scenario(case.scenario) for case in cases}
+    coverage_scenario = load_scenario(coverage_base.scenario)
+    pool = make_executor(workers)
+    outputs: dict[tuple, ReplicationOutput] = {}
+    total = sum(case.replications for case in cases) + coverage.repetitions * coverage.replications
+    try:
+        for index, case in enumerate(cases):
+            for replication in range(case.replications):
+                pool.submit(("case", index, replication), run_replication, scenarios[id(case)], case.seed,
+                            replication, False)
+        for repetition in range(coverage.repetitions):
+            for replication in range(coverage.replications):
+                pool.submit(("coverage", repetition, replication), run_replication, coverage_scenario,
+                            1000 + repetition, replication, False)
+        with progress_bar(total, "validate-model", progress) as bar:
+            for key, output in pool.results():
+                outputs[key] = output
+                bar.update(1)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    checks = sum(len(case.checks) for case in cases)
+    adjusted = 1 - (1 - FAMILY_CONFIDENCE) / checks
+    rows = []
+    for index, case in enumerate(cases):
+        for check in case.checks:
+            values = np.array([check.extract(outputs["case", index, r]) for r in range(case.replications)])
+            mean, low, high = mean_ci(values)
+            _, wide_low, wide_high = mean_ci(values, adjusted)
+            rows.append({"case": case.name, "quantity": check.quantity, "reference": check.reference,
+                         "reference_kind": check.reference_kind, "sim_mean": mean, "ci_low": low, "ci_high": high,
+                         "replications": case.replications, "passed": bool(wide_low <= check.reference <= wide_high)})
+    exact = coverage_base.checks[0]
+    for repetition in range(coverage.repetitions):
+        values = [exact.extract(outputs["coverage", repetition, r]) for r in range(coverage.replications)]
+        _, low, high = mean_ci(np.array(values))
+        coverage.results.append(bool(low <= exact.reference <= high))
+    share = float(np.mean(coverage.results))
+    _, share_low, share_high = _binomial_ci(sum(coverage.results), coverage.repetitions)
+    rows.append({"case": coverage_base.name, "quantity": "share of 95 % CIs containing the exact mean wait",
+                 "reference": 0.95, "reference_kind": f"nominal; pass band {coverage.low:g}-{coverage.high:g}",
+                 "sim_mean": share, "ci_low": share_low, "ci_high": share_high,
+                 "replications": coverage.replications, "passed": coverage.low <= share <= coverage.high})
+    return pd.DataFrame(rows)
+
+
+def _binomial_ci(successes: int, trials: int) -> tuple[float, float, float]:
+    """Wilson score 95 % interval of a proportion."""
+    from scipy.stats import norm
+    z = norm.ppf(0.975)
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return share, centre - half, centre + half
+
+
+def markdown_report(table: pd.DataFrame, command: str, reduced: bool) -> str:
+    """``docs/validation.md``: every case, reference, simulated mean with its CI, pass/fail."""
+    passed = int(table["passed"].sum())
+    lines = [
+        "# Validation against queueing theory",
+        "",
+        f"Generated by `{command}` on {dt.date.today().isoformat()}"
+        f"{' (reduced suite)' if reduced else ''}: **{passed} of {len(table)} checks pass.**",
+        "",
+        "Each case is simulated with independent replications (warm-up day dropped; the time-varying day "
+        "starts empty, like its reference). `CI` is the 95 % t interval of the simulated mean across "
+        "replications. A check passes when the reference lies inside the interval widened to a "
+        f"Bonferroni-adjusted level over all {len(table) - 1} checks (family-wise 95 %), so a correct engine "
+        "passes the whole suite 95 % of the time. The last row checks the intervals themselves: over "
+        "independent repetitions, the share of 95 % CIs that contain the exact mean wait must lie in 92-98 %.",
+        "",
+        "| case | quantity | reference | simulated mean | 95 % CI | reps | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        lines.append(f"| {row.case} | {row.quantity} | {row.reference:.4g} ({row.reference_kind}) | "
+                     f"{row.sim_mean:.4g} | [{row.ci_low:.4g}, {row.ci_high:.4g}] | {row.replications} | "
+                     f"{'pass' if row.passed else '**FAIL**'} |")
+    lines += ["", "References: Erlang C and Little's law (Gross et al., *Fundamentals of Queueing Theory*, 2008); "
+              "Cobham (1954) for non-preemptive priorities; Pollaczek–Khinchine for M/G/1; Jackson (1957) for "
+              "stages in series; the M(t)/M/c(t) reference solves the forward equations of the birth-death chain "
+              "(`sim.analytic.transient_mmc_queue_length`).", ""]
+    return "\n".join(lines)
