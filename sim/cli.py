@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-replications", type=_positive_int, help="cap for --target-ci (default: the file's)")
     sweep.add_argument("--keep-entities", action="store_true", help="also write each point's entity rows")
 
+    check = commands.add_parser("validate-model", help="run the validation suite against queueing theory")
+    check.add_argument("--out", type=Path, help="output folder (default: results/validation/<UTC time>/)")
+    check.add_argument("--docs", type=Path, default=Path("docs/validation.md"),
+                       help="where to write the Markdown report (default: docs/validation.md)")
+    check.add_argument("--reduced", action="store_true", help="the quick version the test suite runs")
+    check.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
 
@@ -89,14 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("folder", type=Path, help="results, sweep or comparison folder")
     plot.add_argument("--metric", default="wait_p90", help="sweeps: service-level metric of the heatmap (default: wait_p90)")
     plot.add_argument("--target", type=float, default=60.0, help="sweeps: its target, drawn as a contour (default: 60)")
+
+    calibrate = commands.add_parser("calibrate", help="fit a scenario's free parameters to its calibration targets")
+    calibrate.add_argument("scenario", type=Path, help="scenario YAML file with a calibration block")
+    calibrate.add_argument("--out", type=Path, help="report folder (default: results/<scenario>-calibration/<UTC time>/)")
+    calibrate.add_argument("--scenario-out", type=Path,
+                           help="calibrated scenario file (default: <scenario>_calibrated.yaml next to the original)")
+    calibrate.add_argument("--force", action="store_true", help="replace an existing calibrated scenario file")
+    calibrate.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                           help="worker processes (default: the number of CPUs; results do not depend on it)")
+    calibrate.add_argument("--max-evaluations", type=_positive_int, help="evaluation budget (default: the block's)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": command_run, "sweep": command_sweep, "validate": command_validate,
-                "compare": command_compare, "plot": command_plot}[args.command](args)
+        return HANDLERS[args.command](args)
     except ScenarioError as error:
         for problem in error.problems:
             print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
@@ -231,6 +247,30 @@ def command_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_validate_model(args: argparse.Namespace) -> int:
+    from .outputs import atomic_folder
+    from .validation import markdown_report, run_suite
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / "validation" / stamp
+    if out.exists() and any(out.iterdir()):
+        raise ScenarioError(Problem("--out", "", f"{out} already exists and is not empty: choose another folder"))
+    table = run_suite(reduced=args.reduced, workers=args.workers)
+    command = "checkpoint-sim validate-model" + (" --reduced" if args.reduced else "")
+    report = markdown_report(table, command, args.reduced)
+    with atomic_folder(out) as staging:
+        table.to_csv(staging / "validation.csv", index=False)
+        (staging / "validation.md").write_text(report, encoding="utf-8")
+    args.docs.parent.mkdir(parents=True, exist_ok=True)
+    args.docs.write_text(report, encoding="utf-8")
+    failed = table[~table["passed"]]
+    print(f"{len(table) - len(failed)} of {len(table)} checks pass; written to {out}/validation.csv and {args.docs}")
+    for row in failed.itertuples():
+        print(f"FAIL {row.case}: {row.quantity}: reference {row.reference:.4g}, simulated {row.sim_mean:.4g} "
+              f"[{row.ci_low:.4g}, {row.ci_high:.4g}]")
+    return 0 if failed.empty else 1
+
+
 def key_figures(results) -> str:
     """A short plain-text table of the headline numbers."""
     summary = results.summary.set_index(["group", "metric"])
@@ -261,6 +301,33 @@ def key_figures(results) -> str:
         lines.append(f"note: {unfinished:.0f} entities per replication were still inside when the run stopped "
                      "(a cargo backlog, or an overloaded stage); their waits are not in the statistics")
     return "\n".join(lines)
+
+
+def command_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration, write_calibration
+
+    scenario = load_for_calibration(args.scenario)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / f"{scenario.name}-calibration" / stamp
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ScenarioError(Problem("--out", "", f"{out} already exists and is not empty: choose another folder"))
+    scenario_out = args.scenario_out or default_scenario_out(args.scenario)
+    if scenario_out.exists() and not args.force:
+        raise ScenarioError(Problem("--scenario-out", "", f"{scenario_out} already exists: pass --force to replace "
+                                    "it, or choose another --scenario-out"))
+    result = calibrate(args.scenario, workers=args.workers, max_evaluations=args.max_evaluations)
+    command = f"checkpoint-sim calibrate {args.scenario}" + (
+        f" --max-evaluations {args.max_evaluations}" if args.max_evaluations else "")
+    write_calibration(result, out, scenario_out, command, force=args.force)
+    print(format_summary(result))
+    print(f"\nreport written to {out}; calibrated scenario: {scenario_out}")
+    return 0 if result.all_met else 1
+
+
+# one entry per subcommand of build_parser(): name -> handler(args) -> exit status
+HANDLERS = {"run": command_run, "sweep": command_sweep, "validate": command_validate,
+            "validate-model": command_validate_model, "calibrate": command_calibrate,
+            "compare": command_compare, "plot": command_plot}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Hashable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
+
+from tqdm import tqdm
 
 Task = tuple[Hashable, Callable[..., Any], tuple]
 
@@ -130,6 +132,35 @@ class DaskExecutor:
             future.cancel()
         if self._owns_client:
             self.client.close()
+
+
+def progress_bar(total: int, description: str, show: bool | None = None) -> tqdm:
+    """A tqdm bar on stderr: tasks done, rate, ETA; silent unless stderr is a terminal."""
+    show = sys.stderr.isatty() if show is None else show
+    return tqdm(total=total, desc=description, unit="rep", disable=not show, leave=False, dynamic_ncols=True)
+
+
+def run_tasks(tasks: Iterable[Task], workers: int = 1, executor: str = "local", scheduler: str | None = None,
+              description: str = "", progress: bool | None = None) -> dict[Hashable, Any]:
+    """Run every ``(key, function, args)`` task and return ``{key: result}``, with a progress bar.
+
+    On an error or Ctrl-C the executor is stopped without waiting for the tasks in flight.
+    """
+    tasks = list(tasks)
+    pool = make_executor(min(workers, max(1, len(tasks))), executor, scheduler)
+    results: dict[Hashable, Any] = {}
+    try:
+        for key, function, args in tasks:
+            pool.submit(key, function, *args)
+        with progress_bar(len(tasks), description, progress) as bar:
+            for key, result in pool.results():
+                results[key] = result
+                bar.update(1)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    return results
 
 
 def make_executor(workers: int = 1, executor: str = "local", scheduler: str | None = None):

@@ -8,16 +8,14 @@ rows) where it ran; the tables are then put together in replication order.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pandas as pd
-from tqdm import tqdm
 
 from . import __version__
-from .executors import make_executor
+from .executors import progress_bar, run_tasks  # noqa: F401  (progress_bar: re-exported)
 from .metrics import UNITS, ReplicationMetrics, entity_table, entity_view
 from .model import simulate
 from .plan import build_layout
@@ -78,31 +76,14 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     if replications < 1:
         raise ValueError("replications must be >= 1")
     started = time.perf_counter()
-    pool = make_executor(min(workers, replications), executor, scheduler)
-    outputs: dict[int, ReplicationOutput] = {}
-    try:
-        for replication in range(replications):
-            pool.submit(replication, run_replication, scenario, seed, replication, keep_entities)
-        with progress_bar(replications, scenario.name, progress) as bar:
-            for replication, output in pool.results():
-                outputs[replication] = output
-                bar.update(1)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
+    outputs = run_tasks(((r, run_replication, (scenario, seed, r, keep_entities)) for r in range(replications)),
+                        workers, executor, scheduler, scenario.name, progress)
     ordered = [outputs[r] for r in range(replications)]
     return Results(scenario=scenario, summary=summary_table(ordered), hourly=hourly_table(ordered),
                    entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
                    info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
                          "replications": replications, "workers": workers,
                          "wall_time_s": round(time.perf_counter() - started, 3)})
-
-
-def progress_bar(total: int, description: str, show: bool | None = None) -> tqdm:
-    """A tqdm bar on stderr: replications done, rate, ETA; silent unless stderr is a terminal."""
-    show = sys.stderr.isatty() if show is None else show
-    return tqdm(total=total, desc=description, unit="rep", disable=not show, leave=False, dynamic_ncols=True)
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

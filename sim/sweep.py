@@ -28,10 +28,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from . import __version__
 from .errors import Problem, ScenarioError
-from .executors import make_executor
+from .executors import make_executor, progress_bar
 from .outputs import ENTITIES_FILE, atomic_folder, write_csv_atomic, write_entities
-from .runner import (ReplicationOutput, hourly_table, progress_bar, replication_table, run_replication,
-                     summary_table)
+from .runner import ReplicationOutput, hourly_table, replication_table, run_replication, summary_table
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
 from .scenario.units import parse_duration

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import analytic
-from .executors import make_executor
-from .runner import ReplicationOutput, progress_bar, run_replication
+from .executors import run_tasks
+from .runner import ReplicationOutput, run_replication
 from .scenario import load_scenario
 from .stats import mean_ci
 
@@ -165,9 +165,9 @@ def time_varying_case(replications: int) -> Case:
 def suite(reduced: bool = False) -> list[Case]:
     """The validation cases; ``reduced`` is the quick version the default test suite runs."""
     if reduced:
-        return [mmc_case(0.5, 1, days=6, replications=8), mmc_case(0.8, 5, days=4, replications=8),
-                priority_case(days=4, replications=8), tandem_case(days=4, replications=8),
-                time_varying_case(replications=60)]
+        # M/M/c at three loads and the priority formula are also in tests/test_theory.py
+        return [mmc_case(0.5, 1, days=6, replications=8), tandem_case(days=4, replications=8),
+                time_varying_case(replications=80)]
     return [mmc_case(0.5, 1, days=11, replications=20), mmc_case(0.8, 1, days=21, replications=20),
             mmc_case(0.95, 1, days=101, replications=20),
             mmc_case(0.5, 5, days=6, replications=20), mmc_case(0.8, 10, days=6, replications=20),
@@ -193,8 +193,9 @@ class Coverage:
 
 
 def coverage_case(repetitions: int) -> tuple[Case, Coverage]:
-    """An M/M/2 queue at rho = 0.6 repeated with independent seeds, 10 replications each."""
-    case = mmc_case(0.6, 2, days=3, replications=10)
+    """An M/M/2 queue at rho = 0.6 (5-min services, two measured days after a warm-up day; the
+    start-up bias is negligible) repeated with independent seeds, 10 replications each."""
+    case = mmc_case(0.6, 2, days=3, replications=10, service_mean=5.0)
     case.name = f"Coverage of the 95 % CI of the mean wait, M/M/2 rho = 0.6 ({repetitions} repetitions)"
     return case, Coverage(repetitions, case.replications)
 
@@ -203,29 +204,15 @@ def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = N
               coverage_repetitions: int | None = None) -> pd.DataFrame:
     """Simulate every case and return the table of ``validation.csv``."""
     cases = suite(reduced)
-    coverage_base, coverage = coverage_case(coverage_repetitions or (40 if reduced else 200))
+    coverage_base, coverage = coverage_case(coverage_repetitions or (30 if reduced else 200))
     scenarios = {id(case): load_scenario(case.scenario) for case in cases}
     coverage_scenario = load_scenario(coverage_base.scenario)
-    pool = make_executor(workers)
-    outputs: dict[tuple, ReplicationOutput] = {}
-    total = sum(case.replications for case in cases) + coverage.repetitions * coverage.replications
-    try:
-        for index, case in enumerate(cases):
-            for replication in range(case.replications):
-                pool.submit(("case", index, replication), run_replication, scenarios[id(case)], case.seed,
-                            replication, False)
-        for repetition in range(coverage.repetitions):
-            for replication in range(coverage.replications):
-                pool.submit(("coverage", repetition, replication), run_replication, coverage_scenario,
-                            1000 + repetition, replication, False)
-        with progress_bar(total, "validate-model", progress) as bar:
-            for key, output in pool.results():
-                outputs[key] = output
-                bar.update(1)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
+    tasks = [(("case", index, replication), run_replication, (scenarios[id(case)], case.seed, replication, False))
+             for index, case in enumerate(cases) for replication in range(case.replications)]
+    tasks += [(("coverage", repetition, replication), run_replication,
+               (coverage_scenario, 1000 + repetition, replication, False))
+              for repetition in range(coverage.repetitions) for replication in range(coverage.replications)]
+    outputs = run_tasks(tasks, workers, description="validate-model", progress=progress)
     checks = sum(len(case.checks) for case in cases)
     adjusted = 1 - (1 - FAMILY_CONFIDENCE) / checks
     rows = []
@@ -244,10 +231,13 @@ def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = N
         coverage.results.append(bool(low <= exact.reference <= high))
     share = float(np.mean(coverage.results))
     _, share_low, share_high = _binomial_ci(sum(coverage.results), coverage.repetitions)
+    if coverage.repetitions >= 200:
+        rule, passed = f"nominal; pass band {coverage.low:g}-{coverage.high:g}", coverage.low <= share <= coverage.high
+    else:   # too few repetitions for the band: the nominal level must lie in the proportion's CI
+        rule, passed = "nominal; pass if inside the Wilson 95 % CI", share_low <= 0.95 <= share_high
     rows.append({"case": coverage_base.name, "quantity": "share of 95 % CIs containing the exact mean wait",
-                 "reference": 0.95, "reference_kind": f"nominal; pass band {coverage.low:g}-{coverage.high:g}",
-                 "sim_mean": share, "ci_low": share_low, "ci_high": share_high,
-                 "replications": coverage.replications, "passed": coverage.low <= share <= coverage.high})
+                 "reference": 0.95, "reference_kind": rule, "sim_mean": share, "ci_low": share_low,
+                 "ci_high": share_high, "replications": coverage.replications, "passed": passed})
     return pd.DataFrame(rows)
 
 
