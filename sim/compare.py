@@ -28,7 +28,7 @@ from .errors import Problem, ScenarioError
 from .executors import make_executor
 from .metrics import UNITS
 from .outputs import atomic_folder
-from .plots import comparison_figure, group_label, save_figure
+from .plots import comparison_figure, group_label, peak_hours, save_figure
 from .runner import ReplicationOutput, Results, hourly_table, progress_bar, replication_table, run_replication, \
     summary_table
 from .scenario import Scenario, load_scenario
@@ -43,6 +43,7 @@ SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other gro
 ]
 METRIC_PHRASES = {"wait_mean": "mean wait", "wait_p90": "90th-percentile wait", "wait_p95": "95th-percentile wait",
                   "share_wait_over_60min": "share waiting over 60 min", "throughput_per_day": "throughput"}
+NEGLIGIBLE = 1e-6     # |difference| and CI bounds below this (minutes, shares, per day) are rounding noise
 DIFFERENCE_COLUMNS = ["scenario", "group", "metric", "base_mean", "variant_mean", "difference", "ci_low",
                       "ci_high", "unit"]
 FIGURE_FILE, REPORT_CAPTION = "compare.png", ("Left: mean wait per group in each scenario. Right: paired "
@@ -93,16 +94,21 @@ def compare_replication(scenario: Scenario, seed: int, replication: int) -> Repl
 def format_change(metric: str, value: float, sign: str = "+", low: float = np.nan, high: float = np.nan) -> str:
     """A value of ``metric`` in words and units: ``−38 min [−41, −35]``, ``+1.5 pp``, ``+6 a day``.
 
-    ``sign="+"`` writes a difference (signed; shares in percentage points), ``""`` a level.
+    ``sign="+"`` writes a difference (signed; shares in percentage points), ``""`` a level. Waits
+    of 10 hours or more are written in hours.
     """
     unit = UNITS.get(metric, "")
     scale, suffix = {"min": (1.0, " min"), "fraction": (100.0, " pp" if sign else " %"),
                      "entities/day": (1.0, " a day")}.get(unit, (1.0, f" {unit}" if unit else ""))
+    if all(np.isnan(v) for v in (value, low, high)):
+        return "–"
+    if unit == "min" and np.nanmax(np.abs([value, low, high])) >= 600:
+        scale, suffix = 1 / 60, " h"
     values = [scale * v for v in (value, low, high)]
     finite = [abs(v) for v in values if not np.isnan(v)]
-    if not finite:
-        return "–"
     digits = 0 if max(finite) >= 20 else 1 if max(finite) >= 1 else 2
+    while digits < 3 and any(v != 0 and round(v, digits) == 0 for v in values[1:] if not np.isnan(v)):
+        digits += 1                                # a CI bound that is not 0 must not read as 0
 
     def write(number: float) -> str:
         if round(number, digits) == 0:
@@ -115,13 +121,14 @@ def format_change(metric: str, value: float, sign: str = "+", low: float = np.na
 
 
 def describe_change(metric: str, difference: float, low: float, high: float) -> str:
-    """A paired difference with its CI, or "no significant change" when the CI covers 0."""
+    """A paired difference with its CI, or "no significant change" when the CI covers 0 ("no
+    change" when it is 0 up to rounding: same entities, same draws)."""
     change = format_change(metric, difference, "+", low, high)
     if np.isnan(difference):
         return "not available"
     if np.isnan(low) or np.isnan(high):
         return f"{change} (one replication: no confidence interval)"
-    if low == high == difference == 0:
+    if max(abs(low), abs(high), abs(difference)) < NEGLIGIBLE:
         return "no change"
     if low <= 0 <= high:
         return f"no significant change ({change})"
@@ -140,7 +147,7 @@ def metric_phrase(metric: str) -> str:
 def scenario_differences(base: Scenario, variant: Scenario) -> list[tuple[str, str, str]]:
     """Every field (dotted path) whose value differs between two scenarios, with both values.
 
-    Lists are compared as a whole; a missing key reads "—".
+    Lists are compared as a whole; a missing key reads "—". Names and descriptions are left out.
     """
     def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
         if isinstance(data, dict):
@@ -155,7 +162,8 @@ def scenario_differences(base: Scenario, variant: Scenario) -> list[tuple[str, s
         return written if len(written) <= 160 else written[:157] + "…"
     old, new = (flatten(s.model_dump(mode="json", by_alias=True)) for s in (base, variant))
     return [(path, text(old[path]) if path in old else "—", text(new[path]) if path in new else "—")
-            for path in dict.fromkeys([*old, *new]) if path != "name" and old.get(path, ...) != new.get(path, ...)]
+            for path in dict.fromkeys([*old, *new])
+            if path not in ("name", "description") and old.get(path, ...) != new.get(path, ...)]
 
 
 @dataclass
@@ -304,7 +312,7 @@ def draw_comparison(comparison: Comparison) -> Figure:
     """The side-by-side figure of a comparison."""
     names = [s.name for s in comparison.scenarios]
     return comparison_figure(comparison.summary, comparison.differences, comparison.hourly,
-                             title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
+                             peaks=peak_hours(comparison.base.demand.hour_weights), title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
 
 
 def write_report_and_figure(comparison: Comparison, folder: Path, figures: bool = True) -> None:

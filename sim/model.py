@@ -19,6 +19,7 @@ they have started and then close; when they rise, closed booths reopen at once.
 from __future__ import annotations
 
 import gc
+from array import array
 from collections import deque
 
 import numpy as np
@@ -35,7 +36,7 @@ from .scenario.schema import DIRECTIONS, Scenario
 class Pool:
     """A set of identical booths serving one queue (two priority levels)."""
 
-    def __init__(self, checkpoint: "Checkpoint", index: int, service: "array", times, booths):
+    def __init__(self, checkpoint: "Checkpoint", index: int, service: array, times: np.ndarray, booths: np.ndarray):
         self.checkpoint = checkpoint
         self.env = checkpoint.env
         self.index = index

@@ -2,8 +2,9 @@
 
 A researcher can call them in a notebook on the tables of ``sim.run`` / ``sim.load_results``, a
 sweep's ``sweep.csv`` or a comparison; ``save_run_figures`` and ``save_sweep_figures`` write the
-standard sets as PNG files. Nothing here runs a model: what a figure needs (closed hours, peak
-hours, per-day counts) is read from the tables themselves.
+standard sets as PNG files. Nothing here runs a model: closed hours and per-day counts are read
+from the tables themselves; demand peaks come from the scenario's hour weights when given (else
+they are estimated from the simulated arrivals).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
 
@@ -19,7 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import BoundaryNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patheffects import withStroke  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .calendar import MINUTES_PER_DAY  # noqa: E402
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 
 DPI = 90                                   # ~100 KB per PNG, sharp enough on a phone and a desktop
 SERVICE_LEVEL_MARKS = (30.0, 60.0)         # minutes: shares waiting longer are marked on the ECDF
-PEAK_FACTOR = 1.5                          # an hour is a peak when its arrivals are 1.5x the open-hour mean
+PEAK_FACTOR = 1.5                          # a peak hour has 1.5x the mean demand of the hours with demand
 SWEEP_TARGET = ("wait_p90", 60.0)          # service-level target drawn on sweep heatmaps
 CLOSED_COLOR, PEAK_COLOR = "0.88", "#fde9c4"
 
@@ -73,16 +76,22 @@ def closed_hours(hourly: pd.DataFrame) -> list[int]:
     return sorted(int(h) for h in rows.loc[rows["staffed_booths"].fillna(0) <= 1e-9, "hour"])
 
 
-def peak_hours(hourly: pd.DataFrame, factor: float = PEAK_FACTOR) -> list[int]:
-    """Hours whose arrivals are at least ``factor`` times the mean of the hours with arrivals."""
-    rows = hourly[hourly["group"] == "all"]
+def peak_hours(weights: Sequence[float], factor: float = PEAK_FACTOR) -> list[int]:
+    """Hours of the day whose demand weight is at least ``factor`` times the mean weight of the
+    hours with demand (pass ``demand.hour_weights``, or arrivals per hour from a table)."""
+    weights = np.nan_to_num(np.asarray(weights, dtype=float))
+    busy = weights[weights > 0]
+    return [] if busy.size == 0 else [int(h) for h in np.flatnonzero(weights >= factor * busy.mean())]
+
+
+def table_peak_hours(hourly: pd.DataFrame) -> list[int]:
+    """Peak hours estimated from the simulated arrivals of everyone (noisy for short runs)."""
+    rows = hourly[hourly["group"] == "all"].sort_values("hour")
     if rows.empty or "arrivals_per_day" not in rows:
         return []
-    arrivals = rows["arrivals_per_day"].fillna(0)
-    busy = arrivals[arrivals > 0]
-    if busy.empty:
-        return []
-    return sorted(int(h) for h in rows.loc[arrivals >= factor * busy.mean(), "hour"])
+    weights = np.zeros(24)
+    weights[rows["hour"].astype(int)] = rows["arrivals_per_day"].fillna(0)
+    return peak_hours(weights)
 
 
 def hour_spans(hours: Iterable[int]) -> list[tuple[int, int]]:
@@ -96,10 +105,10 @@ def hour_spans(hours: Iterable[int]) -> list[tuple[int, int]]:
     return spans
 
 
-def _shade_day(axis, hourly: pd.DataFrame, legend: bool = True) -> None:
-    """Shade closed hours (grey) and demand peaks (amber) on an hour-of-day axis."""
-    for color, label, hours in ((CLOSED_COLOR, "closed", closed_hours(hourly)),
-                                (PEAK_COLOR, "demand peak", peak_hours(hourly))):
+def _shade_day(axis, hourly: pd.DataFrame, peaks: Sequence[int] | None, legend: bool = True) -> None:
+    """Shade closed hours (grey) and demand peaks (amber; estimated from the table when None)."""
+    peaks = table_peak_hours(hourly) if peaks is None else peaks
+    for color, label, hours in ((CLOSED_COLOR, "closed", closed_hours(hourly)), (PEAK_COLOR, "demand peak", peaks)):
         for number, (start, end) in enumerate(hour_spans(hours)):
             axis.axvspan(start, end, color=color, zorder=0, linewidth=0,
                          label=label if legend and number == 0 else None)
@@ -113,11 +122,11 @@ def _hour_axis(axis, label: str = "hour of day") -> None:
 # --------------------------------------------------------------------------------------------
 # figures of one run
 # --------------------------------------------------------------------------------------------
-def hourly_wait_profile(hourly: pd.DataFrame, title: str = "") -> Figure:
+def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
     """Mean wait by hour of arrival, one line per class with its 95 % CI band; closed hours and
-    demand peaks shaded."""
+    demand ``peaks`` (hours of the day; default: estimated from the arrivals) shaded."""
     figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    _shade_day(axis, hourly)
+    _shade_day(axis, hourly, peaks)
     for group in _groups(hourly, "class=") or ["all"]:
         rows = hourly[hourly["group"] == group].sort_values("hour")
         line, = axis.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, label=group_label(group))
@@ -130,8 +139,9 @@ def hourly_wait_profile(hourly: pd.DataFrame, title: str = "") -> Figure:
     return figure
 
 
-def queue_and_staffing(hourly: pd.DataFrame, title: str = "") -> Figure:
-    """Mean queue length by hour per stage (bars, 95 % CI whiskers), open booths on a second axis."""
+def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
+    """Mean queue length by hour per stage (bars, 95 % CI whiskers), open booths on a second axis;
+    closed hours and demand ``peaks`` shaded."""
     stages = _groups(hourly, "stage=")
     columns = 2 if len(stages) > 3 else 1
     rows_count = max(1, -(-len(stages) // columns))
@@ -139,7 +149,7 @@ def queue_and_staffing(hourly: pd.DataFrame, title: str = "") -> Figure:
                                 sharex=True, layout="constrained", squeeze=False)
     for axis, group in zip(axes.flat, stages):
         rows = hourly[hourly["group"] == group].sort_values("hour")
-        _shade_day(axis, hourly, legend=False)
+        _shade_day(axis, hourly, peaks, legend=False)
         error = np.vstack([rows["queue_length_mean"] - rows["queue_length_mean_ci_low"],
                            rows["queue_length_mean_ci_high"] - rows["queue_length_mean"]]).clip(min=0)
         axis.bar(rows["hour"] + 0.5, rows["queue_length_mean"], width=0.8, color="tab:blue", alpha=0.75,
@@ -172,8 +182,7 @@ def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
         rows = hourly[hourly["group"] == group]
         matrix[row, rows["hour"].astype(int)] = rows["utilization"]
     figure, axis = plt.subplots(figsize=(9, 0.36 * len(stages) + 1.5), layout="constrained")
-    colormap = matplotlib.colormaps["YlOrRd"].copy()
-    colormap.set_bad("0.92")
+    colormap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="0.92")
     image = axis.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap=colormap, vmin=0, vmax=1,
                         extent=(0, 24, len(stages), 0), interpolation="nearest")
     axis.set(xticks=range(0, 25, 3), yticks=np.arange(len(stages)) + 0.5,
@@ -291,8 +300,9 @@ def run_figures(results: "Results") -> dict[str, Figure]:
     """The standard figures of a run, by file name (the entity figures only when entities are kept)."""
     scenario = results.scenario
     name, calendar = scenario.crossing.name, scenario.calendar
-    figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, f"{name}: mean wait by hour of arrival"),
-               "queues_and_booths.png": queue_and_staffing(results.hourly, f"{name}: queues and open booths"),
+    peaks = peak_hours(scenario.demand.hour_weights)
+    figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, peaks, f"{name}: mean wait by hour of arrival"),
+               "queues_and_booths.png": queue_and_staffing(results.hourly, peaks, f"{name}: queues and open booths"),
                "utilization_heatmap.png": utilization_heatmap(results.hourly, f"{name}: utilization of open booths, %")}
     if results.entities is not None and len(results.entities):
         window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
@@ -386,7 +396,9 @@ def metric_vs_parameter(table: pd.DataFrame, parameter: str, metric: str = "wait
         axis.axhline(target, color="tab:red", linestyle="--", linewidth=1.2, label=f"target {target:g}")
     if not numeric:
         axis.set_xticks(list(position.values()), [str(v) for v in order])
-    axis.set(xlabel=_short(parameter), ylabel=METRIC_LABELS.get(metric, metric),
+    elif all(float(v).is_integer() for v in order):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set(xlabel=_short(parameter), ylabel=METRIC_LABELS.get(metric, metric) + _log_scale_if_spread(axis, rows["mean"]),
              title=title or f"{METRIC_LABELS.get(metric, metric)} ({group_label(group)}) against {_short(parameter)}")
     axis.grid(alpha=0.3)
     if by is not None or target is not None:
@@ -397,25 +409,30 @@ def metric_vs_parameter(table: pd.DataFrame, parameter: str, metric: str = "wait
 def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGET[0], group: str = "all",
                   target: float | None = SWEEP_TARGET[1], title: str = "") -> Figure:
     """A 2-D sweep as a heatmap of ``metric`` (cells annotated), with the ``target`` level drawn
-    as a contour: cells on the light side of the line meet it."""
+    as a contour; cells are green where they meet the target (``metric`` at most ``target``),
+    red where they miss it."""
     rows = _rows(table, metric, group)
     x_order, y_order = parameter_order(rows[x])[0], parameter_order(rows[y])[0]
     grid = rows.groupby([y, x], sort=False)["mean"].mean().unstack(x).reindex(index=y_order, columns=x_order)
     values = grid.to_numpy(dtype=float)
     figure, axis = plt.subplots(figsize=(max(5.5, 1.1 * len(x_order) + 2.5), max(3.5, 0.6 * len(y_order) + 1.8)),
                                 layout="constrained")
-    image = axis.imshow(values, origin="lower", aspect="auto", cmap="viridis_r", interpolation="nearest")
     finite = values[np.isfinite(values)]
-    middle = float(np.nanmean(finite)) if finite.size else 0.0
+    norm, colormap = None, "viridis_r"
+    if target is not None and target > 0 and finite.size:     # green meets the target, red misses it
+        bounds = target * np.array([0, 0.25, 0.5, 0.75, 1, 1.5, 2, 4])
+        bounds = np.append(np.minimum(bounds[0], finite.min()), np.append(bounds[1:], max(8 * target, finite.max())))
+        norm, colormap = BoundaryNorm(bounds, 256), "RdYlGn_r"
+    image = axis.imshow(values, origin="lower", aspect="auto", cmap=colormap, norm=norm, interpolation="nearest")
     for (row, column), value in np.ndenumerate(values):
         if np.isfinite(value):
-            axis.text(column, row, f"{value:.3g}", ha="center", va="center", fontsize="small",
-                      color="white" if value > middle else "black")
+            axis.text(column, row, f"{value:.1f}" if abs(value) < 100 else f"{value:,.0f}", ha="center",
+                      va="center", fontsize="small", path_effects=[withStroke(linewidth=2.5, foreground="white")])
     note = ""
     if target is not None and finite.size:
         if min(values.shape) >= 2 and finite.min() < target < finite.max():
             contour = axis.contour(np.arange(len(x_order)), np.arange(len(y_order)), values, levels=[target],
-                                   colors="tab:red", linewidths=2)
+                                   colors="black", linewidths=2, linestyles="--")
             axis.clabel(contour, fmt=lambda level: f"target {level:g}", fontsize="small")
         else:
             note = " — target met everywhere" if finite.max() <= target else \
@@ -424,8 +441,8 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGE
     axis.set_yticks(range(len(y_order)), [str(v) for v in y_order])
     axis.set(xlabel=_short(x), ylabel=_short(y),
              title=(title or f"{METRIC_LABELS.get(metric, metric)} ({group_label(group)})") +
-             (f"; red line: target {target:g}" if target is not None and not note else note))
-    figure.colorbar(image, ax=axis, label=METRIC_LABELS.get(metric, metric))
+             (f"; dashed line: target {target:g}" if target is not None and not note else note))
+    figure.colorbar(image, ax=axis, label=METRIC_LABELS.get(metric, metric), format="%g")
     return figure
 
 
@@ -461,13 +478,24 @@ def save_sweep_figures(table: pd.DataFrame, folder: str | os.PathLike, metric: s
 # --------------------------------------------------------------------------------------------
 # comparisons
 # --------------------------------------------------------------------------------------------
+def _log_scale_if_spread(axis, values: pd.Series, spread: float = 30.0) -> str:
+    """Switch ``axis`` to a log y scale when the largest value is over ``spread`` times the median
+    positive one (an overloaded scenario beside a working one); return the label suffix."""
+    positive = values[values > 0].dropna()
+    if positive.empty or positive.max() <= spread * positive.median():
+        return ""
+    axis.set_yscale("log")
+    axis.set_ylim(bottom=max(positive.min() / 2, 0.1))
+    return " (log scale)"
+
+
 def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: pd.DataFrame,
-                      groups: list[str] | None = None, title: str = "") -> Figure:
+                      groups: list[str] | None = None, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
     """Scenarios side by side: mean wait per group (bars, 95 % CI), the paired difference of each
     variant from the base (95 % CI), and the hour-of-day wait profile of everyone.
 
     ``summary`` and ``hourly`` carry a ``scenario`` column (base first); ``differences`` is the
-    ``compare.csv`` table.
+    ``compare.csv`` table; ``peaks`` are the base's demand peak hours.
     """
     scenarios = list(dict.fromkeys(summary["scenario"]))
     waits = summary[summary["metric"] == "wait_mean"]
@@ -485,7 +513,7 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
         bars.bar(centers, rows["mean"], width, yerr=np.nan_to_num(error).clip(min=0), capsize=2,
                  color=colors[index % len(colors)], label=name)
     bars.set_xticks(range(len(groups)), [group_label(g) for g in groups], rotation=30, ha="right")
-    bars.set(ylabel="mean wait (min)", title="Mean wait per group (95 % CI)")
+    bars.set(ylabel="mean wait (min)" + _log_scale_if_spread(bars, waits["mean"]), title="Mean wait per group (95 % CI)")
     bars.grid(axis="y", alpha=0.3)
     bars.legend(fontsize="small")
 
@@ -508,7 +536,7 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
 
     profile = bottom.subplots()
     everyone = hourly[hourly["group"] == "all"]
-    _shade_day(profile, everyone[everyone["scenario"] == scenarios[0]])
+    _shade_day(profile, everyone[everyone["scenario"] == scenarios[0]], peaks)
     for index, name in enumerate(scenarios):
         rows = everyone[everyone["scenario"] == name].sort_values("hour")
         profile.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, color=colors[index % len(colors)],
@@ -516,9 +544,9 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
         profile.fill_between(rows["hour"] + 0.5, rows["wait_mean_ci_low"], rows["wait_mean_ci_high"],
                              color=colors[index % len(colors)], alpha=0.2, linewidth=0)
     _hour_axis(profile, "hour of arrival")
-    profile.set(ylabel="mean wait (min)", title="Everyone's mean wait by hour of arrival (95 % CI; base's closed "
-                                                "hours and peaks shaded)")
     profile.set_ylim(bottom=0)
+    profile.set(ylabel="mean wait (min)" + _log_scale_if_spread(profile, everyone["wait_mean"]),
+                title="Everyone's mean wait by hour of arrival (95 % CI; base's closed hours and peaks shaded)")
     profile.legend(fontsize="small", ncols=2)
     if title:
         figure.suptitle(title)

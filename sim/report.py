@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
-from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, save_sweep_figures,
-                    sweep_parameters)
+from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
+                    save_sweep_figures, sweep_parameters)
 from .scenario.schema import WEEKDAYS, BoothSchedule, HourRule, Scenario
 from .scenario.units import format_minutes
 
@@ -139,7 +139,7 @@ def table(headings: list[str], rows: Iterable[list[str] | str], text_columns: It
         if isinstance(row, str):
             return f"<tr class=\"part\"><th colspan=\"{len(headings)}\">{row}</th></tr>"
         return "<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
-    head = "".join(cell("th", i, esc(h)) for i, h in enumerate(headings))
+    head = "".join(cell("th", i, esc(h).replace(".", ".<wbr>")) for i, h in enumerate(headings))  # dotted paths may wrap
     body = "".join(row_html(row) for row in rows)
     return f"<div class=\"table-wrap\"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
@@ -226,15 +226,15 @@ def booths_text(booths: int | BoothSchedule) -> str:
     return "; ".join([f"{booths.default} by default", *(rule_text(r) for r in booths.rules)])
 
 
-def demand_peaks(weights: list[float], factor: float = 1.5) -> str:
+def demand_peaks(weights: list[float]) -> str:
     """Arrival window and peak hours of an hour-weight profile, in words."""
-    weights = np.asarray(weights, dtype=float)
-    active = np.flatnonzero(weights > 0)
-    mean = weights[active].mean()
-    peaks = [h for h in active if weights[h] >= factor * mean]
+    weights_array = np.asarray(weights, dtype=float)
+    active = np.flatnonzero(weights_array > 0)
+    peaks = peak_hours(weights)
     window = f"arrivals {_clock(active[0])}–{_clock(active[-1] + 1)}" if len(active) < 24 else "arrivals around the clock"
     peak = ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in hour_spans(peaks))
-    return window + (f"; peak {peak} ({100 * weights[peaks].sum() / weights.sum():.0f} % of the day)" if peaks else "")
+    share = 100 * weights_array[peaks].sum() / weights_array.sum() if peaks else 0
+    return window + (f"; peak {peak} ({share:.0f} % of the day)" if peaks else "")
 
 
 def assumptions_section(scenario: Scenario) -> str:
@@ -311,33 +311,30 @@ def _summary_index(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["group", "metric"]).set_index(["group", "metric"])
 
 
+def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int) -> str:
+    """One (group, metric) of a summary indexed by group and metric, as an escaped table cell."""
+    if (group, metric) not in index.index:
+        return "–"
+    row = index.loc[(group, metric)]
+    return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, metric == "share_wait_over_60min"))
+
+
 def headline_table(summary: pd.DataFrame) -> str:
     """Everyone, each class, direction and day type: throughput, waits, service level."""
     index = _summary_index(summary)
     groups = [g for g in dict.fromkeys(summary["group"]) if not str(g).startswith("stage=")]
     metrics = [m for m in HEADLINE_METRICS if any((g, m[0]) in index.index for g in groups)]
-
-    def cell(group: str, metric: str, digits: int) -> str:
-        if (group, metric) not in index.index:
-            return "–"
-        row = index.loc[(group, metric)]
-        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, metric == "share_wait_over_60min"))
     return table(["group", *(heading for _, heading, _ in metrics)],
-                 [[esc(group_label(g)), *(cell(g, m, d) for m, _, d in metrics)] for g in groups])
+                 [[esc(group_label(g)), *(estimate_cell(index, g, m, d) for m, _, d in metrics)] for g in groups])
 
 
 def stage_table(summary: pd.DataFrame) -> str:
     """Each stage: utilization, waits and queues."""
     index = _summary_index(summary)
     stages = [g for g in dict.fromkeys(summary["group"]) if str(g).startswith("stage=")]
-
-    def cell(group: str, metric: str, digits: int) -> str:
-        if (group, metric) not in index.index:
-            return "–"
-        row = index.loc[(group, metric)]
-        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits))
     return table(["stage", *(heading for _, heading, _ in STAGE_METRICS)],
-                 [[esc(g.split("=", 1)[1]), *(cell(g, m, d) for m, _, d in STAGE_METRICS)] for g in stages])
+                 [[esc(g.split("=", 1)[1]), *(estimate_cell(index, g, m, d) for m, _, d in STAGE_METRICS)]
+                  for g in stages])
 
 
 def _run_facts(info: dict) -> str:
@@ -393,12 +390,9 @@ def sweep_table_html(table_: pd.DataFrame, parameters: list[str]) -> str:
                ("utilization", "utilization", 2), ("unfinished", "still inside", 0)]
     rows = []
     for point, part in everyone.groupby("point", sort=False):
-        values = part.set_index("metric")
-        first = part.iloc[0]
+        index, first = _summary_index(part), part.iloc[0]
         rows.append([esc(point), *(esc(first[p]) for p in parameters), esc(first["replications"]),
-                     *(esc(estimate(values.loc[m, "mean"], values.loc[m, "ci_low"], values.loc[m, "ci_high"], d,
-                                    m == "share_wait_over_60min")) if m in values.index else "–"
-                       for m, _, d in columns)])
+                     *(estimate_cell(index, "all", m, d) for m, _, d in columns)])
     return table(["point", *parameters, "replications", *(h for _, h, _ in columns)], rows)
 
 
@@ -425,8 +419,8 @@ def sweep_report(table_: pd.DataFrame, base: Scenario | None, images: dict[str, 
 def sweep_caption(file_name: str) -> str:
     """The caption of a standard sweep figure, from its file name."""
     if file_name == "sweep_heatmap.png":
-        return ("The service-level metric over the two varying parameters (everyone); the red contour is the "
-                "target: cells on its lighter side meet it.")
+        return ("The service-level metric over the two varying parameters (everyone): green cells meet the "
+                "target, red cells miss it; the dashed line is the target level, interpolated between cells.")
     metric, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
     return f"{METRIC_LABELS.get(metric, metric)} of everyone against {parameter}, with 95 % confidence bands."
 
@@ -459,7 +453,9 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
     differences = comparison.differences
     info = comparison.info
     verdicts = "".join(
-        f"<h3>{esc(variant.name)} vs {esc(base.name)}</h3><ul class=\"verdicts\">" +
+        f"<h3>{esc(variant.name)} vs {esc(base.name)}</h3>" +
+        (f"<p class=\"note\">{esc(variant.description.strip())}</p>" if variant.description else "") +
+        "<ul class=\"verdicts\">" +
         "".join(f"<li>{esc(line)}</li>" for line in comparison.verdicts(variant.name)) + "</ul>"
         for variant in variants)
     shown = differences[differences["group"].map(lambda g: g == "all" or str(g).startswith(VERDICT_GROUPS))]

@@ -9,6 +9,7 @@ import difflib
 from typing import Iterator
 
 from .schema import Empirical, Scenario
+from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
 
@@ -21,7 +22,7 @@ def _hint(name: str, known: list[str]) -> str:
 def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     """Return (dotted field path, message) for every inconsistency found."""
     return list(_calendar(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
-        list(_routes(scenario)) + list(_cargo(scenario))
+        list(_routes(scenario)) + list(_cargo(scenario)) + list(_calibration(scenario))
 
 
 def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
@@ -152,3 +153,8 @@ def _cargo(scenario: Scenario) -> Iterator[tuple[str, str]]:
             yield ("cargo.release_hours", f"releases from {start:g} h to {end:g} h fall outside the opening hours "
                    f"({scenario.calendar.opening_hours.open}-{scenario.calendar.opening_hours.close}): "
                    "released trucks would wait at closed booths")
+
+
+def _calibration(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """The calibration block on its own; what it says about the scenario is checked by `calibrate`."""
+    yield from calibration_problems(scenario)

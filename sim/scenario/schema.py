@@ -285,6 +285,9 @@ class Cargo(Strict):
         return counts
 
 
+from .calibration import Calibration  # noqa: E402  (builds on Strict above; read by sim.calibrate only)
+
+
 class Scenario(Strict):
     """A whole crossing: demand, stages, staffing, routes. Immutable once loaded."""
 
@@ -299,3 +302,4 @@ class Scenario(Strict):
     routes: dict[Direction, list[str]]
     green_channel: GreenChannel = GreenChannel()
     cargo: Cargo | None = None
+    calibration: Calibration | None = None  # free parameters and targets for `checkpoint-sim calibrate`
