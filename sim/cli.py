@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "and report paired differences")
     compare.add_argument("base", type=Path, help="base scenario YAML file")
     compare.add_argument("variants", type=Path, nargs="+", help="variant scenario YAML files")
-    compare.add_argument("--out", type=Path, help="output folder (default: results/compare/<base>_vs_<variants>/<UTC time>/)")
+    compare.add_argument("--out", type=Path,
+                         help="output folder (default: results/compare/<base>_vs_<variants>/<UTC time>/)")
     compare.add_argument("--replications", type=_positive_int, help="replications (default: the base scenario's)")
     compare.add_argument("--seed", type=_seed, help="random seed, the same for every scenario (default: the base's)")
     compare.add_argument("--days", type=_positive_int, help="simulated days of every scenario (default: each one's)")
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="redraw the figures and report.html of a run, sweep or comparison folder")
     plot.add_argument("folder", type=Path, help="results, sweep or comparison folder")
-    plot.add_argument("--metric", default="wait_p90", help="sweeps: service-level metric of the heatmap (default: wait_p90)")
+    plot.add_argument("--metric", default="wait_p90",
+                      help="sweeps: service-level metric of the heatmap (default: wait_p90)")
     plot.add_argument("--target", type=float, default=60.0, help="sweeps: its target, drawn as a contour (default: 60)")
 
     calibrate = commands.add_parser("calibrate", help="fit a scenario's free parameters to its calibration targets")
