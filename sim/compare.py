@@ -25,12 +25,11 @@ from matplotlib.figure import Figure
 from . import __version__
 from .calendar import MINUTES_PER_DAY
 from .errors import Problem, ScenarioError
-from .executors import make_executor
+from .executors import run_tasks
 from .metrics import UNITS
 from .outputs import atomic_folder
 from .plots import comparison_figure, group_label, peak_hours, save_figure
-from .runner import ReplicationOutput, Results, hourly_table, progress_bar, replication_table, run_replication, \
-    summary_table
+from .runner import ReplicationOutput, Results, hourly_table, replication_table, run_replication, summary_table
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
 
@@ -113,7 +112,7 @@ def format_change(metric: str, value: float, sign: str = "+", low: float = np.na
     def write(number: float) -> str:
         if round(number, digits) == 0:
             return f"{0:.{digits}f}"
-        return (("−" if number < 0 else sign) if sign else ("−" if number < 0 else "")) + f"{abs(number):,.{digits}f}"
+        return ("−" if number < 0 else sign) + f"{abs(number):,.{digits}f}"
     text = write(values[0]) + suffix
     if not (np.isnan(values[1]) or np.isnan(values[2])):
         text += f" [{write(values[1])}, {write(values[2])}]"
@@ -275,26 +274,14 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike | dict], replicatio
     if replications < 1:
         raise ValueError("replications must be >= 1")
     started = time.perf_counter()
-    pool = make_executor(min(workers, replications * len(loaded)), executor, scheduler)
-    outputs: dict[tuple[int, int], ReplicationOutput] = {}
-    try:
-        for index, scenario in enumerate(loaded):
-            for replication in range(replications):
-                pool.submit((index, replication), compare_replication, scenario, seed, replication)
-        description = f"compare {base.name}"
-        with progress_bar(replications * len(loaded), description, progress) as bar:
-            for key, output in pool.results():
-                outputs[key] = output
-                bar.update(1)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
+    outputs = run_tasks((((index, replication), compare_replication, (scenario, seed, replication))
+                         for index, scenario in enumerate(loaded) for replication in range(replications)),
+                        workers, executor, scheduler, f"compare {base.name}", progress)
     per_scenario = {s.name: [outputs[(i, r)] for r in range(replications)] for i, s in enumerate(loaded)}
     tables = {"replications": replication_table, "summary": summary_table, "hourly": hourly_table}
     combined = {key: pd.concat([function(ordered).assign(scenario=name) for name, ordered in per_scenario.items()],
                                ignore_index=True) for key, function in tables.items()}
-    combined = {key: frame[["scenario", *[c for c in frame.columns if c != "scenario"]]] for key, frame in combined.items()}
+    combined = {key: frame[["scenario", *frame.columns.drop("scenario")]] for key, frame in combined.items()}
     differences = paired_differences(combined["replications"], base.name, [s.name for s in loaded[1:]])
     info = {"package_version": __version__, "scenarios": [s.name for s in loaded], "files": labels, "seed": seed,
             "replications": replications, "workers": workers,
@@ -312,7 +299,8 @@ def draw_comparison(comparison: Comparison) -> Figure:
     """The side-by-side figure of a comparison."""
     names = [s.name for s in comparison.scenarios]
     return comparison_figure(comparison.summary, comparison.differences, comparison.hourly,
-                             peaks=peak_hours(comparison.base.demand.hour_weights), title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
+                             peaks=peak_hours(comparison.base.demand.hour_weights),
+                             title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
 
 
 def write_report_and_figure(comparison: Comparison, folder: Path, figures: bool = True) -> None:

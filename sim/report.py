@@ -48,7 +48,8 @@ nav a,a{color:var(--accent)}
 .note{color:var(--muted);font-size:.9rem}
 .table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px;
 margin:.4em 0 1em}
-table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:20px;font-variant-numeric:tabular-nums}
+table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:20px;
+font-variant-numeric:tabular-nums}
 th,td{padding:5px 10px;box-shadow:inset 0 -1px 0 var(--line);text-align:right;white-space:nowrap;vertical-align:top}
 thead th{background:var(--soft);font-weight:600;white-space:normal;min-width:4.5em;vertical-align:bottom}
 th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
@@ -139,7 +140,8 @@ def table(headings: list[str], rows: Iterable[list[str] | str], text_columns: It
         if isinstance(row, str):
             return f"<tr class=\"part\"><th colspan=\"{len(headings)}\">{row}</th></tr>"
         return "<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
-    head = "".join(cell("th", i, esc(h).replace(".", ".<wbr>")) for i, h in enumerate(headings))  # dotted paths may wrap
+    # dotted field paths (sweep parameters) may wrap after a dot
+    head = "".join(cell("th", i, esc(h).replace(".", ".<wbr>")) for i, h in enumerate(headings))
     body = "".join(row_html(row) for row in rows)
     return f"<div class=\"table-wrap\"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
@@ -172,7 +174,8 @@ def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: st
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-            f"<header><div class=\"inner\"><h1>{esc(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav></div></header>"
+            f"<header><div class=\"inner\"><h1>{esc(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>"
+            "</div></header>"
             f"<main>{body}</main><footer>{footer}</footer></body></html>\n")
 
 
@@ -231,7 +234,8 @@ def demand_peaks(weights: list[float]) -> str:
     weights_array = np.asarray(weights, dtype=float)
     active = np.flatnonzero(weights_array > 0)
     peaks = peak_hours(weights)
-    window = f"arrivals {_clock(active[0])}–{_clock(active[-1] + 1)}" if len(active) < 24 else "arrivals around the clock"
+    window = "arrivals around the clock" if len(active) == 24 else \
+        f"arrivals {_clock(active[0])}–{_clock(active[-1] + 1)}"
     peak = ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in hour_spans(peaks))
     share = 100 * weights_array[peaks].sum() / weights_array.sum() if peaks else 0
     return window + (f"; peak {peak} ({share:.0f} % of the day)" if peaks else "")
@@ -281,10 +285,12 @@ def assumptions_section(scenario: Scenario) -> str:
                                                                  else "")))
         rows += [[esc(pool_name) + (f" <span class=\"note\">({esc(pool.green_channel)} green channel)</span>"
                                     if pool.green_channel != "none" else ""),
-                  esc(", ".join(pool.serves)), esc(booths_text(pool.booths))] for pool_name, pool in stage.pools.items()]
+                  esc(", ".join(pool.serves)), esc(booths_text(pool.booths))]
+                 for pool_name, pool in stage.pools.items()]
     parts.append(table(["pool", "serves", "open booths"], rows, text_columns=[0, 1, 2]))
-    parts.append("<p class=\"note\">Routes: " + "; ".join(
-        f"{esc(d.replace('_to_', '→'))}: {esc(' → '.join(stages))}" for d, stages in scenario.routes.items()) + "</p>")
+    routes = "; ".join(f"{esc(d.replace('_to_', '→'))}: {esc(' → '.join(stages))}"
+                       for d, stages in scenario.routes.items())
+    parts.append(f"<p class=\"note\">Routes: {routes}</p>")
     if scenario.cargo is not None:
         cargo = scenario.cargo
         parts.append("<h3>Cargo gate (electronic queue)</h3>")
@@ -464,8 +470,8 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
         rows: list[list[str] | str] = []
         for metric, part in shown[shown["scenario"] == variant.name].groupby("metric", sort=False):
             rows.append(esc(metric_phrase(metric)))
-            rows += [[esc(group_label(r.group)), _significant(format_change(metric, r.difference, "+", r.ci_low, r.ci_high),
-                                                         r.ci_low, r.ci_high),
+            rows += [[esc(group_label(r.group)),
+                      _significant(format_change(metric, r.difference, "+", r.ci_low, r.ci_high), r.ci_low, r.ci_high),
                       esc(format_change(metric, r.base_mean, "")), esc(format_change(metric, r.variant_mean, ""))]
                      for r in part.itertuples()]
         paired_tables += (f"<h3>{esc(variant.name)} − {esc(base.name)}</h3>" +
