@@ -1,0 +1,191 @@
+"""Figures: pure functions of the results tables, the standard PNG sets of a run and a sweep, and
+``checkpoint-sim plot`` redrawing them from a folder."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+import sim
+from sim import plots
+from sim.cli import main
+from conftest import MINUTES_PER_DAY, load, mmc_scenario, small_scenario
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+RUN_PNGS = {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png", "wait_ecdf.png",
+            "daily_throughput.png"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    data = small_scenario()
+    data["calendar"].update({"days": 4, "opening_hours": {"open": "06:00", "close": "22:00"}})
+    return sim.run(load(data), replications=3, seed=3)
+
+
+def _close(figure: Figure) -> None:
+    import matplotlib.pyplot as plt
+    plt.close(figure)
+
+
+def test_closed_and_peak_hours_are_read_from_the_hourly_table(results):
+    assert plots.closed_hours(results.hourly) == [0, 1, 2, 3, 4, 5, 22, 23]
+    # weights 0.5 (00-06), 2 (06-18), 1 (18-24): the daytime plateau is 1.45x the mean weight, not a peak
+    assert plots.peak_hours(results.scenario.demand.hour_weights) == []
+    assert plots.peak_hours([1] * 7 + [10, 12, 10] + [4] * 14) == [7, 8, 9]        # Khorgos-like mornings
+    assert plots.peak_hours([0] * 8 + [3, 1, 1, 1] + [0] * 12) == [8]
+    assert plots.peak_hours([1] * 24) == [] and plots.peak_hours([0] * 24) == []
+    assert plots.hour_spans([0, 1, 2, 7, 8, 23]) == [(0, 3), (7, 9), (23, 24)]
+
+
+def test_hourly_wait_profile_has_a_line_and_band_per_class_and_shaded_hours(results):
+    figure = plots.hourly_wait_profile(results.hourly, peaks=[7, 8, 9])
+    axis = figure.axes[0]
+    labels = [line.get_label() for line in axis.get_lines()]
+    assert labels == ["pedestrian", "car", "bus"]
+    assert sum(isinstance(c, PolyCollection) for c in axis.collections) >= 3      # CI bands
+    legend = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "closed" in legend and "demand peak" in legend
+    _close(figure)
+
+
+def test_queue_and_utilization_figures_have_one_row_per_stage(results):
+    figure = plots.queue_and_staffing(results.hourly)
+    titles = [axis.get_title(loc="left") for axis in figure.axes if axis.get_visible() and axis.get_title(loc="left")]
+    assert titles == ["passport", "customs", "secondary"]
+    _close(figure)
+    figure = plots.utilization_heatmap(results.hourly)
+    image = figure.axes[0].get_images()[0].get_array()
+    assert image.shape == (3, 24)
+    assert image.mask[:, :6].all() and not image.mask[:, 6:22].any()              # closed hours are blank
+    assert 0 < image.max() <= 1
+    _close(figure)
+
+
+def test_wait_ecdf_marks_the_service_levels_per_class(results):
+    calendar = results.scenario.calendar
+    window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
+    figure = plots.wait_ecdf(results.entities, window=window)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    entities = results.entities
+    measured = entities[(entities["arrival_min"] >= window[0]) & (entities["arrival_min"] < window[1])]
+    cars = measured.loc[measured["class"] == "car", "wait_total"].dropna()
+    expected = f"car: {100 * np.mean(cars > 30):.0f} % > 30, {100 * np.mean(cars > 60):.0f} % > 60 min"
+    assert expected in legend
+    _close(figure)
+
+
+def test_daily_throughput_table_counts_exits_per_day(results):
+    entities = results.entities
+    daily = plots.daily_throughput_table(entities, dt.date(2025, 7, 7))
+    assert list(daily.columns) == ["day", "date", "group", "mean", "ci_low", "ci_high"]
+    everyone = daily[daily["group"] == "all"].set_index("day")
+    finished = entities.dropna(subset=["exit_min"])
+    by_hand = finished.groupby([finished["replication"], finished["exit_min"] // MINUTES_PER_DAY]).size()
+    for day in everyone.index:
+        counts = [by_hand.get((r, day), 0) for r in range(3)]
+        assert everyone.loc[day, "mean"] == pytest.approx(np.mean(counts))
+    assert everyone.loc[0, "date"] == dt.date(2025, 7, 7)
+    per_class = daily[daily["group"] != "all"].groupby("day")["mean"].sum()
+    np.testing.assert_allclose(per_class.to_numpy(), everyone["mean"].to_numpy())
+    figure = plots.daily_throughput(daily, measured=(1, 4))
+    assert "warm-up" in [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    _close(figure)
+
+
+def test_save_run_figures_writes_pngs_with_or_without_entities(results, tmp_path):
+    paths = plots.save_run_figures(results, tmp_path)
+    assert {p.name for p in paths} == RUN_PNGS
+    for path in paths:
+        assert path.read_bytes().startswith(PNG_MAGIC)
+        assert path.stat().st_size < 200_000
+    assert not list(tmp_path.glob(".*"))                                              # no staging leftovers
+    without = sim.Results(results.scenario, results.summary, results.hourly, None, results.info)
+    folder = tmp_path / "no_entities"
+    folder.mkdir()
+    assert {p.name for p in plots.save_run_figures(without, folder)} == \
+        {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png"}
+
+
+# --------------------------------------------------------------------------------------------
+# sweeps
+# --------------------------------------------------------------------------------------------
+def _grid_table() -> pd.DataFrame:
+    """A sweep.csv-like table: booths x volume, p90 wait falling with booths, rising with volume."""
+    rows = []
+    for index, (booths, volume) in enumerate((b, v) for b in (2, 3, 4) for v in (1000, 1500, 2000)):
+        for metric, value in (("wait_p90", volume / 10 / booths ** 2), ("wait_mean", volume / 40 / booths ** 2)):
+            rows.append({"point": f"p{index:04d}", "stages.desk.pools.booths.booths": booths,
+                         "demand.daily_volume": volume, "replications": 3, "group": "all", "metric": metric,
+                         "mean": value, "ci_low": 0.9 * value, "ci_high": 1.1 * value, "unit": "min"})
+    return pd.DataFrame(rows)
+
+
+def test_parameter_order_sorts_numbers_and_durations():
+    assert plots.parameter_order(pd.Series([3, 1, 2, 1])) == ([1, 2, 3], True)
+    assert plots.parameter_order(pd.Series(["2 min", "45 s", "1 h"])) == (["45 s", "2 min", "1 h"], False)
+    assert plots.parameter_order(pd.Series(["b", "a", "b"])) == (["b", "a"], False)
+
+
+def test_sweep_line_and_heatmap_with_target_contour():
+    table = _grid_table()
+    assert plots.sweep_parameters(table) == ["stages.desk.pools.booths.booths", "demand.daily_volume"]
+    figure = plots.metric_vs_parameter(table, "demand.daily_volume", "wait_p90", by="stages.desk.pools.booths.booths",
+                                       target=60)
+    axis = figure.axes[0]
+    assert len([l for l in axis.get_lines() if l.get_label().startswith("booths.booths")]) == 3
+    assert any(l.get_label() == "target 60" for l in axis.get_lines())
+    _close(figure)
+    # p90 from 6.25 (4 booths, 1000/day) to 50 min (2 booths, 2000/day): a 20-min target crosses the grid
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths", "wait_p90", target=20)
+    axis = figure.axes[0]
+    assert axis.get_images()[0].get_array().shape == (3, 3)
+    assert any("ContourSet" in type(c).__name__ for c in axis.collections)
+    assert "dashed line: target 20" in axis.get_title()
+    _close(figure)
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths", "wait_p90",
+                                 target=1000)
+    assert "target met everywhere" in figure.axes[0].get_title()
+    _close(figure)
+    figures = plots.sweep_figures(table)
+    assert "sweep_heatmap.png" in figures and "sweep_wait_mean_vs_demand_daily_volume.png" in figures
+    for figure in figures.values():
+        _close(figure)
+
+
+# --------------------------------------------------------------------------------------------
+# the command line
+# --------------------------------------------------------------------------------------------
+def test_cli_run_writes_a_report_and_plot_draws_the_figures(tmp_path, capsys):
+    data = small_scenario()
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--replications", "2", "--workers", "1", "--no-plots"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "report.html" in names and not names & RUN_PNGS                         # a report, without figures
+    assert main(["plot", str(out)]) == 0
+    assert RUN_PNGS | {"report.html"} <= {p.name for p in out.iterdir()}
+    assert main(["plot", str(tmp_path)]) == 2                                         # not a results folder
+    assert "not a results, sweep or comparison folder" in capsys.readouterr().err
+
+
+def test_cli_sweep_writes_figures_report_and_plot_redraws_them(tmp_path):
+    base = mmc_scenario(arrival_rate_per_min=1.5, service_mean_min=1.0, servers=2, days=2, warmup_days=1)
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    spec = {"base": "base.yaml", "replications": 2, "seed": 5,
+            "grid": {"stages.desk.pools.booths.booths": [2, 3], "demand.daily_volume": [1800, 2400]}}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--workers", "1"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "sweep_heatmap.png", "scenario.resolved.yaml", "sweep_wait_mean_vs_booths_booths.png",
+            "sweep_wait_p90_vs_demand_daily_volume.png"} <= names
+    (out / "sweep_heatmap.png").unlink()
+    assert main(["plot", str(out), "--metric", "wait_mean", "--target", "1"]) == 0
+    assert (out / "sweep_heatmap.png").read_bytes().startswith(PNG_MAGIC)
