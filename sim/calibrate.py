@@ -45,9 +45,9 @@ from scipy import optimize
 from . import __version__
 from .calendar import MINUTES_PER_DAY, day_dates, open_days
 from .errors import Problem, ScenarioError
-from .executors import make_executor
+from .executors import make_executor, progress_bar
 from .outputs import atomic_folder
-from .runner import progress_bar, run_replication
+from .runner import run_replication
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.calibration import (Calibration, Parameter, Target, day_selected, describe_selection,
                                    reference_problems, resolve_path, to_number, unit_of)

@@ -143,7 +143,6 @@ def command_validate(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     from .outputs import write_results
-    from .report import write_run_report
     from .runner import run
 
     overrides = {"calendar.days": args.days} if args.days else None
@@ -157,7 +156,6 @@ def command_run(args: argparse.Namespace) -> int:
                   keep_entities=not args.no_entities)
     results.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
     folder = write_results(results, out, figures=not args.no_plots)
-    write_run_report(results, folder)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0
@@ -179,24 +177,9 @@ def command_sweep(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / args.sweep_file.stem / stamp
     table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
                       scheduler=args.scheduler)
-    write_sweep_outputs(out, table, sweep.base)
     points = table["point"].nunique() if not table.empty else 0
-    print(f"{points} points written to {out} (sweep.csv, points/<id>/summary.csv, hourly.csv)")
+    print(f"{points} points written to {out} (sweep.csv, report.html, points/<id>/summary.csv, hourly.csv)")
     return 0
-
-
-def write_sweep_outputs(out: Path, table, base, metric: str = "wait_p90", target: float = 60.0) -> None:
-    """The sweep's figures, report.html and the base scenario (scenario.resolved.yaml) in ``out``."""
-    import pandas as pd
-
-    from .outputs import resolved_yaml
-    from .report import write_sweep_report
-    from .runner import Results
-
-    if base is not None and not (out / "scenario.resolved.yaml").exists():
-        (out / "scenario.resolved.yaml").write_text(resolved_yaml(Results(base, pd.DataFrame(), pd.DataFrame(), None)),
-                                                    encoding="utf-8")
-    write_sweep_report(out, table, base, metric=metric, target=target)
 
 
 def command_compare(args: argparse.Namespace) -> int:
@@ -228,6 +211,7 @@ def command_plot(args: argparse.Namespace) -> int:
     if (folder / "sweep.csv").is_file():
         import pandas as pd
 
+        from .sweep import write_sweep_outputs
         base_file = folder / "scenario.resolved.yaml"
         write_sweep_outputs(folder, pd.read_csv(folder / "sweep.csv"),
                             load_scenario(base_file) if base_file.is_file() else None,

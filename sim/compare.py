@@ -23,19 +23,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import __version__
-from .calendar import MINUTES_PER_DAY
 from .errors import Problem, ScenarioError
 from .executors import run_tasks
 from .metrics import UNITS
 from .outputs import atomic_folder
 from .plots import comparison_figure, group_label, peak_hours, save_figure
-from .runner import ReplicationOutput, Results, hourly_table, replication_table, run_replication, summary_table
+from .runner import Results, hourly_table, replication_table, run_replication, summary_table
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
 
 COMPARED_METRICS = ("wait_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "throughput_per_day")
 VERDICT_GROUPS = ("class=", "green_channel=", "day=")  # with "all": the groups of the verdict lines
-GREEN_GROUPS = {"green_channel=eligible": True, "green_channel=not_eligible": False}
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
     ("green channel", ("green_channel=eligible", "eligible travelers"), ("green_channel=not_eligible", "others")),
     ("by day", ("day=weekend", "weekend arrivals"), ("day=weekday", "weekday arrivals")),
@@ -53,40 +51,6 @@ FIGURE_FILE, REPORT_CAPTION = "compare.png", ("Left: mean wait per group in each
 # --------------------------------------------------------------------------------------------
 # per replication (runs in the worker processes)
 # --------------------------------------------------------------------------------------------
-def green_channel_rows(entities: pd.DataFrame, scenario: Scenario) -> list[tuple[str, str, float]]:
-    """Wait and throughput metrics of green-channel eligible travelers and of the others.
-
-    Same definitions as the summary (:mod:`sim.metrics`): waits of entities that arrive in the
-    measurement window and have left, throughput of exits in the window per measured day. Empty
-    when no class of the scenario has eligible travelers.
-    """
-    if not any(c.green_channel_share > 0 for c in scenario.classes.values()):
-        return []
-    calendar = scenario.calendar
-    start, end = calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY
-    measured_days = calendar.days - calendar.warmup_days
-    arrival, exit_time = entities["arrival_min"].to_numpy(), entities["exit_min"].to_numpy()
-    waits = entities["wait_total"].to_numpy()
-    eligible = entities["green_channel"].to_numpy(dtype=bool)
-    rows: list[tuple[str, str, float]] = []
-    for group, wanted in GREEN_GROUPS.items():
-        mask = eligible == wanted
-        measured = waits[mask & (arrival >= start) & (arrival < end) & ~np.isnan(exit_time)]
-        rows.append((group, "throughput_per_day", float(np.sum(mask & (exit_time >= start) & (exit_time < end)))
-                     / measured_days))
-        if len(measured):
-            p90, p95 = np.percentile(measured, [90, 95])
-            rows += [(group, "wait_mean", float(measured.mean())), (group, "wait_p90", float(p90)),
-                     (group, "wait_p95", float(p95)), (group, "share_wait_over_60min", float(np.mean(measured > 60.0)))]
-    return rows
-
-
-def compare_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationOutput:
-    """One replication reduced to metric rows, green-channel groups included (no entity rows)."""
-    output = run_replication(scenario, seed, replication, keep_entities=True)
-    return ReplicationOutput(output.metrics + green_channel_rows(output.entities, scenario), output.hourly, None)
-
-
 # --------------------------------------------------------------------------------------------
 # the comparison
 # --------------------------------------------------------------------------------------------
@@ -274,7 +238,7 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike | dict], replicatio
     if replications < 1:
         raise ValueError("replications must be >= 1")
     started = time.perf_counter()
-    outputs = run_tasks((((index, replication), compare_replication, (scenario, seed, replication))
+    outputs = run_tasks((((index, replication), run_replication, (scenario, seed, replication, False))
                          for index, scenario in enumerate(loaded) for replication in range(replications)),
                         workers, executor, scheduler, f"compare {base.name}", progress)
     per_scenario = {s.name: [outputs[(i, r)] for r in range(replications)] for i, s in enumerate(loaded)}
@@ -326,7 +290,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, figures
         (staging / SCENARIO_FOLDER).mkdir()
         for scenario in comparison.scenarios:
             (staging / SCENARIO_FOLDER / f"{scenario.name}.resolved.yaml").write_text(
-                resolved_yaml(comparison.results(scenario.name)), encoding="utf-8")
+                resolved_yaml(scenario), encoding="utf-8")
         verdicts = {s.name: comparison.verdicts(s.name) for s in comparison.scenarios[1:]}
         (staging / "compare.json").write_text(json.dumps({**comparison.info, "verdicts": verdicts}, indent=2,
                                                          ensure_ascii=False) + "\n", encoding="utf-8")

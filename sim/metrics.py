@@ -147,6 +147,9 @@ class ReplicationMetrics:
             mask = arrivals.direction_index == index
             if mask.any():
                 groups.append((f"direction={name}", mask, None))
+        if any(c.green_channel_share > 0 for c in self.scenario.classes.values()):
+            groups.append(("green_channel=eligible", arrivals.green, None))
+            groups.append(("green_channel=not_eligible", ~arrivals.green, None))
         dates = day_dates(self.scenario.calendar, self.scenario.calendar.days + 1)
         weekend_day = np.array([date.weekday() >= 5 for date in dates])
         day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(dates) - 1)

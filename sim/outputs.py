@@ -18,14 +18,14 @@ import pandas as pd
 import yaml
 
 from .runner import Results
-from .scenario import load_scenario
+from .scenario import Scenario, load_scenario
 
 ENTITIES_FILE = "entities.csv.gz"
 
 
-def resolved_yaml(results: Results) -> str:
+def resolved_yaml(scenario: Scenario) -> str:
     """The scenario with every default filled in, loadable by ``load_scenario``."""
-    data = results.scenario.model_dump(mode="json", by_alias=True)
+    data = scenario.model_dump(mode="json", by_alias=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
@@ -62,18 +62,21 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = True) -> Path:
-    """Write ``results`` into ``out_dir`` (which must not exist yet) and return its path."""
+    """Write ``results`` into ``out_dir`` (which must not exist yet) and return its path: the
+    tables, ``report.html`` and, with ``figures``, the PNG figures (embedded in the report)."""
     target = Path(out_dir)
     with atomic_folder(target) as staging:
         results.summary.to_csv(staging / "summary.csv", index=False)
         results.hourly.to_csv(staging / "hourly.csv", index=False)
         if results.entities is not None:
             write_entities(results.entities, staging / ENTITIES_FILE)
-        (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results), encoding="utf-8")
+        (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results.scenario), encoding="utf-8")
         (staging / "run.json").write_text(json.dumps(results.info, indent=2) + "\n", encoding="utf-8")
+        from .report import write_run_report
         if figures:
             from .plots import save_run_figures
             save_run_figures(results, staging)
+        write_run_report(results, staging)
     return target
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import __version__
-from .executors import progress_bar, run_tasks  # noqa: F401  (progress_bar: re-exported)
+from .executors import run_tasks
 from .metrics import UNITS, ReplicationMetrics, entity_table, entity_view
 from .model import simulate
 from .plan import build_layout

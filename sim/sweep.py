@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from . import __version__
 from .errors import Problem, ScenarioError
 from .executors import make_executor, progress_bar
-from .outputs import ENTITIES_FILE, atomic_folder, write_csv_atomic, write_entities
+from .outputs import ENTITIES_FILE, atomic_folder, resolved_yaml, write_csv_atomic, write_entities
 from .runner import ReplicationOutput, hourly_table, replication_table, run_replication, summary_table
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
@@ -175,8 +175,9 @@ def more_replications(spec: SweepFile, outputs: dict[int, ReplicationOutput]) ->
 
 def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bool = False,
               executor: str = "local", scheduler: str | None = None, progress: bool | None = None,
-              on_point_done: Callable[[str, Any], None] | None = None) -> pd.DataFrame:
-    """Run every point not finished yet, write each as it completes, then ``sweep.csv``."""
+              on_point_done: Callable[[str, Any], None] | None = None, figures: bool = True) -> pd.DataFrame:
+    """Run every point not finished yet, write each as it completes, then ``sweep.csv`` (and,
+    with ``figures``, the sweep's figures and ``report.html``)."""
     out = Path(out)
     finished = _prepare_folder(sweep, out, resume)
     todo = [point for point in sweep.points if point.id not in finished]
@@ -213,7 +214,19 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bo
     pool.close()
     table = collect(out, sweep)
     write_csv_atomic(table, out / "sweep.csv")
+    if figures:
+        write_sweep_outputs(out, table, sweep.base)
     return table
+
+
+def write_sweep_outputs(out: Path, table: pd.DataFrame, base: Scenario | None, metric: str = "wait_p90",
+                        target: float = 60.0) -> None:
+    """The sweep's figures, ``report.html`` and its base scenario (``scenario.resolved.yaml``)."""
+    from .report import write_sweep_report
+
+    if base is not None and not (out / "scenario.resolved.yaml").exists():
+        (out / "scenario.resolved.yaml").write_text(resolved_yaml(base), encoding="utf-8")
+    write_sweep_report(out, table, base, metric=metric, target=target)
 
 
 def _submit(pool, sweep: Sweep, point: Point, state: _PointState, replications: range) -> None:

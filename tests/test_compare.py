@@ -11,7 +11,7 @@ import pytest
 
 from sim.cli import main
 from sim.compare import (COMPARED_METRICS, DIFFERENCE_COLUMNS, compare, describe_change, format_change,
-                         green_channel_rows, load_comparison, scenario_differences, write_comparison)
+                         load_comparison, scenario_differences, write_comparison)
 from sim.runner import run_replication
 from sim.stats import paired_difference_ci
 from conftest import load, mmc_scenario, small_scenario, write_yaml
@@ -73,24 +73,22 @@ def test_differences_are_paired_by_replication(green):
         assert row["base_mean"] == pytest.approx(values["desk"].mean())
 
 
-def test_green_rows_follow_the_summary_definitions():
-    """For everyone at once, the green-channel computation gives the summary's own numbers."""
+def test_green_channel_groups_follow_the_summary_definitions():
+    """The eligible / not-eligible groups split everyone: throughputs add up, waits pool."""
     scenario = load(_priority_desk("desk", True))
     output = run_replication(scenario, seed=4, replication=0)
-    rows = {(g, m): v for g, m, v in green_channel_rows(output.entities, scenario)}
-    summary = {(g, m): v for g, m, v in output.metrics if g == "all"}
+    rows = {(g, m): v for g, m, v in output.metrics}
+    assert rows[("green_channel=eligible", "throughput_per_day")] + \
+        rows[("green_channel=not_eligible", "throughput_per_day")] == pytest.approx(rows[("all", "throughput_per_day")])
     entities = output.entities
     eligible = entities["green_channel"].to_numpy(dtype=bool)
-    for metric in ("throughput_per_day",):
-        both = rows[("green_channel=eligible", metric)] + rows[("green_channel=not_eligible", metric)]
-        assert both == pytest.approx(summary[("all", metric)])
-    # the mean wait of everyone is the eligible/not-eligible mean weighted by their counts
     window = (entities["arrival_min"] >= 1440) & (entities["arrival_min"] < 3 * 1440) & entities["exit_min"].notna()
     n_yes, n_no = int((window & eligible).sum()), int((window & ~eligible).sum())
     pooled = (n_yes * rows[("green_channel=eligible", "wait_mean")]
               + n_no * rows[("green_channel=not_eligible", "wait_mean")]) / (n_yes + n_no)
-    assert pooled == pytest.approx(summary[("all", "wait_mean")])
-    assert green_channel_rows(entities, load(mmc_scenario(1.0, 0.5, 1, 2, 1))) == []   # nobody eligible: no rows
+    assert pooled == pytest.approx(rows[("all", "wait_mean")])
+    nobody = run_replication(load(mmc_scenario(1.0, 0.5, 1, 2, 1)), seed=4, replication=0, keep_entities=False)
+    assert not any(group.startswith("green_channel=") for group, _, _ in nobody.metrics)
 
 
 def test_a_class_only_one_scenario_has_is_not_compared():
