@@ -24,10 +24,7 @@ def seasonal_factor(demand: Demand, date) -> float:
     """Product of the seasonal factors that apply on ``date``."""
     factor = 1.0
     for season in demand.seasonal_factors:
-        in_months = not season.months or date.month in season.months
-        in_range = (season.from_date is None or date >= season.from_date) and \
-                   (season.to_date is None or date <= season.to_date)
-        if in_months and in_range:
+        if season.covers_date(date):
             factor *= season.factor
     return factor
 

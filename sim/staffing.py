@@ -23,11 +23,7 @@ def _rule_applies(rule: HourRule, date) -> bool:
         return False
     if isinstance(rule.days, list) and WEEKDAYS[date.weekday()] not in rule.days:
         return False
-    if rule.months and date.month not in rule.months:
-        return False
-    if rule.from_date and date < rule.from_date:
-        return False
-    return not (rule.to_date and date > rule.to_date)
+    return rule.covers_date(date)
 
 
 def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.ndarray, np.ndarray]:

@@ -100,10 +100,9 @@ class Run(Strict):
     seed: int = Field(default=20250701, ge=0)
 
 
-class SeasonalFactor(Strict):
-    """Demand multiplier for some months, or for a date range (inclusive)."""
+class DateWindow(Strict):
+    """Which calendar days something applies to: some months and/or a date range (inclusive)."""
 
-    factor: NonNegative
     months: list[int] = []
     from_date: dt.date | None = Field(default=None, alias="from")
     to_date: dt.date | None = Field(default=None, alias="to")
@@ -117,6 +116,20 @@ class SeasonalFactor(Strict):
         if bad:
             raise ValueError(f"expected month numbers 1-12, got {bad}")
         return months
+
+    def covers_date(self, date: dt.date) -> bool:
+        """Whether ``date`` is in the months (if any are given) and in the date range."""
+        if self.months and date.month not in self.months:
+            return False
+        if self.from_date is not None and date < self.from_date:
+            return False
+        return self.to_date is None or date <= self.to_date
+
+
+class SeasonalFactor(DateWindow):
+    """Demand multiplier for some months, or for a date range (inclusive)."""
+
+    factor: NonNegative
 
 
 class Demand(Strict):
@@ -193,17 +206,12 @@ Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Emp
                          Field(discriminator="dist")]
 
 
-class HourRule(Strict):
+class HourRule(DateWindow):
     """Booths open in a window; later rules override earlier ones where they overlap."""
 
     booths: int = Field(ge=0)
     hours: tuple[float, float] = (0, 24)  # [start, end) in hours of the day; [22, 6] wraps midnight
     days: Literal["all", "weekday", "weekend"] | list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = "all"
-    months: list[int] = []
-    from_date: dt.date | None = Field(default=None, alias="from")
-    to_date: dt.date | None = Field(default=None, alias="to")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("hours")
     @classmethod
