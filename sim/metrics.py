@@ -96,7 +96,7 @@ def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.nda
         below = np.searchsorted(points, edges)            # points < edge
         prefix = np.concatenate(([0.0], np.cumsum(points)))
         return prefix[below] + edges * (len(points) - below)
-    return np.diff(integral_of_min(ends) - integral_of_min(starts))
+    return np.maximum(np.diff(integral_of_min(ends) - integral_of_min(starts)), 0.0)   # no rounding below 0
 
 
 def maximum_open(starts: np.ndarray, ends: np.ndarray, window: tuple[float, float]) -> float:
@@ -257,6 +257,23 @@ class ReplicationMetrics:
                 per_hour["utilization"] = np.divide(busy, open_minutes, out=np.full(24, np.nan), where=open_minutes > 0)
             for metric, values in per_hour.items():
                 rows.extend((hour, group, metric, float(values[hour])) for hour in range(24))
+        return rows
+
+
+    def timeline_rows(self) -> list[tuple[int, str, str, float]]:
+        """(hour since the start, group, metric, value) for ``all`` and each stage, over the whole
+        horizon, warm-up included: the mean queue length and the open booths, hour by hour."""
+        edges = np.arange(self.scenario.calendar.days * 24 + 1) * 60.0
+        visits = self.records.visits
+        rows: list[tuple[int, str, str, float]] = []
+        for group, entities, stage in self.groups:
+            if group != "all" and stage is None:
+                continue
+            mask = np.ones(len(visits["entity"]), bool) if stage is None else visits["stage"] == stage
+            queue = occupancy(visits["arrive"][mask], self.wait_start[mask], edges) / 60.0
+            _, open_minutes = self._busy_and_open(group, edges)
+            for metric, values in (("queue_length_mean", queue), ("staffed_booths", open_minutes / 60.0)):
+                rows.extend((hour, group, metric, float(value)) for hour, value in enumerate(values))
         return rows
 
 

@@ -68,6 +68,8 @@ def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = 
     with atomic_folder(target) as staging:
         results.summary.to_csv(staging / "summary.csv", index=False)
         results.hourly.to_csv(staging / "hourly.csv", index=False)
+        if results.timeline is not None:
+            results.timeline.to_csv(staging / "timeline.csv", index=False)
         if results.entities is not None:
             write_entities(results.entities, staging / ENTITIES_FILE)
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(results.scenario), encoding="utf-8")
@@ -95,4 +97,5 @@ def load_results(folder: str | os.PathLike) -> Results:
         hourly=pd.read_csv(folder / "hourly.csv"),
         entities=pd.read_csv(entities_path) if entities_path.exists() else None,
         info=json.loads((folder / "run.json").read_text(encoding="utf-8")),
+        timeline=pd.read_csv(folder / "timeline.csv") if (folder / "timeline.csv").exists() else None,
     )

@@ -176,6 +176,36 @@ def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None,
     return figure
 
 
+def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = None, title: str = "") -> Figure:
+    """Mean queue length over the whole horizon, hour by hour, per stage (line, 95 % CI band),
+    with open booths on a second axis; the warm-up is shaded."""
+    stages = _groups(timeline, "stage=")
+    figure, axes = plt.subplots(len(stages), 1, figsize=(10, 1.7 * len(stages) + 0.9), sharex=True,
+                                layout="constrained", squeeze=False)
+    for axis, group in zip(axes[:, 0], stages):
+        rows = timeline[timeline["group"] == group].sort_values("hour")
+        days = rows["hour"].to_numpy() / 24.0
+        if measured is not None and measured[0] > 0:
+            axis.axvspan(0, measured[0], color="0.9", linewidth=0)
+        axis.fill_between(days, rows["queue_length_mean_ci_low"].clip(lower=0), rows["queue_length_mean_ci_high"],
+                          step="post", color="tab:blue", alpha=0.2, linewidth=0)
+        axis.step(days, rows["queue_length_mean"], where="post", color="tab:blue", linewidth=0.9)
+        axis.set_ylabel("queue", fontsize="small")
+        axis.set_title(group_label(group), loc="left")
+        axis.set_ylim(0, max(1.0, float(rows["queue_length_mean"].max()) * 1.3))   # the mean sets the scale
+        booths = axis.twinx()
+        booths.step(days, rows["staffed_booths"], where="post", color="tab:red", linewidth=0.8)
+        booths.set_ylabel("booths", fontsize="small", color="tab:red")
+        booths.set_ylim(0, max(1.0, float(rows["staffed_booths"].max())) * 1.15)
+        booths.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+    last = axes[-1, 0]
+    last.set_xlim(0, float(timeline["hour"].max() + 1) / 24.0)
+    last.set_xlabel("day of the horizon (warm-up shaded)")
+    figure.suptitle(title or "Queue length (blue) and open booths (red) over the horizon")
+    return figure
+
+
 def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
     """Busy share of the open booths, stage x hour of day (blank where no booth is open)."""
     stages = _groups(hourly, "stage=")
@@ -293,6 +323,8 @@ RUN_FIGURES = {  # file name -> caption, in report order
     "wait_ecdf.png": "Distribution of total waits per class: the share served within 30 and 60 minutes (dots) "
                      "and the share waiting longer (legend).",
     "queues_and_booths.png": "Mean queue length per stage by hour of day (bars) and open booths (red line).",
+    "queue_timeline.png": "Queue length per stage hour by hour over the whole horizon (blue, 95 % band) and "
+                          "open booths (red); the warm-up is shaded.",
     "utilization_heatmap.png": "Utilization of the open booths, stage by hour of day.",
     "daily_throughput.png": "Exits per day over the whole horizon; warm-up and drain days shaded.",
 }
@@ -306,6 +338,9 @@ def run_figures(results: "Results") -> dict[str, Figure]:
     figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, peaks, f"{name}: mean wait by hour of arrival"),
                "queues_and_booths.png": queue_and_staffing(results.hourly, peaks, f"{name}: queues and open booths"),
                "utilization_heatmap.png": utilization_heatmap(results.hourly, f"{name}: utilization of open booths, %")}
+    if results.timeline is not None and len(results.timeline):
+        figures["queue_timeline.png"] = queue_timeline(results.timeline, (calendar.warmup_days, calendar.days),
+                                                       f"{name}: queues and open booths over the horizon")
     if results.entities is not None and len(results.entities):
         window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
         figures["wait_ecdf.png"] = wait_ecdf(results.entities, window=window,

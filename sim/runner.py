@@ -34,6 +34,7 @@ class Results:
     hourly: pd.DataFrame
     entities: pd.DataFrame | None
     info: dict[str, Any] = field(default_factory=dict)
+    timeline: pd.DataFrame | None = None     # hour since the start x (all, stages): queue, open booths
 
     def metric(self, metric: str, group: str = "all") -> float:
         """The mean of ``metric`` for ``group`` (e.g. ``results.metric("wait_mean", "class=car")``)."""
@@ -48,6 +49,7 @@ class ReplicationOutput:
     metrics: list[tuple[str, str, float]]
     hourly: list[tuple[int, str, str, float]]
     entities: pd.DataFrame | None
+    timeline: list[tuple[int, str, str, float]] = field(default_factory=list)
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
@@ -57,7 +59,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_entiti
     view = entity_view(records, layout)
     metrics = ReplicationMetrics(records, layout, scenario, view)
     entities = entity_table(records, layout, view) if keep_entities else None
-    return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities)
+    return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities, metrics.timeline_rows())
 
 
 def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
@@ -80,6 +82,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
                         workers, executor, scheduler, scenario.name, progress)
     ordered = [outputs[r] for r in range(replications)]
     return Results(scenario=scenario, summary=summary_table(ordered), hourly=hourly_table(ordered),
+                   timeline=hourly_table(ordered, "timeline"),
                    entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
                    info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
                          "replications": replications, "workers": workers,
@@ -99,9 +102,10 @@ def summary_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
     return summary[SUMMARY_COLUMNS]
 
 
-def hourly_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
-    """Hour of day x group, one column per metric with its CI columns."""
-    rows = [(r, *row) for r, output in enumerate(outputs) for row in output.hourly]
+def hourly_table(outputs: Iterable[ReplicationOutput], attribute: str = "hourly") -> pd.DataFrame:
+    """Hour x group, one column per metric with its CI columns: hour of day (``hourly``), or hours
+    since the start of the horizon (``attribute="timeline"``)."""
+    rows = [(r, *row) for r, output in enumerate(outputs) for row in getattr(output, attribute)]
     per_replication = pd.DataFrame(rows, columns=["replication", "hour", "group", "metric", "value"])
     summary = summarize(per_replication, ["hour", "group", "metric"])
     wide = summary.pivot(index=["group", "hour"], columns="metric", values=["mean", "ci_low", "ci_high"])

@@ -18,7 +18,7 @@ from conftest import MINUTES_PER_DAY, load, mmc_scenario, small_scenario
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_PNGS = {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png", "wait_ecdf.png",
-            "daily_throughput.png"}
+            "daily_throughput.png", "queue_timeline.png"}
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +105,26 @@ def test_save_run_figures_writes_pngs_with_or_without_entities(results, tmp_path
         assert path.read_bytes().startswith(PNG_MAGIC)
         assert path.stat().st_size < 200_000
     assert not list(tmp_path.glob(".*"))                                              # no staging leftovers
-    without = sim.Results(results.scenario, results.summary, results.hourly, None, results.info)
+    without = sim.Results(results.scenario, results.summary, results.hourly, None, results.info, results.timeline)
     folder = tmp_path / "no_entities"
     folder.mkdir()
     assert {p.name for p in plots.save_run_figures(without, folder)} == \
-        {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png"}
+        {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png", "queue_timeline.png"}
+
+
+def test_timeline_covers_the_horizon_hour_by_hour(results):
+    """timeline.csv: one row per hour of the horizon for all and each stage; open booths follow the
+    schedule and the hour-of-day profile is the timeline's measured days averaged."""
+    timeline, calendar = results.timeline, results.scenario.calendar
+    hours = calendar.days * 24
+    stages = [g for g in results.hourly["group"].unique() if g.startswith("stage=")]
+    assert set(timeline["group"]) == {"all", *stages}
+    assert all(len(timeline[timeline["group"] == g]) == hours for g in ["all", *stages])
+    assert (timeline["staffed_booths"] >= 0).all() and (timeline["queue_length_mean"] >= 0).all()
+    measured = timeline[(timeline["group"] == "all") & (timeline["hour"] >= calendar.warmup_days * 24)]
+    profile = measured.groupby(measured["hour"] % 24)["queue_length_mean"].mean()
+    hourly = results.hourly[results.hourly["group"] == "all"].set_index("hour")["queue_length_mean"]
+    assert profile.to_numpy() == pytest.approx(hourly.sort_index().to_numpy(), rel=1e-9, abs=1e-12)
 
 
 # --------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_run_report_is_self_contained_with_sections_and_figures(run_folder):
     structure = parse(text)
     assert_self_contained(text, structure)
     assert {"headline", "figures", "assumptions", "sources", "run"} <= set(structure.ids)
-    assert len(structure.images) == 5                       # every PNG of the run folder, embedded
+    assert len(structure.images) == len(list(run_folder.glob("*.png"))) == 6   # every PNG of the run folder, embedded
     assert {"Headline numbers", "Figures", "Scenario and key assumptions", "Sources", "Stages",
             "Traveler classes", "Stages and booths"} <= set(structure.headings)
     words = " ".join(structure.text)
