@@ -348,7 +348,7 @@ def _reset_peak_rss() -> bool:
 def memory_child(spec: str) -> None:
     """Run in a fresh interpreter: measure one thing, print one JSON line."""
     what, measure, days = spec.split(":")
-    import pandas  # noqa: F401  (imported by sim.runner anyway; part of the baseline)
+    import pandas  # noqa: F401  (imported by sim.runner anyway; part of the baseline)  # pyflakes: ignore
     import tracemalloc
     scenario = load_khorgos(int(days))
     seed = scenario.run.seed
