@@ -4,9 +4,9 @@ Every scenario runs the same replications ``0 … n−1`` with the same seed, so
 each draws arrivals, service times and checks from the same named streams (see
 :mod:`sim.streams`). The difference variant − base is then taken replication by replication and
 summarized with a t confidence interval (:func:`sim.stats.paired_difference_ci`): far sharper
-than comparing two independent runs. Groups are everyone, each class, and green-channel
-eligible travelers against the others (computed here from the entity table of each replication);
-a class that only one scenario has is not compared. Each variant gets one plain-language verdict
+than comparing two independent runs. Groups are the summary's: everyone, each class,
+green-channel eligible travelers against the others, weekdays and weekends; a class that only one
+scenario has is not compared. Each variant gets one plain-language verdict
 line per metric.
 """
 from __future__ import annotations
@@ -48,9 +48,6 @@ FIGURE_FILE, REPORT_CAPTION = "compare.png", ("Left: mean wait per group in each
                                               "waits). Bottom: everyone's mean wait by hour of arrival.")
 
 
-# --------------------------------------------------------------------------------------------
-# per replication (runs in the worker processes)
-# --------------------------------------------------------------------------------------------
 # --------------------------------------------------------------------------------------------
 # the comparison
 # --------------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ import simpy
 from simpy.core import URGENT
 
 from .calendar import MINUTES_PER_DAY, open_days, total_days
-from .demand import Arrivals
-from .plan import Layout, Plan
+from .demand import Arrivals, generate_arrivals
+from .plan import Layout, Plan, build_layout, draw_plan
 from .records import Records, VisitLog
 from .scenario.schema import DIRECTIONS, Scenario
 
@@ -255,9 +255,6 @@ def _load(pool: Pool) -> tuple[bool, float]:
 
 def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | None = None) -> Records:
     """Run one replication of ``scenario`` and return its raw records."""
-    from .demand import generate_arrivals
-    from .plan import build_layout, draw_plan
-
     layout = layout or build_layout(scenario)
     arrivals = generate_arrivals(scenario, seed, replication)
     plan = draw_plan(scenario, layout, arrivals, seed, replication)

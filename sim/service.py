@@ -31,19 +31,3 @@ def draw(distribution: Distribution, rng: np.random.Generator, size: int) -> np.
         shape = 1.0 / (cv * cv)
         return rng.gamma(shape, mean / shape, size)
     raise TypeError(f"unknown distribution {distribution!r}")
-
-
-def mean_and_cv(distribution: Distribution) -> tuple[float, float]:
-    """The mean (minutes) and coefficient of variation of ``distribution``."""
-    if isinstance(distribution, Exponential):
-        return distribution.mean, 1.0
-    if isinstance(distribution, Deterministic):
-        return distribution.value, 0.0
-    if isinstance(distribution, Empirical):
-        values = np.asarray(distribution.values)
-        weights = np.ones_like(values) if distribution.weights is None else np.asarray(distribution.weights)
-        weights = weights / weights.sum()
-        mean = float(np.sum(weights * values))
-        std = float(np.sqrt(np.sum(weights * (values - mean) ** 2)))
-        return mean, (std / mean if mean else 0.0)
-    return distribution.mean, distribution.cv

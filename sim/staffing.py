@@ -57,7 +57,13 @@ def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.nd
 
 
 def booth_minutes(times: np.ndarray, booths: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Open booth-minutes in each bin between consecutive ``edges`` (minutes)."""
-    ends = np.append(times[1:], np.inf)
-    cumulative = np.array([np.sum(booths * np.clip(np.minimum(ends, edge) - times, 0, None)) for edge in edges])
+    """Open booth-minutes in each bin between consecutive ``edges`` (minutes).
+
+    The open booth-minutes since time 0 grow linearly between change points, so they are known
+    exactly at the change points and interpolated at the edges (the last value holds after them).
+    """
+    at_changes = np.concatenate(([0.0], np.cumsum(booths[:-1] * np.diff(times))))
+    last = times[-1]
+    cumulative = np.where(np.asarray(edges) <= last, np.interp(edges, times, at_changes),
+                          at_changes[-1] + booths[-1] * (np.asarray(edges) - last))
     return np.diff(cumulative)

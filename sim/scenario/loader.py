@@ -103,19 +103,30 @@ def resolve_extends(data: Any, lines: LineMap, label: str, base_dir: Path,
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> dict:
-    """Return a copy of ``data`` with the field at ``a.b.c`` set to ``value``."""
+    """Return a copy of ``data`` with the field at ``a.b.c`` set to ``value`` (list items by
+    index). A path through a value that is neither a mapping nor a list, or a list index out of
+    range, is a :class:`ScenarioError` naming the path."""
     result = copy.deepcopy(data)
     keys = dotted.split(".")
     node = result
-    for key in keys[:-1]:
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
         if isinstance(node, list):
-            node = node[int(key)]
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(Problem("<override>", dotted, f"{'.'.join(keys[:depth]) or 'the top level'} is a "
+                                            f"list of {len(node)} items: expected an index 0-{len(node) - 1}, got {key!r}"))
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
         else:
-            node = node.setdefault(key, {})
-    if isinstance(node, list):
-        node[int(keys[-1])] = value
-    else:
-        node[keys[-1]] = value
+            raise ScenarioError(Problem("<override>", dotted, f"{'.'.join(keys[:depth])} is a single value "
+                                        f"({node!r}), not a mapping: cannot set {key!r} inside it"))
     return result
 
 
