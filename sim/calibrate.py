@@ -46,7 +46,7 @@ from . import __version__
 from .calendar import MINUTES_PER_DAY, day_dates, open_days
 from .errors import Problem, ScenarioError
 from .executors import make_executor, progress_bar
-from .outputs import atomic_folder
+from .outputs import atomic_file, atomic_folder
 from .runner import run_replication
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.calibration import (Calibration, Parameter, Target, day_selected, describe_selection,
@@ -755,9 +755,8 @@ def write_calibration(result: CalibrationResult, out_dir: str | os.PathLike, sce
 
 def _write_scenario(text: str, path: Path, result: CalibrationResult) -> None:
     """Write under a hidden name beside ``path``, check it loads to the fitted values, rename."""
-    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    staging.write_text(text, encoding="utf-8")
-    try:
+    with atomic_file(path) as staging:
+        staging.write_text(text, encoding="utf-8")
         loaded = load_scenario(staging)
         data = loaded.model_dump(mode="json", by_alias=True)
         for parameter, value in zip(result.parameters, result.fit.point):
@@ -765,9 +764,6 @@ def _write_scenario(text: str, path: Path, result: CalibrationResult) -> None:
                 written, _ = resolve_path(data, dotted)
                 if not math.isclose(float(to_number(written)), value, rel_tol=1e-12, abs_tol=1e-12):
                     raise RuntimeError(f"the calibrated file sets {dotted} to {written!r}, not the fitted {value!r}")
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
 
 
 __all__ = ["CalibrationResult", "Evaluation", "FreeParameter", "calibrate", "calibrated_yaml", "check_targets",

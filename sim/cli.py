@@ -108,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_folder(out: Path | None, *default: str) -> Path:
+    """``--out``, or ``results/<default...>/<UTC time>/``; refused if it exists and is not empty."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or Path("results", *default, stamp)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ScenarioError(Problem("--out", "", f"{folder} already exists and is not empty: "
+                                    "choose another folder (results are never overwritten)"))
+    return folder
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -144,11 +154,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     overrides = {"calendar.days": args.days} if args.days else None
     scenario = load_scenario(args.scenario, overrides)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path("results") / scenario.name / stamp
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ScenarioError(Problem("--out", "", f"{out} already exists and is not empty: "
-                                    "choose another folder (results are never overwritten)"))
+    out = _output_folder(args.out, scenario.name)
     results = run(scenario, replications=args.replications, seed=args.seed, workers=args.workers,
                   keep_entities=not args.no_entities)
     results.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
@@ -182,15 +188,13 @@ def command_sweep(args: argparse.Namespace) -> int:
 def command_compare(args: argparse.Namespace) -> int:
     from .compare import compare, write_comparison
 
-    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        raise ScenarioError(Problem("--out", "", f"{args.out} already exists and is not empty: "
-                                    "choose another folder (results are never overwritten)"))
+    if args.out is not None:
+        _output_folder(args.out)                       # refuse an existing folder before running
     comparison = compare([args.base, *args.variants], replications=args.replications, seed=args.seed,
                          workers=args.workers, overrides={"calendar.days": args.days} if args.days else None)
     comparison.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
     names = [s.name for s in comparison.scenarios]
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path("results") / "compare" / f"{names[0]}_vs_{'_'.join(names[1:])}" / stamp
+    out = args.out or _output_folder(None, "compare", f"{names[0]}_vs_{'_'.join(names[1:])}")
     folder = write_comparison(comparison, out)
     for variant in names[1:]:
         print(f"{variant} vs {names[0]} ({comparison.info['replications']} paired replications, "
@@ -234,10 +238,7 @@ def command_validate_model(args: argparse.Namespace) -> int:
     from .outputs import atomic_folder
     from .validation import markdown_report, run_suite
 
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path("results") / "validation" / stamp
-    if out.exists() and any(out.iterdir()):
-        raise ScenarioError(Problem("--out", "", f"{out} already exists and is not empty: choose another folder"))
+    out = _output_folder(args.out, "validation")
     table = run_suite(reduced=args.reduced, workers=args.workers)
     command = "checkpoint-sim validate-model" + (" --reduced" if args.reduced else "")
     report = markdown_report(table, command, args.reduced)
@@ -290,10 +291,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration, write_calibration
 
     scenario = load_for_calibration(args.scenario)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path("results") / f"{scenario.name}-calibration" / stamp
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ScenarioError(Problem("--out", "", f"{out} already exists and is not empty: choose another folder"))
+    out = _output_folder(args.out, f"{scenario.name}-calibration")
     scenario_out = args.scenario_out or default_scenario_out(args.scenario)
     if scenario_out.exists() and not args.force:
         raise ScenarioError(Problem("--scenario-out", "", f"{scenario_out} already exists: pass --force to replace "

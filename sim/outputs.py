@@ -53,12 +53,23 @@ def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a CSV file under a temporary name and rename it into place."""
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden staging path beside ``path``; it replaces ``path`` only if the block
+    completes, and is removed otherwise."""
     path = Path(path)
     staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    table.to_csv(staging, index=False)
-    os.replace(staging, path)
+    try:
+        yield staging
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a CSV file under a temporary name and rename it into place."""
+    with atomic_file(path) as staging:
+        table.to_csv(staging, index=False)
 
 
 def write_results(results: Results, out_dir: str | os.PathLike, figures: bool = True) -> Path:

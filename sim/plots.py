@@ -364,15 +364,14 @@ def png_bytes(figure: Figure) -> bytes:
 
 def save_figure(figure: Figure, path: str | os.PathLike) -> Path:
     """Write ``figure`` as PNG under a temporary name, rename it into place and close it."""
-    path = Path(path)
-    staging = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    from .outputs import atomic_file
+
     try:
-        staging.write_bytes(png_bytes(figure))
-        os.replace(staging, path)
+        with atomic_file(path) as staging:
+            staging.write_bytes(png_bytes(figure))
     finally:
         plt.close(figure)
-        staging.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def save_figures(figures: dict[str, Figure], folder: str | os.PathLike) -> list[Path]:

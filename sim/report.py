@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
+from .outputs import atomic_file
 from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     save_sweep_figures, sweep_parameters)
 from .scenario.schema import WEEKDAYS, BoothSchedule, HourRule, Scenario
@@ -181,11 +182,9 @@ def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: st
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     """Write ``text`` under a temporary name and rename it into place."""
-    path = Path(path)
-    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    staging.write_text(text, encoding="utf-8")
-    os.replace(staging, path)
-    return path
+    with atomic_file(path) as staging:
+        staging.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def read_images(folder: Path, captions: dict[str, str]) -> dict[str, tuple[bytes, str]]:
