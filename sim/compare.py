@@ -25,7 +25,8 @@ from matplotlib.figure import Figure
 from . import __version__
 from .errors import Problem, ScenarioError
 from .executors import run_tasks
-from .metrics import UNITS
+from .catalogue import phrase
+from .catalogue import unit as unit_of
 from .outputs import atomic_folder
 from .plots import comparison_figure, group_label, peak_hours, save_figure
 from .runner import Results, hourly_table, replication_table, run_replication, summary_table
@@ -38,8 +39,6 @@ SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other gro
     ("green channel", ("green_channel=eligible", "eligible travelers"), ("green_channel=not_eligible", "others")),
     ("by day", ("day=weekend", "weekend arrivals"), ("day=weekday", "weekday arrivals")),
 ]
-METRIC_PHRASES = {"wait_mean": "mean wait", "wait_p90": "90th-percentile wait", "wait_p95": "95th-percentile wait",
-                  "share_wait_over_60min": "share waiting over 60 min", "throughput_per_day": "throughput"}
 NEGLIGIBLE = 1e-6     # |difference| and CI bounds below this (minutes, shares, per day) are rounding noise
 DIFFERENCE_COLUMNS = ["scenario", "group", "metric", "base_mean", "variant_mean", "difference", "ci_low",
                       "ci_high", "unit"]
@@ -57,7 +56,7 @@ def format_change(metric: str, value: float, sign: str = "+", low: float = np.na
     ``sign="+"`` writes a difference (signed; shares in percentage points), ``""`` a level. Waits
     of 10 hours or more are written in hours.
     """
-    unit = UNITS.get(metric, "")
+    unit = unit_of(metric)
     scale, suffix = {"min": (1.0, " min"), "fraction": (100.0, " pp" if sign else " %"),
                      "entities/day": (1.0, " a day")}.get(unit, (1.0, f" {unit}" if unit else ""))
     if all(np.isnan(v) for v in (value, low, high)):
@@ -101,7 +100,7 @@ def _joined(change: str) -> str:
 
 
 def metric_phrase(metric: str) -> str:
-    return METRIC_PHRASES.get(metric, metric)
+    return phrase(metric)
 
 
 def scenario_differences(base: Scenario, variant: Scenario) -> list[tuple[str, str, str]]:
@@ -203,7 +202,7 @@ def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence
             before, after = wide[(base, group, metric)].to_numpy(), wide[(variant, group, metric)].to_numpy()
             difference, low, high = paired_difference_ci(after, before)
             rows.append((variant, group, metric, float(np.nanmean(before)), float(np.nanmean(after)),
-                         difference, low, high, UNITS.get(metric, "")))
+                         difference, low, high, unit_of(metric)))
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 

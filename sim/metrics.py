@@ -21,14 +21,6 @@ from .records import Records
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
 
-UNITS = {
-    "throughput_per_day": "entities/day", "persons_per_day": "persons/day", "wait_mean": "min",
-    "wait_p50": "min", "wait_p90": "min", "wait_p95": "min", "wait_max": "min",
-    "time_in_system_mean": "min", "backlog_time_mean": "min", "utilization": "fraction",
-    "queue_length_mean": "tokens", "queue_length_max": "tokens", "share_wait_over_60min": "fraction",
-    "share_waiting": "fraction",
-    "unfinished": "entities", "arrivals_per_day": "entities/day", "staffed_booths": "booths",
-}
 
 
 @dataclass

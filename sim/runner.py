@@ -16,7 +16,8 @@ import pandas as pd
 
 from . import __version__
 from .executors import run_tasks
-from .metrics import UNITS, ReplicationMetrics, entity_table, entity_view
+from .catalogue import unit
+from .metrics import ReplicationMetrics, entity_table, entity_view
 from .model import simulate
 from .plan import build_layout
 from .scenario import Scenario, load_scenario
@@ -98,7 +99,7 @@ def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
 def summary_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:
     """Tidy summary: group, metric, mean, ci_low, ci_high, unit (95 % t CIs across replications)."""
     summary = summarize(replication_table(outputs), ["group", "metric"])
-    summary["unit"] = summary["metric"].map(UNITS)
+    summary["unit"] = summary["metric"].map(unit)
     return summary[SUMMARY_COLUMNS]
 
 
