@@ -33,7 +33,9 @@ from .runner import Results, hourly_table, replication_table, run_replication, s
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
 
-COMPARED_METRICS = ("wait_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "throughput_per_day")
+COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wait_p90", "wait_p95",
+                    "share_wait_over_60min", "throughput_per_day", "unfinished_share")
+SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_GROUPS = ("class=", "green_channel=", "day=")  # with "all": the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
     ("green channel", ("green_channel=eligible", "eligible travelers"), ("green_channel=not_eligible", "others")),
@@ -159,10 +161,17 @@ class Comparison:
         def describe(row: pd.Series) -> str:
             return describe_change(row.name[1], row["difference"], row["ci_low"], row["ci_high"])
         groups = [g for g in dict.fromkeys(rows.index.get_level_values(0)) if g == "all" or g.startswith("class=")]
+        def part(group: str, metric: str) -> str:
+            text = f"{group_label(group)}{_joined(describe(rows.loc[(group, metric)]))}"
+            beside = SIDE_BY_SIDE.get(metric)
+            if group != "all" and (group, beside) in rows.index:
+                text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
+            return text
         lines = []
         for metric in COMPARED_METRICS:
-            parts = [f"{group_label(g)}{_joined(describe(rows.loc[(g, metric)]))}" for g in groups
-                     if (g, metric) in rows.index]
+            if metric in SIDE_BY_SIDE.values():
+                continue
+            parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
             if parts:
                 lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
             if metric == "wait_mean":

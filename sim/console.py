@@ -1,37 +1,63 @@
 """What a run prints on the console: the headline figures of a results summary, as plain text.
 
-A pure function of the summary table (no model, no files); the CLI prints it after a run.
+A pure function of the results (no model, no files); the CLI prints it after a run. Every figure
+is a mean over replications with the half-width of its 95 % CI, in the catalogue's units
+(shares in %). Cargo classes show their time in the cargo backlog beside the checkpoint wait,
+and the warnings of :mod:`sim.diagnostics` close the table.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def key_figures(results) -> str:
-    """A short plain-text table of the headline numbers."""
-    summary = results.summary.set_index(["group", "metric"])
+import pandas as pd
 
-    def cell(group: str, metric: str, digits: int = 1) -> str:
-        if (group, metric) not in summary.index:
-            return "-"
-        row = summary.loc[(group, metric)]
-        text = f"{row['mean']:.{digits}f}"
-        if row["ci_low"] == row["ci_low"]:  # not NaN
-            text += f" ±{(row['ci_high'] - row['ci_low']) / 2:.{digits}f}"
-        return text
+from .catalogue import metric as catalogue_entry
 
-    info = results.info
-    lines = [f"{results.scenario.crossing.name} — {info['replications']} replications, seed {info['seed']}, "
-             f"{results.scenario.calendar.days} days ({results.scenario.calendar.warmup_days} warm-up)",
-             f"{'group':<24}{'per day':>16}{'wait mean':>16}{'wait p90':>16}{'> 60 min':>14}"]
-    groups = ["all"] + [g for g in summary.index.get_level_values(0).unique() if g.startswith("class=")]
+if TYPE_CHECKING:
+    from .runner import Results
+
+TRAVELLER_COLUMNS = [  # (metric, heading, width)
+    ("throughput_per_day", "per day", 13), ("wait_mean", "wait mean", 13), ("wait_p90", "wait p90", 14),
+    ("peak_hour_wait_mean", "peak-hour wait", 15), ("share_wait_over_60min", "> 60 min", 11),
+    ("backlog_time_mean", "cargo backlog", 15), ("unfinished", "still inside", 13),
+]
+STAGE_COLUMNS = [("utilization", "utilization", 13), ("queue_length_mean", "queue mean", 13),
+                 ("queue_length_max", "queue max", 14)]
+GROUP_WIDTH = 24
+
+
+def estimate_text(summary: pd.DataFrame, group: str, metric: str) -> str:
+    """``54.9 ±4.4`` in the metric's unit (shares in %), ``-`` when the summary has no such row."""
+    if (group, metric) not in summary.index:
+        return "-"
+    row = summary.loc[(group, metric)]
+    entry = catalogue_entry(metric)
+    scale = 100.0 if entry.percent else 1.0
+    text = f"{scale * row['mean']:,.{entry.digits}f}"
+    if row["ci_low"] == row["ci_low"]:  # not NaN
+        text += f" ±{scale * (row['ci_high'] - row['ci_low']) / 2:,.{entry.digits}f}"
+    return text + (" %" if entry.percent else "")
+
+
+def _table(summary: pd.DataFrame, groups: list[str], columns: list[tuple[str, str, int]], title: str) -> list[str]:
+    lines = [f"{title:<{GROUP_WIDTH}}" + "".join(f" {heading:>{width}}" for _, heading, width in columns)]
     for group in groups:
-        lines.append(f"{group:<24}{cell(group, 'throughput_per_day', 0):>16}{cell(group, 'wait_mean'):>16}"
-                     f"{cell(group, 'wait_p90'):>16}{cell(group, 'share_wait_over_60min', 2):>14}")
-    lines.append(f"{'stage':<24}{'utilization':>16}{'queue mean':>16}{'queue max':>16}")
-    for group in [g for g in summary.index.get_level_values(0).unique() if g.startswith("stage=")]:
-        lines.append(f"{group:<24}{cell(group, 'utilization', 2):>16}{cell(group, 'queue_length_mean'):>16}"
-                     f"{cell(group, 'queue_length_max', 0):>16}")
-    unfinished = summary.loc[("all", "unfinished"), "mean"] if ("all", "unfinished") in summary.index else 0
-    if unfinished > 0:
-        lines.append(f"note: {unfinished:.0f} entities per replication were still inside when the run stopped "
-                     "(a cargo backlog, or an overloaded stage); their waits are not in the statistics")
+        lines.append(f"{group:<{GROUP_WIDTH}}" + "".join(f" {estimate_text(summary, group, metric):>{width}}"
+                                                         for metric, _, width in columns))
+    return lines
+
+
+def key_figures(results: "Results") -> str:
+    """A short plain-text table of the headline numbers, then the run's warnings."""
+    summary = results.summary.set_index(["group", "metric"])
+    groups = list(dict.fromkeys(summary.index.get_level_values(0)))
+    info, calendar = results.info, results.scenario.calendar
+    lines = [f"{results.scenario.crossing.name} — {info['replications']} replications, seed {info['seed']}, "
+             f"{calendar.days} days ({calendar.warmup_days} warm-up); waits in min, ± is the 95 % CI half-width"]
+    travellers = ["all", *[g for g in groups if g.startswith(("class=", "day="))]]
+    lines += _table(summary, [g for g in travellers if g in groups], TRAVELLER_COLUMNS, "group")
+    lines += _table(summary, [g for g in groups if g.startswith("stage=")], STAGE_COLUMNS, "stage")
+    if ("all", "arrivals_per_day") in summary.index and summary.loc[("all", "arrivals_per_day"), "mean"] == 0:
+        lines.append("nobody arrived in the measurement window (closed season, or no demand)")
+    lines += [f"warning: {text}" for text in info.get("warnings", [])]
     return "\n".join(lines)

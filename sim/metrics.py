@@ -6,11 +6,18 @@ and busy booths over it. Waits are minutes. A group's *wait* is its total checkp
 over stages (a group traveling together counts the mean wait of its members at per-person
 stages); time in the cargo backlog is reported apart as ``backlog_time_mean``.
 Queue lengths are computed exactly from the waiting intervals, not sampled.
+
+Nobody is left out of a wait statistic: a traveller still inside when the run stops counts
+with the wait accumulated so far (a lower bound of the wait it will have), so a stage that never
+opens makes the waits worse, not better; the unfinished are also reported on their own
+(``unfinished``, ``unfinished_share``, ``unfinished_wait_mean``) and ``wait_mean_finished`` is
+the mean over those who left. Per-day figures of a group divide by the group's own measured
+days: a day group (weekdays, weekends) by the number of such days in the window.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,33 +34,41 @@ from .staffing import booth_minutes
 class EntityView:
     """Per-entity and per-(entity, stage) arrays of one replication."""
 
-    wait: np.ndarray            # (entities, stages): mean token wait, NaN if not visited/started
-    service: np.ndarray         # (entities, stages): booth minutes
+    wait: np.ndarray            # (entities, stages): mean token wait (so far, if still queued), NaN if not visited
+    service: np.ndarray         # (entities, stages): booth minutes, NaN if not started
     lane: np.ndarray            # (entities, stages): pool index, -1 if not visited
-    total_wait: np.ndarray      # NaN for entities still inside at the end
+    total_wait: np.ndarray      # summed over stages; for entities still inside: the wait so far
+    finished: np.ndarray        # left the crossing before the run stopped
     secondary: np.ndarray
 
 
+def waited_until(records: Records) -> np.ndarray:
+    """When each visit's wait ended: its service start, or the end of the run if still queued."""
+    start = records.visits["start"]
+    return np.where(np.isnan(start), records.end_time, start)
+
+
 def entity_view(records: Records, layout: Layout) -> EntityView:
-    """Aggregate visits per (entity, stage)."""
+    """Aggregate visits per (entity, stage); tokens still queued count with their wait so far."""
     count, stages = len(records.arrivals), len(layout.stage_names)
     visits = records.visits
     started = ~np.isnan(visits["start"])
-    key = visits["entity"][started] * stages + visits["stage"][started]
+    key = visits["entity"].astype(np.int64) * stages + visits["stage"]
     size = count * stages
-    tokens = np.bincount(key, minlength=size)
+    tokens = np.bincount(key, minlength=size).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        wait = np.bincount(key, weights=(visits["start"] - visits["arrive"])[started], minlength=size) / tokens
-    service = np.bincount(key, weights=(visits["end"] - visits["start"])[started], minlength=size)
-    service[tokens == 0] = np.nan
+        wait = np.bincount(key, weights=waited_until(records) - visits["arrive"], minlength=size) / tokens
+    service = np.bincount(key[started], weights=(visits["end"] - visits["start"])[started],
+                          minlength=size).astype(float)
+    service[np.bincount(key[started], minlength=size) == 0] = np.nan
     lane = np.full(size, -1, dtype=np.int32)
-    lane[key] = visits["pool"][started]
+    lane[key] = visits["pool"]
     wait, service, lane = (a.reshape(count, stages) for a in (wait, service, lane))
     finished = ~np.isnan(records.exit_time)
-    total_wait = np.where(finished, np.nansum(wait, axis=1), np.nan)
+    total_wait = np.nansum(wait, axis=1) if stages else np.zeros(count)
     secondary_stages = np.asarray(layout.secondary, dtype=bool)
     secondary = (lane[:, secondary_stages] >= 0).any(axis=1) if secondary_stages.any() else np.zeros(count, bool)
-    return EntityView(wait, service, lane, total_wait, secondary)
+    return EntityView(wait, service, lane, total_wait, finished, secondary)
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
@@ -76,6 +91,7 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
         table[f"lane_{stage}"] = pool_names[view.lane[:, index]]
     table["wait_total"] = view.total_wait
     table["exit_min"] = records.exit_time
+    table["finished"] = view.finished
     table["secondary"] = view.secondary
     table["green_channel"] = arrivals.green
     return pd.DataFrame(table)
@@ -91,23 +107,62 @@ def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.nda
     return np.maximum(np.diff(integral_of_min(ends) - integral_of_min(starts)), 0.0)   # no rounding below 0
 
 
-def maximum_open(starts: np.ndarray, ends: np.ndarray, window: tuple[float, float]) -> float:
-    """Largest number of intervals [start, end) open at once during ``window``.
+def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray) -> float:
+    """Largest number of intervals [start, end) open at once during any of ``windows`` (rows
+    ``(from, to)``, sorted and disjoint).
 
-    The count only rises at a start, so it is enough to look at the window's start and at every
-    start inside it (an interval ending at the very moment another starts is not counted).
+    The count only rises at a start, so it is enough to look at each window's start and at every
+    start inside a window (an interval ending at the very moment another starts is not counted).
     """
-    if len(starts) == 0:
+    windows = np.asarray(windows, dtype=float).reshape(-1, 2)
+    if len(starts) == 0 or len(windows) == 0:
         return 0.0
     starts, ends = np.sort(starts), np.sort(ends)
-    first = np.searchsorted(starts, window[0], side="left")
-    last = np.searchsorted(starts, window[1], side="left")
-    at_window_start = first - np.searchsorted(ends, window[0], side="right")
-    inside = starts[first:last]
-    if len(inside) == 0:
-        return float(max(at_window_start, 0))
-    open_at_starts = np.arange(first + 1, last + 1) - np.searchsorted(ends, inside, side="right")
-    return float(max(at_window_start, open_at_starts.max()))
+    at_window_start = np.searchsorted(starts, windows[:, 0], side="left") - np.searchsorted(ends, windows[:, 0],
+                                                                                          side="right")
+    window = np.searchsorted(windows[:, 0], starts, side="right") - 1
+    inside = (window >= 0) & (starts < windows[np.maximum(window, 0), 1])
+    open_at_starts = (np.arange(1, len(starts) + 1) - np.searchsorted(ends, starts, side="right"))[inside]
+    return float(max(at_window_start.max(), open_at_starts.max(initial=0), 0))
+
+
+PEAK_FACTOR = 1.5        # a peak hour has at least 1.5x the mean demand of the hours with demand
+
+
+def peak_hours(weights: Sequence[float], factor: float = PEAK_FACTOR) -> list[int]:
+    """Hours of the day whose demand weight is at least ``factor`` times the mean weight of the
+    hours with demand (pass ``demand.hour_weights``, or arrivals per hour from a table)."""
+    weights = np.nan_to_num(np.asarray(weights, dtype=float))
+    busy = weights[weights > 0]
+    return [] if busy.size == 0 else [int(h) for h in np.flatnonzero(weights >= factor * busy.mean())]
+
+
+def peak_or_busiest_hours(weights: Sequence[float]) -> list[int]:
+    """The demand peak hours, or the busiest hour(s) when no hour stands out as a peak."""
+    peaks = peak_hours(weights)
+    weights = np.asarray(weights, dtype=float)
+    return peaks or [int(h) for h in np.flatnonzero(weights == weights.max())]
+
+
+@dataclass(frozen=True)
+class Group:
+    """What a row of the summary is about: a set of travellers, or a stage's visits.
+
+    ``entities`` masks the entities of the group (None for a stage group, whose visits are
+    selected by ``stage``); ``days`` marks the measured days the group covers: its per-day
+    figures divide by their number and its time-averages (queue lengths) cover their hours.
+    ``time_selection`` groups (weekdays, weekends) average the queue of everyone over their days.
+    """
+
+    name: str
+    entities: np.ndarray | None
+    stage: int | None
+    days: np.ndarray
+    time_selection: bool = False
+
+    @property
+    def day_count(self) -> int:
+        return int(self.days.sum())
 
 
 class ReplicationMetrics:
@@ -118,139 +173,169 @@ class ReplicationMetrics:
         self.view = view or entity_view(records, layout)
         calendar = scenario.calendar
         self.window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
-        self.measured_days = calendar.days - calendar.warmup_days
+        self.measured = np.arange(calendar.days) >= calendar.warmup_days
         visits = records.visits
-        self.wait_start = np.where(np.isnan(visits["start"]), records.end_time, visits["start"])
+        self.wait_start = waited_until(records)
         self.busy_end = np.minimum(visits["end"], records.end_time)
         arrivals = records.arrivals
         self.in_window = (arrivals.time >= self.window[0]) & (arrivals.time < self.window[1])
         self.exit_in_window = (records.exit_time >= self.window[0]) & (records.exit_time < self.window[1])
+        self.peak_hours = peak_or_busiest_hours(scenario.demand.hour_weights)
+        self.cargo = np.isin(arrivals.class_index, layout.cargo_classes)
         self.groups = self._groups()
 
-    def _groups(self) -> list[tuple[str, np.ndarray | None, int | None]]:
-        """(name, entity mask, or None and the stage index for stage groups)."""
-        arrivals, layout = self.records.arrivals, self.layout
-        groups: list[tuple[str, np.ndarray | None, int | None]] = [("all", np.ones(len(arrivals), bool), None)]
+    def _groups(self) -> list[Group]:
+        arrivals, layout, measured = self.records.arrivals, self.layout, self.measured
+        groups = [Group("all", np.ones(len(arrivals), bool), None, measured)]
         for index, name in enumerate(layout.class_names):
-            groups.append((f"class={name}", arrivals.class_index == index, None))
+            groups.append(Group(f"class={name}", arrivals.class_index == index, None, measured))
         for index, name in enumerate(layout.stage_names):
-            groups.append((f"stage={name}", None, index))
+            groups.append(Group(f"stage={name}", None, index, measured))
         for index, name in enumerate(DIRECTIONS):
             mask = arrivals.direction_index == index
             if mask.any():
-                groups.append((f"direction={name}", mask, None))
+                groups.append(Group(f"direction={name}", mask, None, measured))
         if any(c.green_channel_share > 0 for c in self.scenario.classes.values()):
-            groups.append(("green_channel=eligible", arrivals.green, None))
-            groups.append(("green_channel=not_eligible", ~arrivals.green, None))
-        dates = day_dates(self.scenario.calendar, self.scenario.calendar.days + 1)
-        weekend_day = np.array([date.weekday() >= 5 for date in dates])
-        day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(dates) - 1)
+            groups.append(Group("green_channel=eligible", arrivals.green, None, measured))
+            groups.append(Group("green_channel=not_eligible", ~arrivals.green, None, measured))
+        calendar = self.scenario.calendar
+        weekend_day = np.array([date.weekday() >= 5 for date in day_dates(calendar, calendar.days + 1)])
+        day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(weekend_day) - 1)
         for label, wanted in (("weekday", False), ("weekend", True)):
-            mask = weekend_day[day_index] == wanted
-            if (mask & self.in_window).any():
-                groups.append((f"day={label}", mask, None))
+            days = measured & (weekend_day[:calendar.days] == wanted)
+            if days.any():
+                groups.append(Group(f"day={label}", weekend_day[day_index] == wanted, None, days, True))
         return groups
 
-    def _visit_masks(self) -> Iterator[tuple[str, np.ndarray | None, np.ndarray]]:
-        """Each group with its visit mask, made one at a time (they are as long as the visit log)."""
+    def _visit_mask(self, group: Group) -> np.ndarray:
+        """The visits of a group (as long as the visit log: made one group at a time)."""
         visits = self.records.visits
-        for group, entities, stage in self.groups:
-            yield group, entities, (visits["stage"] == stage) if entities is None else entities[visits["entity"]]
+        if group.stage is not None:
+            return visits["stage"] == group.stage
+        if group.time_selection:
+            return np.ones(len(visits["entity"]), bool)
+        return group.entities[visits["entity"]]
+
+    def _windows(self, group: Group) -> np.ndarray:
+        """The group's measured days as (from, to) minute spans, consecutive days merged."""
+        days = np.flatnonzero(group.days)
+        if len(days) == 0:
+            return np.zeros((0, 2))
+        breaks = np.flatnonzero(np.diff(days) > 1)
+        first = np.concatenate(([days[0]], days[breaks + 1]))
+        last = np.concatenate((days[breaks], [days[-1]])) + 1
+        return np.column_stack((first, last)) * MINUTES_PER_DAY
 
     def rows(self) -> list[tuple[str, str, float]]:
         """(group, metric, value) for every group."""
         rows: list[tuple[str, str, float]] = []
-        for group, entities, visit_mask in self._visit_masks():
-            values = self._entity_metrics(entities) if entities is not None else self._stage_metrics(visit_mask)
-            values.update(self._queue_metrics(visit_mask))
-            if group == "all" or group.startswith("stage="):
+        for group in self.groups:
+            visit_mask = self._visit_mask(group)
+            values = self._entity_metrics(group) if group.entities is not None else self._stage_metrics(visit_mask)
+            values.update(self._queue_metrics(visit_mask, self._windows(group)))
+            if group.name == "all" or group.stage is not None:
                 values["utilization"] = self._utilization(group)
-            rows.extend((group, metric, float(value)) for metric, value in values.items())
+            rows.extend((group.name, metric, float(value)) for metric, value in values.items())
         return rows
 
-    def _wait_stats(self, waits: np.ndarray) -> dict[str, float]:
+    def _wait_stats(self, waits: np.ndarray, arrival_times: np.ndarray) -> dict[str, float]:
         if len(waits) == 0:
             return {}
         p50, p90, p95 = np.percentile(waits, [50, 90, 95])
-        return {"wait_mean": waits.mean(), "wait_p50": p50, "wait_p90": p90, "wait_p95": p95,
-                "wait_max": waits.max(), "share_waiting": np.mean(waits > 0.0),
-                "share_wait_over_60min": np.mean(waits > 60.0)}
+        values = {"wait_mean": waits.mean(), "wait_p50": p50, "wait_p90": p90, "wait_p95": p95,
+                  "wait_max": waits.max(), "share_waiting": np.mean(waits > 0.0),
+                  "share_wait_over_60min": np.mean(waits > 60.0)}
+        in_peak = np.isin((arrival_times % MINUTES_PER_DAY) // 60.0, self.peak_hours)
+        if in_peak.any():
+            values["peak_hour_wait_mean"] = waits[in_peak].mean()
+        return values
 
-    def _entity_metrics(self, mask: np.ndarray) -> dict[str, float]:
-        records, arrivals = self.records, self.records.arrivals
-        finished = ~np.isnan(records.exit_time)
-        measured = mask & self.in_window & finished
-        values = {"throughput_per_day": np.sum(mask & self.exit_in_window) / self.measured_days,
-                  "persons_per_day": np.sum(arrivals.group_size[mask & self.exit_in_window]) / self.measured_days}
-        values.update(self._wait_stats(self.view.total_wait[measured]))
+    def _entity_metrics(self, group: Group) -> dict[str, float]:
+        records, arrivals, view = self.records, self.records.arrivals, self.view
+        mask, days = group.entities, max(group.day_count, 1)
+        measured = mask & self.in_window
+        left, inside = measured & view.finished, measured & ~view.finished
+        values = {"arrivals_per_day": np.sum(measured) / days,
+                  "throughput_per_day": np.sum(mask & self.exit_in_window) / days,
+                  "persons_per_day": np.sum(arrivals.group_size[mask & self.exit_in_window]) / days}
+        values.update(self._wait_stats(view.total_wait[measured], arrivals.time[measured]))
+        if left.any():
+            values["wait_mean_finished"] = np.mean(view.total_wait[left])
+            values["time_in_system_mean"] = np.mean(records.exit_time[left] - arrivals.time[left])
+        cargo = measured & self.cargo
+        if cargo.any():     # release from the backlog, or the end of the run for those still in it
+            released = np.where(np.isnan(records.release_time), records.end_time, records.release_time)
+            values["backlog_time_mean"] = np.mean(released[cargo] - arrivals.time[cargo])
+        values["unfinished"] = np.sum(inside)
         if measured.any():
-            values["time_in_system_mean"] = np.mean(records.exit_time[measured] - arrivals.time[measured])
-            released = measured & ~np.isnan(records.release_time)
-            if released.any():
-                values["backlog_time_mean"] = np.mean(records.release_time[released] - arrivals.time[released])
-        values["unfinished"] = np.sum(mask & self.in_window & ~finished)
+            values["unfinished_share"] = np.mean(~view.finished[measured])
+        if inside.any():
+            values["unfinished_wait_mean"] = np.mean(view.total_wait[inside])
         return values
 
     def _stage_metrics(self, visit_mask: np.ndarray) -> dict[str, float]:
         visits = self.records.visits
-        started = visit_mask & ~np.isnan(visits["start"])
-        arrived = started & (visits["arrive"] >= self.window[0]) & (visits["arrive"] < self.window[1])
-        ended = started & (visits["end"] >= self.window[0]) & (visits["end"] < self.window[1])
-        values = {"throughput_per_day": np.sum(ended) / self.measured_days}
-        values.update(self._wait_stats((visits["start"] - visits["arrive"])[arrived]))
+        arrived = visit_mask & (visits["arrive"] >= self.window[0]) & (visits["arrive"] < self.window[1])
+        ended = visit_mask & ~np.isnan(visits["start"]) & (visits["end"] >= self.window[0]) & (visits["end"] < self.window[1])
+        values = {"throughput_per_day": np.sum(ended) / max(int(self.measured.sum()), 1)}
+        values.update(self._wait_stats((self.wait_start - visits["arrive"])[arrived], visits["arrive"][arrived]))
         return values
 
-    def _queue_metrics(self, visit_mask: np.ndarray) -> dict[str, float]:
+    def _queue_metrics(self, visit_mask: np.ndarray, windows: np.ndarray) -> dict[str, float]:
+        if len(windows) == 0:
+            return {}
         starts, ends = self.records.visits["arrive"][visit_mask], self.wait_start[visit_mask]
-        edges = np.array(self.window)
-        return {"queue_length_mean": occupancy(starts, ends, edges)[0] / (edges[1] - edges[0]),
-                "queue_length_max": maximum_open(starts, ends, self.window)}
+        queued = occupancy(starts, ends, windows.ravel())[::2].sum()
+        return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
+                "queue_length_max": maximum_open(starts, ends, windows)}
 
-    def _pools_of(self, group: str) -> list[int]:
-        if group == "all":
+    def _pools_of(self, group: Group) -> list[int]:
+        if group.stage is None:
             return list(range(len(self.layout.pool_names)))
-        stage = self.layout.stage_names.index(group.split("=", 1)[1])
-        return [p for p, s in enumerate(self.layout.pool_stage) if s == stage]
+        return [p for p, s in enumerate(self.layout.pool_stage) if s == group.stage]
 
-    def _busy_and_open(self, group: str, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _busy_and_open(self, group: Group, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Busy booth-minutes and open booth-minutes of a stage (or all) in each bin."""
         pools = self._pools_of(group)
         visits = self.records.visits
         mask = np.isin(visits["pool"], pools) & ~np.isnan(visits["start"])
         busy = occupancy(visits["start"][mask], self.busy_end[mask], edges)
-        return busy, sum(booth_minutes(*self.layout.schedules[p], edges) for p in pools)
+        return busy, sum((booth_minutes(*self.layout.schedules[p], edges) for p in pools), np.zeros(len(edges) - 1))
 
-    def _utilization(self, group: str) -> float:
+    def _utilization(self, group: Group) -> float:
         busy, open_minutes = self._busy_and_open(group, np.array(self.window))
         return float(busy[0] / open_minutes[0]) if open_minutes[0] > 0 else np.nan
 
     def hourly_rows(self) -> list[tuple[int, str, str, float]]:
-        """(hour of day, group, metric, value): a day's profile averaged over measured days."""
-        first_day, days = self.scenario.calendar.warmup_days, self.measured_days
+        """(hour of day, group, metric, value): a day's profile averaged over the group's measured days."""
+        first_day, days = self.scenario.calendar.warmup_days, int(self.measured.sum())
         edges = (first_day * 24 + np.arange(days * 24 + 1)) * 60.0
         visits, arrivals = self.records.visits, self.records.arrivals
         rows: list[tuple[int, str, str, float]] = []
-        for group, entities, visit_mask in self._visit_masks():
-            if entities is not None:
-                times, waits = arrivals.time[entities], self.view.total_wait[entities]
-                keep = ~np.isnan(waits)
-                per_hour = {"arrivals_per_day": _per_hour_count(arrivals.time[entities], edges, days)}
+        for group in self.groups:
+            selected = group.days[first_day:]
+            if not selected.any():
+                continue
+
+            def day_mean(per_hour: np.ndarray) -> np.ndarray:
+                return per_hour.reshape(days, 24)[selected].mean(axis=0)
+            visit_mask = self._visit_mask(group)
+            if group.entities is not None:
+                times, waits = arrivals.time[group.entities], self.view.total_wait[group.entities]
             else:
-                started = visit_mask & ~np.isnan(visits["start"])
-                times, waits = visits["arrive"][started], (visits["start"] - visits["arrive"])[started]
-                keep = np.ones(len(times), bool)
-                per_hour = {"arrivals_per_day": _per_hour_count(visits["arrive"][visit_mask], edges, days)}
-            per_hour.update(_per_hour_waits(times[keep], waits[keep], edges))
+                times, waits = visits["arrive"][visit_mask], (self.wait_start - visits["arrive"])[visit_mask]
+            per_hour = {"arrivals_per_day": day_mean(np.histogram(times, bins=edges)[0])}
+            per_hour.update(_per_hour_waits(times, waits, edges))
             queue = occupancy(visits["arrive"][visit_mask], self.wait_start[visit_mask], edges) / 60.0
-            per_hour["queue_length_mean"] = queue.reshape(days, 24).mean(axis=0)
-            if group == "all" or group.startswith("stage="):
-                busy, open_minutes = (a.reshape(days, 24).sum(axis=0) for a in self._busy_and_open(group, edges))
-                per_hour["staffed_booths"] = open_minutes / 60.0 / days
+            per_hour["queue_length_mean"] = day_mean(queue)
+            if group.name == "all" or group.stage is not None:
+                busy, open_minutes = (a.reshape(days, 24)[selected].sum(axis=0)
+                                      for a in self._busy_and_open(group, edges))
+                per_hour["staffed_booths"] = open_minutes / 60.0 / selected.sum()
                 per_hour["utilization"] = np.divide(busy, open_minutes, out=np.full(24, np.nan), where=open_minutes > 0)
             for metric, values in per_hour.items():
-                rows.extend((hour, group, metric, float(values[hour])) for hour in range(24))
+                rows.extend((hour, group.name, metric, float(values[hour])) for hour in range(24))
         return rows
-
 
     def timeline_rows(self) -> list[tuple[int, str, str, float]]:
         """(hour since the start, group, metric, value) for ``all`` and each stage, over the whole
@@ -258,24 +343,20 @@ class ReplicationMetrics:
         edges = np.arange(self.scenario.calendar.days * 24 + 1) * 60.0
         visits = self.records.visits
         rows: list[tuple[int, str, str, float]] = []
-        for group, entities, stage in self.groups:
-            if group != "all" and stage is None:
+        for group in self.groups:
+            if group.name != "all" and group.stage is None:
                 continue
-            mask = np.ones(len(visits["entity"]), bool) if stage is None else visits["stage"] == stage
+            mask = self._visit_mask(group)
             queue = occupancy(visits["arrive"][mask], self.wait_start[mask], edges) / 60.0
             _, open_minutes = self._busy_and_open(group, edges)
             for metric, values in (("queue_length_mean", queue), ("staffed_booths", open_minutes / 60.0)):
-                rows.extend((hour, group, metric, float(value)) for hour, value in enumerate(values))
+                rows.extend((hour, group.name, metric, float(value)) for hour, value in enumerate(values))
         return rows
 
 
-def _per_hour_count(times: np.ndarray, edges: np.ndarray, days: int) -> np.ndarray:
-    counts, _ = np.histogram(times, bins=edges)
-    return counts.reshape(days, 24).mean(axis=0)
-
-
 def _per_hour_waits(times: np.ndarray, waits: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
-    inside = (times >= edges[0]) & (times < edges[-1])
+    """Mean and 90th-percentile wait by hour of arrival (of arrivals inside ``edges``)."""
+    inside = (times >= edges[0]) & (times < edges[-1]) & ~np.isnan(waits)
     hours = ((times[inside] - edges[0]) // 60.0).astype(int) % 24
     waits = waits[inside]
     mean, p90 = np.full(24, np.nan), np.full(24, np.nan)

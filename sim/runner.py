@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import __version__
+from .diagnostics import run_warnings
 from .executors import run_tasks
 from .catalogue import unit
 from .metrics import ReplicationMetrics, entity_table, entity_view
@@ -82,12 +83,14 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     outputs = run_tasks(((r, run_replication, (scenario, seed, r, keep_entities)) for r in range(replications)),
                         workers, executor, scheduler, scenario.name, progress)
     ordered = [outputs[r] for r in range(replications)]
-    return Results(scenario=scenario, summary=summary_table(ordered), hourly=hourly_table(ordered),
+    summary = summary_table(ordered)
+    return Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
                    timeline=hourly_table(ordered, "timeline"),
                    entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
                    info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
                          "replications": replications, "workers": workers,
-                         "wall_time_s": round(time.perf_counter() - started, 3)})
+                         "wall_time_s": round(time.perf_counter() - started, 3),
+                         "warnings": run_warnings(summary, replications)})
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

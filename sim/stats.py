@@ -56,3 +56,16 @@ def welch_difference_ci(variant: np.ndarray, base: np.ndarray,
     dof = (var_v + var_b) ** 2 / (var_v ** 2 / (len(variant) - 1) + var_b ** 2 / (len(base) - 1))
     half = float(stdtrit(dof, (1 + confidence) / 2) * se)
     return difference, difference - half, difference + half
+
+
+def replications_needed(replications: int, half_width: float, target_half_width: float,
+                        confidence: float = CONFIDENCE, limit: int = 100_000) -> int:
+    """Replications that would bring a t interval's half-width from ``half_width`` (seen with
+    ``replications``) down to ``target_half_width``, assuming the same spread between replications."""
+    if replications < 2 or not half_width > 0 or not target_half_width > 0:
+        raise ValueError("need at least 2 replications and positive half-widths")
+    spread = half_width * np.sqrt(replications) / stdtrit(replications - 1, (1 + confidence) / 2)
+    needed = max(replications, int(np.ceil((spread * 1.96 / target_half_width) ** 2)))
+    while needed < limit and stdtrit(needed - 1, (1 + confidence) / 2) * spread / np.sqrt(needed) > target_half_width:
+        needed += 1
+    return needed
