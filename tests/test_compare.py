@@ -44,7 +44,7 @@ def test_identical_scenarios_differ_by_exactly_zero():
     twin["name"] = "small_twin"
     comparison = compare([load(base), load(twin)], replications=2, seed=9)
     differences = comparison.differences
-    assert set(differences["metric"]) == set(COMPARED_METRICS)
+    assert set(differences["metric"]) == set(COMPARED_METRICS) - {"backlog_time_mean"}   # no cargo class here
     assert (differences["difference"] == 0).all() and (differences["ci_low"] == 0).all()
     assert all(line.count("no change") >= 1 and "significant" not in line for line in comparison.verdicts("small_twin"))
 
