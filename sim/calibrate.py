@@ -4,7 +4,8 @@ A scenario's ``calibration`` block (:mod:`sim.scenario.calibration`) names free 
 (dotted field paths with bounds) and targets (a measure of some entities, at some hours, on some
 days and dates, with a band and its source). :func:`calibrate`
 
-1. measures every target on each replication's entity table (pure functions below);
+1. measures every target on each replication's metric layer (:class:`sim.metrics.ReplicationMetrics`:
+   the same selections and measures as the summary, without building the entity table);
 2. evaluates a point with the same seed and replication indices every time (common random
    numbers: the objective is a deterministic, piecewise-smooth function of continuous
    parameters), the replications of one evaluation running in parallel on
@@ -47,7 +48,8 @@ from .calendar import MINUTES_PER_DAY, day_dates, open_days
 from .errors import Problem, ScenarioError
 from .executors import make_executor, progress_bar
 from .outputs import atomic_file, atomic_folder
-from .runner import run_replication
+from .metrics import ReplicationMetrics
+from .runner import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.calibration import (Calibration, Parameter, Target, day_selected, describe_selection,
                                    reference_problems, resolve_path, to_number, unit_of)
@@ -63,12 +65,6 @@ COLUMNS = ["target", "measure", "selection", "unit", "source", "band_low", "band
 # --------------------------------------------------------------------------------------------
 # measuring targets: pure functions of one replication's entity table
 # --------------------------------------------------------------------------------------------
-def event_times(target: Target, entities: pd.DataFrame) -> np.ndarray:
-    """When an entity counts for ``target``: its exit for throughput, its arrival otherwise."""
-    column = "exit_min" if target.measure == "throughput" else "arrival_min"
-    return entities[column].to_numpy(dtype=float)
-
-
 def day_flags(target: Target, calendar, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Per simulated day: (measured and open, selected by the target's day and date filters)."""
     measured = (np.arange(days) >= calendar.warmup_days) & open_days(calendar, days)
@@ -76,58 +72,43 @@ def day_flags(target: Target, calendar, days: int) -> tuple[np.ndarray, np.ndarr
     return measured, selected
 
 
-def selection_masks(target: Target, entities: pd.DataFrame, calendar, days: int) -> tuple[np.ndarray, np.ndarray]:
+def selection_masks(target: Target, metrics: ReplicationMetrics) -> tuple[np.ndarray, np.ndarray]:
     """(selected, rest) entity masks: in the measurement window, of the target's classes; the
-    selection passes the time filters (hours, days, dates), the rest does not."""
-    times = event_times(target, entities)
-    finite = np.isfinite(times)
-    day = np.where(finite, np.floor(np.nan_to_num(times) / MINUTES_PER_DAY), -1).astype(int)
-    in_window = finite & (day >= calendar.warmup_days) & (day < days)
-    day = np.clip(day, 0, days - 1)
-    _, selected_day = day_flags(target, calendar, days)
-    chosen = in_window & selected_day[day]
-    if target.hours is not None:
-        hour = (np.nan_to_num(times) % MINUTES_PER_DAY) / 60.0
-        chosen &= (hour >= target.hours[0]) & (hour < target.hours[1])
-    classes = np.isin(entities["class"].to_numpy(), target.classes) if target.classes else np.ones(len(entities), bool)
-    return chosen & classes, in_window & ~chosen & classes
+    selection passes the time filters (hours, days, dates), the rest does not. Counts of those
+    who left are by exit time, everything else by arrival time."""
+    calendar = metrics.scenario.calendar
+    event = "exit" if target.measure == "throughput" else "arrival"
+    _, selected_day = day_flags(target, calendar, calendar.days)
+    window = metrics.entity_selection(target.classes, event=event)
+    chosen = metrics.entity_selection(target.classes, target.hours, selected_day, event)
+    return chosen, window & ~chosen
 
 
-def measure_entities(target: Target, entities: pd.DataFrame, mask: np.ndarray, day_count: int) -> float:
+def measure_entities(target: Target, metrics: ReplicationMetrics, mask: np.ndarray, day_count: int) -> float:
     """The target's measure over the masked entities (NaN when there is nothing to measure)."""
     if target.measure in ("throughput", "arrivals"):
-        weights = entities["group_size"].to_numpy(dtype=float) if target.count == "persons" else np.ones(len(entities))
-        total = float(weights[mask].sum())
+        total = metrics.count(mask, target.count)
         if target.per == "total":
             return total
         return total / day_count if day_count else math.nan
-    waits = entities["wait_total"].to_numpy(dtype=float)[mask]
-    waits = waits[np.isfinite(waits)]
-    if len(waits) == 0:
-        return math.nan
-    if target.measure == "wait_mean":
-        return float(waits.mean())
-    if target.measure == "wait_p50":
-        return float(np.percentile(waits, 50))
-    if target.measure == "wait_p90":
-        return float(np.percentile(waits, 90))
-    return float(np.mean(waits > 60.0))                       # share_wait_over_60min
+    return metrics.wait_measure(target.measure, mask)
 
 
-def measure_target(target: Target, entities: pd.DataFrame, calendar, days: int) -> tuple[float, float]:
-    """(value, reference) of one replication of ``days`` simulated days.
+def measure_target(target: Target, metrics: ReplicationMetrics) -> tuple[float, float]:
+    """(value, reference) of one replication, from its metric layer.
 
     The value is the measure of the selection; with ``above_rest`` it is the selection minus the
     rest and the reference is the rest's own value (NaN otherwise). Per-day counts divide by the
     open measured days selected (for the rest: the days it occurs on).
     """
-    chosen, rest = selection_masks(target, entities, calendar, days)
-    measured, selected = day_flags(target, calendar, days)
-    value = measure_entities(target, entities, chosen, int(np.sum(measured & selected)))
+    chosen, rest = selection_masks(target, metrics)
+    calendar = metrics.scenario.calendar
+    measured, selected = day_flags(target, calendar, calendar.days)
+    value = measure_entities(target, metrics, chosen, int(np.sum(measured & selected)))
     if not target.above_rest:
         return value, math.nan
     rest_days = measured if target.hours is not None else measured & ~selected
-    reference = measure_entities(target, entities, rest, int(np.sum(rest_days)))
+    reference = measure_entities(target, metrics, rest, int(np.sum(rest_days)))
     return value - reference, reference
 
 
@@ -220,9 +201,8 @@ def free_parameters(scenario: Scenario) -> list[FreeParameter]:
 def measure_replication(scenario: Scenario, seed: int, replication: int,
                         targets: dict[str, Target]) -> dict[str, tuple[float, float]]:
     """Simulate one replication and measure every target on it (runs in a worker process)."""
-    output = run_replication(scenario, seed, replication, keep_entities=True)
-    return {name: measure_target(target, output.entities, scenario.calendar, scenario.calendar.days)
-            for name, target in targets.items()}
+    metrics = replication_metrics(scenario, seed, replication)
+    return {name: measure_target(target, metrics) for name, target in targets.items()}
 
 
 @dataclass

@@ -17,7 +17,7 @@ days: a day group (weekdays, weekends) by the number of such days in the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,15 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray) -> f
     return float(max(at_window_start.max(), open_at_starts.max(initial=0), 0))
 
 
+WAIT_MEASURES: dict[str, Callable[[np.ndarray], float]] = {   # one definition of each wait measure
+    "wait_mean": np.mean,
+    "wait_p50": lambda waits: np.percentile(waits, 50),
+    "wait_p90": lambda waits: np.percentile(waits, 90),
+    "wait_p95": lambda waits: np.percentile(waits, 95),
+    "wait_max": np.max,
+    "share_waiting": lambda waits: np.mean(waits > 0.0),
+    "share_wait_over_60min": lambda waits: np.mean(waits > 60.0),
+}
 PEAK_FACTOR = 1.5        # a peak hour has at least 1.5x the mean demand of the hours with demand
 
 
@@ -238,13 +247,43 @@ class ReplicationMetrics:
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
         return rows
 
+    # ---- selections and measures: what groups, calibration targets and verdicts ask for
+    def entity_selection(self, classes: Sequence[str] | None = None, hours: tuple[float, float] | None = None,
+                         days: np.ndarray | None = None, event: Literal["arrival", "exit"] = "arrival") -> np.ndarray:
+        """Entities whose ``event`` (arrival, or exit for counts of those who left) falls in the
+        measurement window, on one of ``days`` (bool per simulated day), in ``hours`` of the day
+        ``[from, to)``, and of ``classes`` (default: every one of them)."""
+        records = self.records
+        times = records.arrivals.time if event == "arrival" else records.exit_time
+        finite = np.isfinite(times)
+        times = np.where(finite, times, -1.0)
+        chosen = finite & (times >= self.window[0]) & (times < self.window[1])
+        if days is not None:
+            day = np.clip((times // MINUTES_PER_DAY).astype(int), 0, len(days) - 1)
+            chosen &= days[day]
+        if hours is not None:
+            hour = (times % MINUTES_PER_DAY) / 60.0
+            chosen &= (hour >= hours[0]) & (hour < hours[1])
+        if classes:
+            wanted = [self.layout.class_names.index(name) for name in classes if name in self.layout.class_names]
+            chosen &= np.isin(records.arrivals.class_index, wanted)
+        return chosen
+
+    def count(self, entities: np.ndarray, unit: Literal["entities", "persons"] = "entities") -> float:
+        """How many ``entities`` there are, or how many persons they carry."""
+        if unit == "persons":
+            return float(self.records.arrivals.group_size[entities].sum())
+        return float(np.sum(entities))
+
+    def wait_measure(self, name: str, entities: np.ndarray) -> float:
+        """A wait measure of :data:`WAIT_MEASURES` over ``entities`` (NaN when there are none)."""
+        waits = self.view.total_wait[entities]
+        return float(WAIT_MEASURES[name](waits)) if len(waits) else np.nan
+
     def _wait_stats(self, waits: np.ndarray, arrival_times: np.ndarray) -> dict[str, float]:
         if len(waits) == 0:
             return {}
-        p50, p90, p95 = np.percentile(waits, [50, 90, 95])
-        values = {"wait_mean": waits.mean(), "wait_p50": p50, "wait_p90": p90, "wait_p95": p95,
-                  "wait_max": waits.max(), "share_waiting": np.mean(waits > 0.0),
-                  "share_wait_over_60min": np.mean(waits > 60.0)}
+        values = {name: measure(waits) for name, measure in WAIT_MEASURES.items()}
         in_peak = np.isin((arrival_times % MINUTES_PER_DAY) // 60.0, self.peak_hours)
         if in_peak.any():
             values["peak_hour_wait_mean"] = waits[in_peak].mean()

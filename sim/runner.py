@@ -54,13 +54,17 @@ class ReplicationOutput:
     timeline: list[tuple[int, str, str, float]] = field(default_factory=list)
 
 
-def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
-    """Simulate one replication and reduce it to metric rows (and entity rows if asked)."""
+def replication_metrics(scenario: Scenario, seed: int, replication: int) -> ReplicationMetrics:
+    """Simulate one replication; return the metric layer over its records."""
     layout = build_layout(scenario)
     records = simulate(scenario, seed, replication, layout)
-    view = entity_view(records, layout)
-    metrics = ReplicationMetrics(records, layout, scenario, view)
-    entities = entity_table(records, layout, view) if keep_entities else None
+    return ReplicationMetrics(records, layout, scenario, entity_view(records, layout))
+
+
+def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
+    """Simulate one replication and reduce it to metric rows (and entity rows if asked)."""
+    metrics = replication_metrics(scenario, seed, replication)
+    entities = entity_table(metrics.records, metrics.layout, metrics.view) if keep_entities else None
     return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities, metrics.timeline_rows())
 
 

@@ -17,7 +17,8 @@ from sim.analytic import mmc_wait_mean
 from sim.calibrate import (calibrate, check_targets, distance, inside, load_for_calibration, measure_target,
                            objective)
 from sim.cli import main
-from sim.runner import run_replication
+from sim.metrics import entity_table
+from sim.runner import replication_metrics
 from sim.scenario.calibration import Target
 
 ARRIVAL_RATE, SERVERS = 1.0, 2          # M/M/2, one arrival a minute
@@ -53,17 +54,16 @@ def weekend_run():
     data = small_scenario()
     data["calendar"].update({"start_date": "2025-07-11", "days": 4, "warmup_days": 1})
     scenario = sim.load_scenario(data)
-    output = run_replication(scenario, 3, 0, keep_entities=True)
-    metrics = {(group, metric): value for group, metric, value in output.metrics}
-    return scenario, output.entities, metrics
+    layer = replication_metrics(scenario, 3, 0)
+    rows = {(group, metric): value for group, metric, value in layer.rows()}
+    return layer, entity_table(layer.records, layer.layout, layer.view), rows
 
 
 def test_measures_agree_with_the_metric_rows(weekend_run):
-    scenario, entities, metrics = weekend_run
-    calendar, days = scenario.calendar, scenario.calendar.days
+    layer, entities, metrics = weekend_run
 
     def measured(**fields) -> tuple[float, float]:
-        return measure_target(target(**fields), entities, calendar, days)
+        return measure_target(target(**fields), layer)
 
     assert measured(measure="throughput")[0] == pytest.approx(metrics[("all", "throughput_per_day")])
     assert measured(measure="wait_mean")[0] == pytest.approx(metrics[("all", "wait_mean")])
@@ -76,19 +76,18 @@ def test_measures_agree_with_the_metric_rows(weekend_run):
 
 
 def test_counts_filter_by_class_hours_and_dates(weekend_run):
-    scenario, entities, _ = weekend_run
-    calendar, days = scenario.calendar, scenario.calendar.days
+    layer, entities, _ = weekend_run
     arrival = entities["arrival_min"]
     sunday = (arrival >= 2 * 1440) & (arrival < 3 * 1440)          # 13 July 2025
     buses = entities[sunday & (entities["class"] == "bus")]
     persons = measure_target(target(measure="arrivals", count="persons", per="total", classes=["bus"],
-                                    **{"from": "2025-07-13", "to": "2025-07-13"}), entities, calendar, days)[0]
+                                    **{"from": "2025-07-13", "to": "2025-07-13"}), layer)[0]
     assert persons == buses["group_size"].sum() > 0
     hour = (arrival % 1440) // 60
     morning = entities[(arrival >= 1440) & (hour >= 7) & (hour < 10)]   # measured days: Sat, Sun, Mon
-    per_day = measure_target(target(measure="arrivals", hours=[7, 10]), entities, calendar, days)[0]
+    per_day = measure_target(target(measure="arrivals", hours=[7, 10]), layer)[0]
     assert per_day == pytest.approx(len(morning) / 3)
-    nothing = measure_target(target(measure="wait_mean", classes=["bus"], hours=[3, 3.001]), entities, calendar, days)
+    nothing = measure_target(target(measure="wait_mean", classes=["bus"], hours=[3, 3.001]), layer)
     assert math.isnan(nothing[0])
 
 
