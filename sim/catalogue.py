@@ -54,7 +54,7 @@ def _entries(*rows: tuple[str, str, str, str, Better, int, str]) -> dict[str, Me
 METRICS: dict[str, Metric] = _entries(
     ("throughput_per_day", "entities/day", "throughput (entities per day)", "throughput", "higher", 0,
      "entities of the group that left the crossing in the measurement window, per measured day of "
-     "the group (day groups divide by their own number of days)"),
+     "the group (day groups: every exit made on their days, divided by the number of those days)"),
     ("persons_per_day", "persons/day", "persons per day", "persons crossing", "higher", 0,
      "persons (group members) of the group that left in the measurement window, per measured day of the group"),
     ("arrivals_per_day", "entities/day", "arrivals (entities per day)", "arrivals", "neutral", 1,

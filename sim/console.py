@@ -24,6 +24,11 @@ TRAVELLER_COLUMNS = [  # (metric, heading, width)
 STAGE_COLUMNS = [("utilization", "utilization", 13), ("queue_length_mean", "queue mean", 13),
                  ("queue_length_max", "queue max", 14)]
 GROUP_WIDTH = 24
+CLASS_ONLY = ("backlog_time_mean",)   # the cargo backlog is a truck figure: shown on cargo classes' rows only
+
+
+def shown(group: str, metric: str) -> bool:
+    return metric not in CLASS_ONLY or group.startswith("class=")
 
 
 def estimate_text(summary: pd.DataFrame, group: str, metric: str) -> str:
@@ -42,8 +47,9 @@ def estimate_text(summary: pd.DataFrame, group: str, metric: str) -> str:
 def _table(summary: pd.DataFrame, groups: list[str], columns: list[tuple[str, str, int]], title: str) -> list[str]:
     lines = [f"{title:<{GROUP_WIDTH}}" + "".join(f" {heading:>{width}}" for _, heading, width in columns)]
     for group in groups:
-        lines.append(f"{group:<{GROUP_WIDTH}}" + "".join(f" {estimate_text(summary, group, metric):>{width}}"
-                                                         for metric, _, width in columns))
+        lines.append(f"{group:<{GROUP_WIDTH}}" + "".join(
+            f" {estimate_text(summary, group, metric) if shown(group, metric) else '-':>{width}}"
+            for metric, _, width in columns))
     return lines
 
 

@@ -160,7 +160,8 @@ class Group:
     ``entities`` masks the entities of the group (None for a stage group, whose visits are
     selected by ``stage``); ``days`` marks the measured days the group covers: its per-day
     figures divide by their number and its time-averages (queue lengths) cover their hours.
-    ``time_selection`` groups (weekdays, weekends) average the queue of everyone over their days.
+    ``time_selection`` groups (weekdays, weekends) hold the entities arriving on their days, count
+    the exits made on their days and average the queue of everyone over their days.
     """
 
     name: str
@@ -215,6 +216,12 @@ class ReplicationMetrics:
             if days.any():
                 groups.append(Group(f"day={label}", weekend_day[day_index] == wanted, None, days, True))
         return groups
+
+    @staticmethod
+    def _on_days(times: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Whether each time (minutes; NaN: never) falls on one of ``days`` (bool per simulated day)."""
+        day = np.where(np.isnan(times), -1, times // MINUTES_PER_DAY).astype(int)
+        return (day >= 0) & (day < len(days)) & days[np.clip(day, 0, len(days) - 1)]
 
     def _visit_mask(self, group: Group) -> np.ndarray:
         """The visits of a group (as long as the visit log: made one group at a time)."""
@@ -294,9 +301,10 @@ class ReplicationMetrics:
         mask, days = group.entities, max(group.day_count, 1)
         measured = mask & self.in_window
         left, inside = measured & view.finished, measured & ~view.finished
+        exits = self.exit_in_window & (self._on_days(records.exit_time, group.days) if group.time_selection else mask)
         values = {"arrivals_per_day": np.sum(measured) / days,
-                  "throughput_per_day": np.sum(mask & self.exit_in_window) / days,
-                  "persons_per_day": np.sum(arrivals.group_size[mask & self.exit_in_window]) / days}
+                  "throughput_per_day": np.sum(exits) / days,
+                  "persons_per_day": np.sum(arrivals.group_size[exits]) / days}
         values.update(self._wait_stats(view.total_wait[measured], arrivals.time[measured]))
         if left.any():
             values["wait_mean_finished"] = np.mean(view.total_wait[left])

@@ -37,9 +37,8 @@ def test_day_groups_divide_by_their_own_number_of_days():
     entities = results.entities
     window = (MINUTES_PER_DAY, 9 * MINUTES_PER_DAY)
     exits = entities[(entities["exit_min"] >= window[0]) & (entities["exit_min"] < window[1])]
-    arrival_day = (exits["arrival_min"] // MINUTES_PER_DAY).astype(int)
-    weekend_arrival = pd.to_datetime(START_MONDAY) + pd.to_timedelta(arrival_day, unit="D")
-    weekend = weekend_arrival.dt.day_of_week.to_numpy() >= 5
+    exit_day = (exits["exit_min"] // MINUTES_PER_DAY).astype(int)
+    weekend = (pd.to_datetime(START_MONDAY) + pd.to_timedelta(exit_day, unit="D")).dt.day_of_week.to_numpy() >= 5
     weekend_days, weekday_days = 2, 6                                        # 12-13 July; 8-11, 14-15 July
     assert summary_row(results, "throughput_per_day", "day=weekend")["mean"] == pytest.approx(weekend.sum() / weekend_days)
     assert summary_row(results, "throughput_per_day", "day=weekday")["mean"] == pytest.approx((~weekend).sum() / weekday_days)
