@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 import pandas as pd
 
+from . import catalogue
 from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
 from .outputs import atomic_file
-from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
+from .plots import (RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     save_sweep_figures, sweep_parameters)
 from .scenario.schema import WEEKDAYS, BoothSchedule, HourRule, Scenario
 from .scenario.units import format_minutes
@@ -427,7 +428,7 @@ def sweep_caption(file_name: str) -> str:
         return ("The service-level metric over the two varying parameters (everyone): green cells meet the "
                 "target, red cells miss it; the dashed line is the target level, interpolated between cells.")
     metric, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
-    return f"{METRIC_LABELS.get(metric, metric)} of everyone against {parameter}, with 95 % confidence bands."
+    return f"{catalogue.label(metric)} of everyone against {parameter}, with 95 % confidence bands."
 
 
 def write_sweep_report(folder: str | os.PathLike, table_: pd.DataFrame, base: Scenario | None,

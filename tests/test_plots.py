@@ -63,7 +63,8 @@ def test_queue_and_utilization_figures_have_one_row_per_stage(results):
     image = figure.axes[0].get_images()[0].get_array()
     assert image.shape == (3, 24)
     assert image.mask[:, :6].all() and not image.mask[:, 6:22].any()              # closed hours are blank
-    assert 0 < image.max() <= 1
+    assert 1 < image.max() <= 100                                                  # in %, like its title
+    assert "%" in figure.axes[0].get_title() and figure.axes[0].images[0].get_clim() == (0, 100)
     _close(figure)
 
 
