@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import os
 import re
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -22,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import BoundaryNorm  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patheffects import withStroke  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -705,14 +706,13 @@ def target_mask(values: np.ndarray, metric: str, target: float) -> np.ndarray | 
 
 def _target_colors(finite: np.ndarray, target: float, better: str):
     """A norm and colormap that colour cells green on the side of ``target`` that meets it and
-    red on the other, with the colour change exactly at the target."""
-    factors = np.array([0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.5, 2, 4])
-    bounds = target * factors if target > 0 else target + abs(target or 1) * (factors - 1)
-    if better == "lower":       # a cell exactly at the target meets it: it belongs below the boundary
-        bounds[4] = np.nextafter(bounds[4], np.inf)
-    low, high = min(bounds[0], finite.min()) - 1e-12 * abs(target or 1), max(bounds[-1], finite.max()) + 1e-9
-    bounds = np.concatenate([[low], bounds, [high]])
-    return BoundaryNorm(bounds, 256), "RdYlGn_r" if better == "lower" else "RdYlGn"
+    red on the other, the colour changing at the target (yellow), symmetric around it; values
+    beyond a quarter or four times the target saturate (their cells still say their value)."""
+    span = max(float(np.abs(finite - target).max()), 1e-6 * max(abs(target), 1.0))
+    low, high = target - span, target + span
+    if target > 0:
+        low, high = max(low, target / 4), min(high, 4 * target)
+    return TwoSlopeNorm(target, low, high), "RdYlGn_r" if better == "lower" else "RdYlGn"
 
 
 def _heatmap_panel(axis, values: np.ndarray, x_order: list, y_order: list, norm, colormap, target: float | None,
@@ -798,7 +798,8 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGE
             axis.set_title(f"{_short(facet)} = {value}", fontsize="medium")
     for axis in axes.flat[count:]:
         axis.set_visible(False)
-    heading = (title or f"{entry.label} ({group_label(group)})") + target_note(every, metric, target)
+    heading = textwrap.fill((title or f"{entry.label} ({group_label(group)})") + target_note(every, metric, target),
+                            int(10 * figure.get_figwidth()))
     (figure.suptitle if facet is not None else axes[0, 0].set_title)(heading)
     figure.colorbar(image, ax=axes.ravel().tolist(), label=entry.label, format="%g")
     return figure
