@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import os
 import re
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -798,8 +797,9 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGE
             axis.set_title(f"{_short(facet)} = {value}", fontsize="medium")
     for axis in axes.flat[count:]:
         axis.set_visible(False)
-    heading = textwrap.fill((title or f"{entry.label} ({group_label(group)})") + target_note(every, metric, target),
-                            int(10 * figure.get_figwidth()))
+    heading, note = title or f"{entry.label} ({group_label(group)})", target_note(every, metric, target)
+    fits = len(heading + note) <= 10 * figure.get_figwidth()          # else the note on a line of its own
+    heading = heading + note if fits else heading + "\n" + note.lstrip(";— ")
     (figure.suptitle if facet is not None else axes[0, 0].set_title)(heading)
     figure.colorbar(image, ax=axes.ravel().tolist(), label=entry.label, format="%g")
     return figure
