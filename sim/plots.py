@@ -16,17 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
+import matplotlib.dates
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import BoundaryNorm  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patheffects import withStroke  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
+from . import catalogue  # noqa: E402
 from .calendar import MINUTES_PER_DAY  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
@@ -38,15 +40,123 @@ SERVICE_LEVEL_MARKS = (30.0, 60.0)         # minutes: shares waiting longer are 
 PEAK_FACTOR = 1.5                          # a peak hour has 1.5x the mean demand of the hours with demand
 SWEEP_TARGET = ("wait_p90", 60.0)          # service-level target drawn on sweep heatmaps
 CLOSED_COLOR, PEAK_COLOR = "0.88", "#fde9c4"
+BOOTHS_COLOR = "tab:red"                   # open booths, on every figure (no class has red)
+EVERYONE_COLOR = "black"                   # the group "all"
+CI_CAP = 2.0                               # axes reach at most this many times the largest |estimate|
+CLIPPED_NOTE = "CI clipped at the axis edge"
 
-METRIC_LABELS = {
-    "wait_mean": "mean wait (min)", "wait_p50": "median wait (min)", "wait_p90": "90th-percentile wait (min)",
-    "wait_p95": "95th-percentile wait (min)", "wait_max": "longest wait (min)",
-    "share_wait_over_60min": "share waiting over 60 min", "throughput_per_day": "throughput (per day)",
-    "persons_per_day": "persons per day", "utilization": "utilization", "queue_length_mean": "mean queue length",
-    "queue_length_max": "longest queue", "time_in_system_mean": "mean time in system (min)",
-    "backlog_time_mean": "mean time in the cargo backlog (min)", "unfinished": "still inside at the end",
-}
+# one colour per traveller class in every figure: the usual classes in a fixed order, any other
+# class by name after them (red is kept for open booths, black for everyone)
+CLASS_ORDER = ("pedestrian", "foot", "car", "bus", "truck", "train")
+CLASS_PALETTE = ("tab:blue", "tab:cyan", "tab:orange", "tab:green", "tab:purple", "tab:brown",
+                 "tab:pink", "tab:olive", "tab:gray", "#6a3d9a", "#b15928", "#1b9e77")
+
+
+def class_colors(names: Iterable[str]) -> dict[str, str]:
+    """Colour of each class name (``class=`` prefix allowed): the classes of ``CLASS_ORDER`` keep
+    their fixed colour, others take the next colours in the order of their names."""
+    bare = {str(name).removeprefix("class="): name for name in names}
+    others = sorted(n for n in bare if n not in CLASS_ORDER)
+    colors = {}
+    for name, original in bare.items():
+        index = CLASS_ORDER.index(name) if name in CLASS_ORDER else len(CLASS_ORDER) + others.index(name)
+        colors[original] = CLASS_PALETTE[index % len(CLASS_PALETTE)]
+    return colors
+
+
+def group_color(group: str, groups: Iterable[str] = ()) -> str:
+    """The colour of a group: black for everyone, the class colour for ``class=`` groups (the
+    other classes in ``groups`` decide the colours of classes outside ``CLASS_ORDER``)."""
+    if group == "all":
+        return EVERYONE_COLOR
+    classes = [g for g in groups if str(g).startswith("class=")] or [group]
+    return class_colors({*classes, group}).get(group, "0.4")
+
+
+def _entry(metric: str) -> catalogue.Metric:
+    """The catalogue entry of ``metric``; a neutral stand-in for a name outside the catalogue."""
+    return catalogue.METRICS.get(metric) or catalogue.Metric(metric, "", metric, metric, "neutral", 1, "")
+
+
+def metric_scale(metric: str) -> float:
+    """Factor from the stored value to the drawn one: fractions are drawn as percentages."""
+    return 100.0 if _entry(metric).percent else 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# axes that follow the estimates, not their confidence intervals
+# --------------------------------------------------------------------------------------------
+def estimate_limits(means: Iterable[float], lows: Iterable[float] = (), highs: Iterable[float] = (),
+                    floor: float | None = 0.0, include: Iterable[float] = (), cap: float = CI_CAP,
+                    scale: float | None = None, margin: float = 0.06) -> tuple[float, float]:
+    """Axis limits that show every estimate and as much of the intervals as fits within ``cap``
+    times the largest |estimate| (``scale`` instead, when given): with 2 replications a CI may
+    be wider than anything worth drawing, and it must not set the scale.
+
+    ``floor`` is the lowest possible value (0 for waits, counts, shares; None for differences);
+    ``include`` are values that must be on the axis (0 under bars).
+    """
+    means = np.asarray([m for m in means], dtype=float)
+    means = means[np.isfinite(means)]
+    reach = scale if scale is not None else (float(np.abs(means).max()) if means.size else 0.0)
+    reach = reach if reach > 0 else 1.0
+    values = np.concatenate([means, np.asarray([*lows, *highs, *include], dtype=float)])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return (0.0 if floor is None else floor, 1.0)
+    low, high = max(float(values.min()), -cap * reach), min(float(values.max()), cap * reach)
+    if means.size:                                   # every estimate stays on the axis
+        low, high = min(low, float(means.min())), max(high, float(means.max()))
+    if floor is not None:
+        low = max(low, floor)
+    if high <= low:
+        high = low + reach
+    pad = margin * (high - low)
+    return (low if floor is not None and low <= floor else low - pad, high + pad)
+
+
+def mark_clipped(axis, positions: Sequence[float], lows: Sequence[float], highs: Sequence[float],
+                 color: str = "0.3", vertical: bool = True) -> int:
+    """Mark the intervals [low, high] at ``positions`` that reach beyond the axis limits with an
+    arrow head at the edge (the first one labelled for the legend); return how many were clipped.
+
+    An interval that only goes below a floor the axis starts at (a wait CI below 0) is not
+    marked: nothing there can be hidden."""
+    start, end = axis.get_ylim() if vertical else axis.get_xlim()
+    clipped = 0
+    labelled = any(h.get_label() == CLIPPED_NOTE for h in axis.get_lines())
+    for position, low, high in zip(positions, lows, highs):
+        for beyond, edge, marker in ((high > end, end, "^" if vertical else ">"),
+                                     (low < start and start != 0, start, "v" if vertical else "<")):
+            if not (np.isfinite(position) and beyond):
+                continue
+            point = (position, edge) if vertical else (edge, position)
+            axis.plot(*point, marker=marker, color=color, ms=6, clip_on=False, linestyle="none", zorder=5,
+                      label=None if labelled else CLIPPED_NOTE)
+            labelled, clipped = True, clipped + 1
+    return clipped
+
+
+def fit_to_estimates(axis, series: Sequence[tuple[Sequence[float], Sequence[float], Sequence[float],
+                                                   Sequence[float], str]],
+                     vertical: bool = True, **limits) -> int:
+    """Set the value axis of ``axis`` from the estimates of ``series`` (``estimate_limits``) and
+    mark every interval clipped by it; ``series`` are (positions, means, lows, highs, colour).
+    Returns the number of clipped intervals."""
+    if not series:
+        return 0
+    means = np.concatenate([np.asarray(s[1], dtype=float) for s in series])
+    lows = np.concatenate([np.asarray(s[2], dtype=float) for s in series])
+    highs = np.concatenate([np.asarray(s[3], dtype=float) for s in series])
+    if vertical and axis.get_yscale() == "log":
+        positive = means[means > 0]
+        bottom = axis.get_ylim()[0]
+        top = estimate_limits(means, lows, highs, **limits)[1]
+        axis.set_ylim(bottom, max(top, (positive.max() if positive.size else 1) * 1.1))
+    else:
+        (axis.set_ylim if vertical else axis.set_xlim)(*estimate_limits(means, lows, highs, **limits))
+    return sum(mark_clipped(axis, positions, low, high, color, vertical)
+               for positions, _, low, high, color in series)
 
 
 def group_label(group: str) -> str:
@@ -124,31 +234,98 @@ def _hour_axis(axis, label: str = "hour of day") -> None:
 # --------------------------------------------------------------------------------------------
 # figures of one run
 # --------------------------------------------------------------------------------------------
-def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
+def _band_series(rows: pd.DataFrame, metric: str, positions, color: str) -> tuple:
+    """(positions, means, lows, highs, colour) of ``metric`` in ``rows``, for ``fit_to_estimates``."""
+    return (np.asarray(positions, dtype=float), rows[metric].to_numpy(dtype=float),
+            rows[f"{metric}_ci_low"].to_numpy(dtype=float), rows[f"{metric}_ci_high"].to_numpy(dtype=float), color)
+
+
+def cargo_waits(summary: pd.DataFrame | None) -> pd.DataFrame:
+    """Per cargo class (groups with ``backlog_time_mean``): the cargo backlog time and the
+    checkpoint wait side by side. Columns: group, metric, mean, ci_low, ci_high."""
+    if summary is None or summary.empty:
+        return pd.DataFrame(columns=["group", "metric", "mean", "ci_low", "ci_high"])
+    cargo = summary.loc[(summary["metric"] == "backlog_time_mean") & summary["group"].astype(str).str.startswith(
+        "class="), "group"].unique()
+    rows = summary[summary["group"].isin(cargo) & summary["metric"].isin(["backlog_time_mean", "wait_mean"])]
+    return rows[["group", "metric", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
+
+
+def _cargo_panel(axis, cargo: pd.DataFrame, classes: Iterable[str]) -> None:
+    """Bars of the cargo backlog time and the checkpoint wait of each cargo class (hours), each
+    annotated with its value: a day in the backlog and a few minutes at the booths."""
+    groups = list(dict.fromkeys(cargo["group"]))
+    colors = class_colors(classes)
+    series = []
+    for index, group in enumerate(groups):
+        for offset, (metric, hatch, name) in enumerate((("backlog_time_mean", "//", "cargo backlog"),
+                                                         ("wait_mean", "", "checkpoint wait"))):
+            row = cargo[(cargo["group"] == group) & (cargo["metric"] == metric)]
+            if row.empty:
+                continue
+            mean, low, high = (row[c].iloc[0] / 60 for c in ("mean", "ci_low", "ci_high"))
+            x = index + (offset - 0.5) * 0.4
+            axis.bar(x, mean, 0.38, color=colors.get(group, "0.5"), alpha=0.45 if hatch else 0.95, hatch=hatch,
+                     edgecolor="0.25", label=name if index == 0 else None)
+            axis.errorbar(x, mean, yerr=np.nan_to_num([[max(mean - low, 0)], [max(high - mean, 0)]]), color="0.2",
+                          capsize=2, linewidth=0.8)
+            text = catalogue.format_value(metric, mean * 60, 0) + (f"\n≈ {mean:.1f} h" if mean >= 2 else "")
+            axis.annotate(text, (x, mean), xytext=(0, 3),
+                          textcoords="offset points", ha="center", fontsize="x-small")
+            series.append(([x], [mean], [low], [high], "0.2"))
+    fit_to_estimates(axis, series, include=[0])
+    axis.set_xticks(range(len(groups)), [group_label(g) for g in groups])
+    axis.set(ylabel="hours", title="cargo: backlog vs checkpoint wait")
+    axis.title.set_fontsize("small")
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize="x-small", loc="upper right")
+
+
+def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "",
+                        summary: pd.DataFrame | None = None) -> Figure:
     """Mean wait by hour of arrival, one line per class with its 95 % CI band; closed hours and
-    demand ``peaks`` (hours of the day; default: estimated from the arrivals) shaded."""
-    figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    demand ``peaks`` (hours of the day; default: estimated from the arrivals) shaded.
+
+    With the run's ``summary``, cargo classes get a panel of their mean time in the cargo
+    backlog beside their checkpoint wait (the backlog is not a wait, and is often a day long).
+    The value axis follows the means; CIs reaching beyond it are clipped and marked.
+    """
+    cargo = cargo_waits(summary)
+    if cargo.empty:
+        figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    else:
+        figure, (axis, side) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained",
+                                            gridspec_kw={"width_ratios": [3.2, 1]})
     _shade_day(axis, hourly, peaks)
-    for group in _groups(hourly, "class=") or ["all"]:
+    groups = _groups(hourly, "class=") or ["all"]
+    series = []
+    for group in groups:
         rows = hourly[hourly["group"] == group].sort_values("hour")
-        line, = axis.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, label=group_label(group))
+        color = group_color(group, groups)
+        cargo_note = " (+ cargo backlog, right)" if group in set(cargo["group"]) else ""
+        axis.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, color=color,
+                  label=group_label(group) + cargo_note)
         axis.fill_between(rows["hour"] + 0.5, rows["wait_mean_ci_low"], rows["wait_mean_ci_high"],
-                          color=line.get_color(), alpha=0.2, linewidth=0)
+                          color=color, alpha=0.2, linewidth=0)
+        series.append(_band_series(rows, "wait_mean", rows["hour"] + 0.5, color))
+    fit_to_estimates(axis, series)
     _hour_axis(axis, "hour of arrival")
-    axis.set(ylabel="mean wait (min)", title=title or "Mean checkpoint wait by hour of arrival (95 % CI)")
-    axis.set_ylim(bottom=0)
+    axis.set(ylabel=catalogue.label("wait_mean"), title=title or "Mean checkpoint wait by hour of arrival (95 % CI)")
     axis.legend(fontsize="small", ncols=2)
+    if not cargo.empty:
+        _cargo_panel(side, cargo, groups)
     return figure
 
 
 def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
     """Mean queue length by hour per stage (bars, 95 % CI whiskers), open booths on a second axis;
-    closed hours and demand ``peaks`` shaded."""
+    closed hours and demand ``peaks`` shaded. Queue axes follow the means (CIs clipped, marked)."""
     stages = _groups(hourly, "stage=")
     columns = 2 if len(stages) > 3 else 1
     rows_count = max(1, -(-len(stages) // columns))
     size = (5.2 * columns if columns > 1 else 9, 1.9 * rows_count + 0.9)
     figure, axes = plt.subplots(rows_count, columns, figsize=size, sharex=True, layout="constrained", squeeze=False)
+    clipped = 0
     for axis, group in zip(axes.flat, stages):
         rows = hourly[hourly["group"] == group].sort_values("hour")
         _shade_day(axis, hourly, peaks, legend=False)
@@ -156,15 +333,11 @@ def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None,
                            rows["queue_length_mean_ci_high"] - rows["queue_length_mean"]]).clip(min=0)
         axis.bar(rows["hour"] + 0.5, rows["queue_length_mean"], width=0.8, color="tab:blue", alpha=0.75,
                  yerr=np.nan_to_num(error), error_kw={"elinewidth": 0.6, "capsize": 0, "ecolor": "0.3"})
+        clipped += fit_to_estimates(axis, [_band_series(rows, "queue_length_mean", rows["hour"] + 0.5, "0.3")],
+                                    include=[0])
         axis.set_ylabel("queue", fontsize="small")
         axis.set_title(group_label(group), loc="left")
-        axis.set_ylim(bottom=0)
-        booths = axis.twinx()
-        booths.step(np.append(rows["hour"], 24), np.append(rows["staffed_booths"], rows["staffed_booths"].iloc[-1]),
-                    where="post", color="tab:red")
-        booths.set_ylabel("booths", fontsize="small", color="tab:red")
-        booths.set_ylim(0, max(1.0, float(rows["staffed_booths"].max())) * 1.15)
-        booths.yaxis.set_major_locator(MaxNLocator(integer=True))
+        _booths_axis(axis, np.append(rows["hour"], 24), np.append(rows["staffed_booths"], rows["staffed_booths"].iloc[-1]))
         _hour_axis(axis, "")
     for axis in axes.flat[len(stages):]:
         axis.set_visible(False)
@@ -172,16 +345,27 @@ def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None,
         lowest = axes[(len(stages) - 1 - column) // columns, column]
         lowest.tick_params(labelbottom=True)
         lowest.set_xlabel("hour of day")
-    figure.suptitle(title or "Mean queue length (bars) and open booths (red line) by hour of day")
+    figure.suptitle((title or "Mean queue length (bars) and open booths (red line) by hour of day") +
+                    (f" — ▲ {CLIPPED_NOTE}" if clipped else ""))
     return figure
+
+
+def _booths_axis(axis, x, booths, linewidth: float = 1.5) -> None:
+    """Open booths as a red step line on a second y axis of ``axis``."""
+    twin = axis.twinx()
+    twin.step(x, booths, where="post", color=BOOTHS_COLOR, linewidth=linewidth)
+    twin.set_ylabel("booths", fontsize="small", color=BOOTHS_COLOR)
+    twin.set_ylim(0, max(1.0, float(np.nanmax(booths)) if len(booths) else 1.0) * 1.15)
+    twin.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = None, title: str = "") -> Figure:
     """Mean queue length over the whole horizon, hour by hour, per stage (line, 95 % CI band),
-    with open booths on a second axis; the warm-up is shaded."""
+    with open booths on a second axis; the warm-up is shaded. Queue axes follow the means."""
     stages = _groups(timeline, "stage=")
     figure, axes = plt.subplots(len(stages), 1, figsize=(10, 1.7 * len(stages) + 0.9), sharex=True,
                                 layout="constrained", squeeze=False)
+    clipped = 0
     for axis, group in zip(axes[:, 0], stages):
         rows = timeline[timeline["group"] == group].sort_values("hour")
         days = rows["hour"].to_numpy() / 24.0
@@ -190,32 +374,31 @@ def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = No
         axis.fill_between(days, rows["queue_length_mean_ci_low"].clip(lower=0), rows["queue_length_mean_ci_high"],
                           step="post", color="tab:blue", alpha=0.2, linewidth=0)
         axis.step(days, rows["queue_length_mean"], where="post", color="tab:blue", linewidth=0.9)
+        clipped += fit_to_estimates(axis, [_band_series(rows, "queue_length_mean", days + 1 / 48, "tab:blue")],
+                                    include=[0, 1])
         axis.set_ylabel("queue", fontsize="small")
         axis.set_title(group_label(group), loc="left")
-        axis.set_ylim(0, max(1.0, float(rows["queue_length_mean"].max()) * 1.3))   # the mean sets the scale
-        booths = axis.twinx()
-        booths.step(days, rows["staffed_booths"], where="post", color="tab:red", linewidth=0.8)
-        booths.set_ylabel("booths", fontsize="small", color="tab:red")
-        booths.set_ylim(0, max(1.0, float(rows["staffed_booths"].max())) * 1.15)
-        booths.yaxis.set_major_locator(MaxNLocator(integer=True))
+        _booths_axis(axis, days, rows["staffed_booths"].to_numpy(dtype=float), linewidth=0.8)
         axis.grid(alpha=0.3)
     last = axes[-1, 0]
     last.set_xlim(0, float(timeline["hour"].max() + 1) / 24.0)
     last.set_xlabel("day of the horizon (warm-up shaded)")
-    figure.suptitle(title or "Queue length (blue) and open booths (red) over the horizon")
+    figure.suptitle((title or "Queue length (blue) and open booths (red) over the horizon") +
+                    (f" — ▲ {CLIPPED_NOTE}" if clipped else ""))
     return figure
 
 
 def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
-    """Busy share of the open booths, stage x hour of day (blank where no booth is open)."""
+    """Busy share of the open booths in %, stage x hour of day (blank where no booth is open)."""
     stages = _groups(hourly, "stage=")
+    scale = metric_scale("utilization")
     matrix = np.full((len(stages), 24), np.nan)
     for row, group in enumerate(stages):
         rows = hourly[hourly["group"] == group]
-        matrix[row, rows["hour"].astype(int)] = rows["utilization"]
+        matrix[row, rows["hour"].astype(int)] = scale * rows["utilization"]
     figure, axis = plt.subplots(figsize=(9, 0.36 * len(stages) + 1.5), layout="constrained")
     colormap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="0.92")
-    image = axis.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap=colormap, vmin=0, vmax=1,
+    image = axis.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap=colormap, vmin=0, vmax=scale,
                         extent=(0, 24, len(stages), 0), interpolation="nearest")
     axis.set(xticks=range(0, 25, 3), yticks=np.arange(len(stages)) + 0.5,
              yticklabels=[group_label(g) for g in stages], xlabel="hour of day",
@@ -224,9 +407,9 @@ def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
     if len(stages) <= 14:
         for (row, hour), value in np.ndenumerate(matrix):
             if np.isfinite(value):
-                axis.text(hour + 0.5, row + 0.5, f"{100 * value:.0f}", ha="center", va="center", fontsize=7,
-                          color="white" if value > 0.6 else "black")
-    figure.colorbar(image, ax=axis, label="busy / open booth time", shrink=0.9)
+                axis.text(hour + 0.5, row + 0.5, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                          color="white" if value > 0.6 * scale else "black")
+    figure.colorbar(image, ax=axis, label=catalogue.label("utilization"), shrink=0.9)
     return figure
 
 
@@ -241,18 +424,23 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
               window: tuple[float, float] | None = None, title: str = "") -> Figure:
     """Empirical CDF of the total wait per class, with the share waiting over each mark.
 
-    ``window`` (minutes) keeps the entities that arrive in it (the measurement window).
+    ``window`` (minutes) keeps the entities that arrive in it (the measurement window). Cargo
+    classes (with a release time) say their mean time in the cargo backlog in the legend: it
+    comes before the checkpoint and is not in the wait.
     """
     figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    finished = _in_window(entities, window).dropna(subset=["wait_total"])
+    measured = _in_window(entities, window)
+    finished = measured.dropna(subset=["wait_total"])
+    colors = class_colors(entities["class"].unique())
     longest = 0.0
     for name, rows in finished.groupby("class", sort=False):
         waits = np.sort(rows["wait_total"].to_numpy())
         shares = np.arange(1, len(waits) + 1) / len(waits)
         over = ", ".join(f"{100 * np.mean(waits > mark):.0f} % > {mark:g}" for mark in marks)
-        line, = axis.step(waits, shares, where="post", label=f"{name}: {over} min")
+        label = f"{name}: {over} min" + _backlog_note(measured[measured["class"] == name])
+        axis.step(waits, shares, where="post", color=colors[name], label=label)
         at_marks = [np.searchsorted(waits, mark, side="right") / len(waits) for mark in marks]
-        axis.plot(marks, at_marks, "o", color=line.get_color(), ms=5)
+        axis.plot(marks, at_marks, "o", color=colors[name], ms=5)
         longest = max(longest, float(np.percentile(waits, 99.5)))
     for mark in marks:
         axis.axvline(mark, color="grey", linestyle="--", linewidth=1)
@@ -262,6 +450,14 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
     return figure
+
+
+def _backlog_note(rows: pd.DataFrame) -> str:
+    """``; cargo backlog before: 1,352.0 min`` for entities released from the cargo backlog."""
+    if "release_min" not in rows or rows["release_min"].isna().all():
+        return ""
+    backlog = float((rows["release_min"] - rows["arrival_min"]).mean())
+    return f"; cargo backlog before it: {catalogue.format_value('backlog_time_mean', backlog, 0)}"
 
 
 def daily_throughput_table(entities: pd.DataFrame, start_date: dt.date | None = None) -> pd.DataFrame:
@@ -293,13 +489,18 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
     figure, axis = plt.subplots(figsize=(9, 4.2), layout="constrained")
     dated = "date" in daily.columns
     x_of = (lambda rows: pd.to_datetime(rows["date"])) if dated else (lambda rows: rows["day"] + 0.5)
-    for group in ["all", *_groups(daily, "class=")]:
+    groups = ["all", *_groups(daily, "class=")]
+    series = []
+    for group in groups:
         rows = daily[daily["group"] == group].sort_values("day")
         if rows.empty:
             continue
-        style = {"color": "black", "linewidth": 2} if group == "all" else {"linewidth": 1.2}
-        line, = axis.plot(x_of(rows), rows["mean"], marker="o", ms=2.5, label=group_label(group), **style)
-        axis.fill_between(x_of(rows), rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.15, linewidth=0)
+        color = group_color(group, groups)
+        axis.plot(x_of(rows), rows["mean"], marker="o", ms=2.5, label=group_label(group), color=color,
+                  linewidth=2 if group == "all" else 1.2)
+        axis.fill_between(x_of(rows), rows["ci_low"], rows["ci_high"], color=color, alpha=0.15, linewidth=0)
+        positions = matplotlib.dates.date2num(x_of(rows)) if dated else x_of(rows)
+        series.append((positions, rows["mean"], rows["ci_low"], rows["ci_high"], color))
     if measured is not None and not daily.empty:
         first_day = daily["date"].min() if dated else None
         to_x = (lambda d: pd.Timestamp(first_day) + pd.Timedelta(days=d - 0.5)) if dated else (lambda d: d)
@@ -311,21 +512,22 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
         figure.autofmt_xdate()
     axis.set(ylabel="exits per day", xlabel="date" if dated else "day",
              title=title or "Daily throughput over the horizon (95 % CI)")
-    axis.set_ylim(bottom=0)
+    fit_to_estimates(axis, series)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", ncols=3)
     return figure
 
 
 RUN_FIGURES = {  # file name -> caption, in report order
-    "wait_by_hour.png": "Mean wait by hour of arrival per class, with 95 % confidence bands; closed hours "
-                        "grey, demand peaks amber.",
+    "wait_by_hour.png": "Mean wait by hour of arrival per class, with 95 % confidence bands (the axis follows the "
+                        "means; wider bands are clipped and marked ▲); closed hours grey, demand peaks amber. Cargo "
+                        "classes: their mean time in the cargo backlog beside their checkpoint wait (right).",
     "wait_ecdf.png": "Distribution of total waits per class: the share served within 30 and 60 minutes (dots) "
                      "and the share waiting longer (legend).",
     "queues_and_booths.png": "Mean queue length per stage by hour of day (bars) and open booths (red line).",
     "queue_timeline.png": "Queue length per stage hour by hour over the whole horizon (blue, 95 % band) and "
                           "open booths (red); the warm-up is shaded.",
-    "utilization_heatmap.png": "Utilization of the open booths, stage by hour of day.",
+    "utilization_heatmap.png": "Utilization of the open booths (% of open booth time busy), stage by hour of day.",
     "daily_throughput.png": "Exits per day over the whole horizon; warm-up and drain days shaded.",
 }
 
@@ -335,7 +537,8 @@ def run_figures(results: "Results") -> dict[str, Figure]:
     scenario = results.scenario
     name, calendar = scenario.crossing.name, scenario.calendar
     peaks = peak_hours(scenario.demand.hour_weights)
-    figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, peaks, f"{name}: mean wait by hour of arrival"),
+    figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, peaks, f"{name}: mean wait by hour of arrival",
+                                                       summary=results.summary),
                "queues_and_booths.png": queue_and_staffing(results.hourly, peaks, f"{name}: queues and open booths"),
                "utilization_heatmap.png": utilization_heatmap(results.hourly, f"{name}: utilization of open booths, %")}
     if results.timeline is not None and len(results.timeline):
@@ -423,74 +626,182 @@ def _short(name: str) -> str:
     return ".".join(str(name).split(".")[-2:])
 
 
-def metric_vs_parameter(table: pd.DataFrame, parameter: str, metric: str = "wait_mean", group: str = "all",
-                        by: str | None = None, target: float | None = None, title: str = "") -> Figure:
-    """A sweep metric against one parameter with 95 % CI bands, one line per value of ``by``.
+def varying_parameters(table: pd.DataFrame, exclude: Iterable[str] = ()) -> list[str]:
+    """The sweep parameters (``variant`` included) that take more than one value in ``table``."""
+    exclude = set(exclude)
+    return [p for p in sweep_parameters(table) if p not in exclude and table[p].nunique(dropna=False) > 1]
 
-    ``target`` draws the service-level target as a horizontal line.
+
+def _as_list(columns: str | Sequence[str] | None) -> list[str]:
+    return [] if columns is None else [columns] if isinstance(columns, str) else list(columns)
+
+
+def _combination_label(columns: list[str], values) -> str:
+    values = values if isinstance(values, tuple) else (values,)
+    return ", ".join(f"{_short(c)} = {v}" for c, v in zip(columns, values))
+
+
+def metric_vs_parameter(table: pd.DataFrame, parameter: str, metric: str = "wait_mean", group: str = "all",
+                        by: str | Sequence[str] | None = None, target: float | None = None,
+                        title: str = "") -> Figure:
+    """A sweep metric against one parameter with 95 % CI bands, one line per value (or
+    combination of values) of ``by``; fractions are drawn in %.
+
+    Every other parameter that varies must be in ``by``: points are never averaged over a
+    dimension, and a ValueError names the dimensions left out. ``target`` draws the
+    service-level target as a horizontal line. The axis follows the means (CIs clipped, marked).
     """
     rows = _rows(table, metric, group)
+    by = _as_list(by)
+    left_out = varying_parameters(rows, [parameter, *by])
+    if left_out:
+        raise ValueError(f"the sweep also varies {', '.join(left_out)}: pass it as `by` (one line per "
+                         f"combination) or select its values first; lines never average over it")
     order, numeric = parameter_order(rows[parameter])
     position = {value: (float(value) if numeric else index) for index, value in enumerate(order)}
+    scale, entry = metric_scale(metric), _entry(metric)
     figure, axis = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    lines = [(None, rows)] if by is None else [(value, rows[rows[by] == value])
-                                               for value in parameter_order(rows[by])[0]]
-    for value, part in lines:
+    if len(by) == 1:
+        lines = [(value, rows[rows[by[0]] == value]) for value in parameter_order(rows[by[0]])[0]]
+    else:
+        lines = [(None, rows)] if not by else list(rows.groupby(by, sort=False))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    series = []
+    for index, (value, part) in enumerate(lines):
         part = part.assign(_x=part[parameter].map(position)).sort_values("_x")
-        line, = axis.plot(part["_x"], part["mean"], marker="o", label=None if by is None else f"{_short(by)} = {value}")
-        axis.fill_between(part["_x"], part["ci_low"], part["ci_high"], color=line.get_color(), alpha=0.2, linewidth=0)
+        color = colors[index % len(colors)]
+        axis.plot(part["_x"], scale * part["mean"], marker="o", color=color,
+                  label=None if not by else _combination_label(by, value))
+        axis.fill_between(part["_x"], scale * part["ci_low"], scale * part["ci_high"], color=color, alpha=0.2,
+                          linewidth=0)
+        series.append((part["_x"], scale * part["mean"], scale * part["ci_low"], scale * part["ci_high"], color))
     if target is not None:
-        axis.axhline(target, color="tab:red", linestyle="--", linewidth=1.2, label=f"target {target:g}")
+        axis.axhline(scale * target, color="tab:red", linestyle="--", linewidth=1.2, label=f"target {scale * target:g}")
     if not numeric:
         axis.set_xticks(list(position.values()), [str(v) for v in order])
     elif all(float(v).is_integer() for v in order):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set(xlabel=_short(parameter),
-             ylabel=METRIC_LABELS.get(metric, metric) + _log_scale_if_spread(axis, rows["mean"]),
-             title=title or f"{METRIC_LABELS.get(metric, metric)} ({group_label(group)}) against {_short(parameter)}")
+    log = _log_scale_if_spread(axis, scale * rows["mean"])
+    fit_to_estimates(axis, series, floor=0.0 if (rows["mean"] >= 0).all() else None,
+                     include=[] if target is None else [scale * target])
+    axis.set(xlabel=_short(parameter), ylabel=entry.label + log,
+             title=title or f"{entry.label} ({group_label(group)}) against {_short(parameter)}")
     axis.grid(alpha=0.3)
-    if by is not None or target is not None:
+    if axis.get_legend_handles_labels()[0]:
         axis.legend(fontsize="small")
     return figure
 
 
-def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGET[0], group: str = "all",
-                  target: float | None = SWEEP_TARGET[1], title: str = "") -> Figure:
-    """A 2-D sweep as a heatmap of ``metric`` (cells annotated), with the ``target`` level drawn
-    as a contour; cells are green where they meet the target (``metric`` at most ``target``),
-    red where they miss it."""
-    rows = _rows(table, metric, group)
-    x_order, y_order = parameter_order(rows[x])[0], parameter_order(rows[y])[0]
-    grid = rows.groupby([y, x], sort=False)["mean"].mean().unstack(x).reindex(index=y_order, columns=x_order)
-    values = grid.to_numpy(dtype=float)
-    figure, axis = plt.subplots(figsize=(max(5.5, 1.1 * len(x_order) + 2.5), max(3.5, 0.6 * len(y_order) + 1.8)),
-                                layout="constrained")
-    finite = values[np.isfinite(values)]
-    norm, colormap = None, "viridis_r"
-    if target is not None and target > 0 and finite.size:     # green meets the target, red misses it
-        bounds = target * np.array([0, 0.25, 0.5, 0.75, 1, 1.5, 2, 4])
-        bounds = np.append(np.minimum(bounds[0], finite.min()), np.append(bounds[1:], max(8 * target, finite.max())))
-        norm, colormap = BoundaryNorm(bounds, 256), "RdYlGn_r"
+def target_mask(values: np.ndarray, metric: str, target: float) -> np.ndarray | None:
+    """Which cells meet ``target`` by the catalogue's direction of ``metric`` (True: met);
+    None for a metric with no better direction (nothing to mark). NaN cells are False."""
+    entry = _entry(metric)
+    if entry.better == "neutral":
+        return None
+    values = np.asarray(values, dtype=float)
+    return np.vectorize(lambda v: bool(np.isfinite(v) and entry.meets(float(v), target)), otypes=[bool])(values) \
+        if values.size else np.zeros(values.shape, dtype=bool)
+
+
+def _target_colors(finite: np.ndarray, target: float, better: str):
+    """A norm and colormap that colour cells green on the side of ``target`` that meets it and
+    red on the other, the colour changing at the target (yellow), symmetric around it; values
+    beyond a quarter or four times the target saturate (their cells still say their value)."""
+    span = max(float(np.abs(finite - target).max()), 1e-6 * max(abs(target), 1.0))
+    low, high = target - span, target + span
+    if target > 0:
+        low, high = max(low, target / 4), min(high, 4 * target)
+    return TwoSlopeNorm(target, low, high), "RdYlGn_r" if better == "lower" else "RdYlGn"
+
+
+def _heatmap_panel(axis, values: np.ndarray, x_order: list, y_order: list, norm, colormap, target: float | None,
+                   metric: str):
+    """One heatmap: cells annotated in the metric's digits, the target level as a dashed contour."""
     image = axis.imshow(values, origin="lower", aspect="auto", cmap=colormap, norm=norm, interpolation="nearest")
+    digits = _entry(metric).digits
     for (row, column), value in np.ndenumerate(values):
         if np.isfinite(value):
-            axis.text(column, row, f"{value:.1f}" if abs(value) < 100 else f"{value:,.0f}", ha="center",
-                      va="center", fontsize="small", path_effects=[withStroke(linewidth=2.5, foreground="white")])
-    note = ""
-    if target is not None and finite.size:
-        if min(values.shape) >= 2 and finite.min() < target < finite.max():
-            contour = axis.contour(np.arange(len(x_order)), np.arange(len(y_order)), values, levels=[target],
-                                   colors="black", linewidths=2, linestyles="--")
-            axis.clabel(contour, fmt=lambda level: f"target {level:g}", fontsize="small")
-        else:
-            note = " — target met everywhere" if finite.max() <= target else \
-                " — target missed everywhere" if finite.min() > target else ""
+            axis.text(column, row, f"{value:,.{digits if abs(value) < 100 else 0}f}", ha="center", va="center",
+                      fontsize="small", path_effects=[withStroke(linewidth=2.5, foreground="white")])
+    finite = values[np.isfinite(values)]
+    if target is not None and min(values.shape) >= 2 and finite.size and finite.min() < target < finite.max():
+        contour = axis.contour(np.arange(len(x_order)), np.arange(len(y_order)), values, levels=[target],
+                               colors="black", linewidths=2, linestyles="--")
+        axis.clabel(contour, fmt=lambda level: f"target {level:g}", fontsize="small")
     axis.set_xticks(range(len(x_order)), [str(v) for v in x_order])
     axis.set_yticks(range(len(y_order)), [str(v) for v in y_order])
-    axis.set(xlabel=_short(x), ylabel=_short(y),
-             title=(title or f"{METRIC_LABELS.get(metric, metric)} ({group_label(group)})") +
-             (f"; dashed line: target {target:g}" if target is not None and not note else note))
-    figure.colorbar(image, ax=axis, label=METRIC_LABELS.get(metric, metric), format="%g")
+    return image
+
+
+def target_note(values: np.ndarray, metric: str, target: float | None) -> str:
+    """What the heatmap says about the target: met/missed everywhere, a dashed frontier, or that
+    the metric has no better direction (``utilization``: neither more nor less is better)."""
+    if target is None:
+        return ""
+    entry, finite = _entry(metric), np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if entry.better == "neutral":
+        return f"; no target marked: {entry.phrase} has no better direction"
+    if not finite.size:
+        return ""
+    met = target_mask(finite, metric, target)
+    unit = " %" if entry.percent else f" {entry.unit}" if entry.unit else ""
+    if met.all():
+        return f" — target met everywhere ({target:g}{unit})"
+    if not met.any():
+        return f" — target missed everywhere ({target:g}{unit})"
+    return f"; dashed line: target {target:g}{unit} ({entry.better} is better)"
+
+
+def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGET[0], group: str = "all",
+                  target: float | None = SWEEP_TARGET[1], title: str = "", facet: str | None = None) -> Figure:
+    """A 2-D sweep as a heatmap of ``metric`` (cells annotated; fractions in %), with the
+    ``target`` level drawn as a contour; cells are green where they meet the target and red
+    where they miss it, in the catalogue's direction of ``metric`` (``Metric.meets``). A metric
+    with no better direction (neutral) gets no marking, and the title says so.
+
+    A third parameter that varies (``variant`` or a grid field) gets one panel per value
+    (``facet``, found by itself when there is one); with more, a ValueError names them: cells
+    are never averaged over a dimension.
+    """
+    rows = _rows(table, metric, group)
+    extra = varying_parameters(rows, [x, y] + ([facet] if facet else []))
+    if facet is None and len(extra) == 1:
+        facet, extra = extra[0], []
+    if extra:
+        raise ValueError(f"the sweep also varies {', '.join(extra)}: a heatmap of {x} x {y} shows one more "
+                         "dimension as panels (facet) at most; select its values first, it is never averaged")
+    scale, entry = metric_scale(metric), _entry(metric)
+    target = None if target is None else scale * target
+    x_order, y_order = parameter_order(rows[x])[0], parameter_order(rows[y])[0]
+    panels = [(None, rows)] if facet is None else [(value, rows[rows[facet] == value])
+                                                   for value in parameter_order(rows[facet])[0]]
+    grids = [part.groupby([y, x], sort=False)["mean"].first().unstack(x).reindex(index=y_order, columns=x_order)
+             .to_numpy(dtype=float) * scale for _, part in panels]      # one point per cell: nothing to average
+    every = np.concatenate([g.ravel() for g in grids])
+    finite = every[np.isfinite(every)]
+    norm, colormap = None, "viridis_r" if entry.better == "lower" else "viridis"
+    if target is not None and entry.better != "neutral" and finite.size:
+        norm, colormap = _target_colors(finite, target, entry.better)
+    elif finite.size:
+        norm = matplotlib.colors.Normalize(finite.min(), finite.max())
+    count = len(panels)
+    columns = min(count, 3)
+    panel_width, panel_height = max(4.5, 1.1 * len(x_order) + 1.5), max(3.2, 0.6 * len(y_order) + 1.6)
+    figure, axes = plt.subplots(-(-count // columns), columns, figsize=(panel_width * columns + 1.2,
+                                panel_height * -(-count // columns) + 0.6), layout="constrained", squeeze=False)
+    for axis, (value, _), values in zip(axes.flat, panels, grids):
+        image = _heatmap_panel(axis, values, x_order, y_order, norm, colormap, target, metric)
+        axis.set(xlabel=_short(x), ylabel=_short(y))
+        if facet is not None:
+            axis.set_title(f"{_short(facet)} = {value}", fontsize="medium")
+    for axis in axes.flat[count:]:
+        axis.set_visible(False)
+    heading, note = title or f"{entry.label} ({group_label(group)})", target_note(every, metric, target)
+    fits = len(heading + note) <= 10 * figure.get_figwidth()          # else the note on a line of its own
+    heading = heading + note if fits else heading + "\n" + note.lstrip(";— ")
+    (figure.suptitle if facet is not None else axes[0, 0].set_title)(heading)
+    figure.colorbar(image, ax=axes.ravel().tolist(), label=entry.label, format="%g")
     return figure
 
 
@@ -498,22 +809,27 @@ def _file_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_") or "parameter"
 
 
+MAX_LINES = 8     # lines on one sweep figure at most
+
+
 def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: float | None = SWEEP_TARGET[1],
                   group: str = "all") -> dict[str, Figure]:
     """The standard figures of a sweep: the mean wait and ``metric`` against each varying
-    parameter (one line per value of the next one), and a heatmap with the target contour when
-    two parameters vary."""
-    varying = [p for p in sweep_parameters(table) if table[p].nunique(dropna=False) > 1]
+    parameter (one line per combination of the others, when there are at most ``MAX_LINES``),
+    and a heatmap with the target contour when two parameters vary (a third as panels)."""
+    varying = varying_parameters(table)
     figures: dict[str, Figure] = {}
-    for index, parameter in enumerate(varying):
+    for parameter in varying:
         others = [p for p in varying if p != parameter]
-        by = others[0] if others and table[others[0]].nunique() <= 8 else None
+        if others and len(table[others].drop_duplicates()) > MAX_LINES:
+            continue
         for shown, line in (("wait_mean", None), (metric, target)):
             name = f"sweep_{shown}_vs_{_file_safe(_short(parameter))}.png"
-            if name not in figures:
-                figures[name] = metric_vs_parameter(table, parameter, shown, group, by=by, target=line)
-    if len(varying) >= 2:
-        figures["sweep_heatmap.png"] = sweep_heatmap(table, varying[0], varying[1], metric, group, target)
+            if name not in figures and (table["metric"] == shown).any():
+                figures[name] = metric_vs_parameter(table, parameter, shown, group, by=others or None, target=line)
+    if 2 <= len(varying) <= 3:
+        x, y = varying[-2:] if varying[0] == "variant" else varying[:2]
+        figures["sweep_heatmap.png"] = sweep_heatmap(table, x, y, metric, group, target)
     return figures
 
 
@@ -543,7 +859,8 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     variant from the base (95 % CI), and the hour-of-day wait profile of everyone.
 
     ``summary`` and ``hourly`` carry a ``scenario`` column (base first); ``differences`` is the
-    ``compare.csv`` table; ``peaks`` are the base's demand peak hours.
+    ``compare.csv`` table; ``peaks`` are the base's demand peak hours. Every value axis follows
+    the estimates: intervals wider than about twice the largest estimate are clipped and marked.
     """
     scenarios = list(dict.fromkeys(summary["scenario"]))
     waits = summary[summary["metric"] == "wait_mean"]
@@ -554,47 +871,59 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     bars, forest = top.subplots(1, 2)
     width = 0.8 / len(scenarios)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    label = catalogue.label("wait_mean")
+    series = []
     for index, name in enumerate(scenarios):
         rows = waits[waits["scenario"] == name].set_index("group").reindex(groups)
         centers = np.arange(len(groups)) + (index - (len(scenarios) - 1) / 2) * width
         error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
         bars.bar(centers, rows["mean"], width, yerr=np.nan_to_num(error).clip(min=0), capsize=2,
                  color=colors[index % len(colors)], label=name)
+        series.append((centers, rows["mean"], rows["ci_low"], rows["ci_high"], "0.2"))
     bars.set_xticks(range(len(groups)), [group_label(g) for g in groups], rotation=30, ha="right")
-    bars.set(ylabel="mean wait (min)" + _log_scale_if_spread(bars, waits["mean"]),
-             title="Mean wait per group (95 % CI)")
+    log = _log_scale_if_spread(bars, waits["mean"])
+    fit_to_estimates(bars, series, include=[0])
+    bars.set(ylabel=label + log, title="Mean wait per group (95 % CI)")
     bars.grid(axis="y", alpha=0.3)
     bars.legend(fontsize="small")
 
     mean_waits = differences[differences["metric"] == "wait_mean"]
     variants = list(dict.fromkeys(mean_waits["scenario"]))
     height = 0.8 / max(1, len(variants))
+    series = []
     for index, name in enumerate(variants):
         rows = mean_waits[mean_waits["scenario"] == name].set_index("group").reindex(groups)
         centers = np.arange(len(groups)) + (index - (len(variants) - 1) / 2) * height
         error = np.vstack([rows["difference"] - rows["ci_low"], rows["ci_high"] - rows["difference"]])
+        color = colors[(scenarios.index(name) if name in scenarios else index + 1) % len(colors)]
         forest.errorbar(rows["difference"], centers, xerr=np.nan_to_num(error).clip(min=0), fmt="o", capsize=3,
-                        color=colors[(scenarios.index(name) if name in scenarios else index + 1) % len(colors)],
-                        label=f"{name} − {scenarios[0]}")
+                        color=color, label=f"{name} − {scenarios[0]}")
+        series.append((centers, rows["difference"], rows["ci_low"], rows["ci_high"], color))
     forest.axvline(0, color="black", linewidth=1)
+    largest = np.nanmax(np.abs(mean_waits["difference"].to_numpy(dtype=float)), initial=0.0)
+    fit_to_estimates(forest, series, vertical=False, floor=None, include=[0],
+                     scale=max(largest, 0.1 * np.nanmax(waits["mean"].abs().to_numpy(dtype=float), initial=0.0)))
     forest.set_yticks(range(len(groups)), [group_label(g) for g in groups])
     forest.invert_yaxis()
-    forest.set(xlabel="difference in mean wait (min)", title="Paired difference from the base (95 % CI)")
+    forest.set(xlabel="difference in " + label, title="Paired difference from the base (95 % CI)")
     forest.grid(axis="x", alpha=0.3)
     forest.legend(fontsize="small")
 
     profile = bottom.subplots()
     everyone = hourly[hourly["group"] == "all"]
     _shade_day(profile, everyone[everyone["scenario"] == scenarios[0]], peaks)
+    series = []
     for index, name in enumerate(scenarios):
         rows = everyone[everyone["scenario"] == name].sort_values("hour")
-        profile.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, color=colors[index % len(colors)],
-                     label=name)
+        color = colors[index % len(colors)]
+        profile.plot(rows["hour"] + 0.5, rows["wait_mean"], marker="o", ms=3, color=color, label=name)
         profile.fill_between(rows["hour"] + 0.5, rows["wait_mean_ci_low"], rows["wait_mean_ci_high"],
-                             color=colors[index % len(colors)], alpha=0.2, linewidth=0)
+                             color=color, alpha=0.2, linewidth=0)
+        series.append(_band_series(rows, "wait_mean", rows["hour"] + 0.5, color))
     _hour_axis(profile, "hour of arrival")
-    profile.set_ylim(bottom=0)
-    profile.set(ylabel="mean wait (min)" + _log_scale_if_spread(profile, everyone["wait_mean"]),
+    log = _log_scale_if_spread(profile, everyone["wait_mean"])
+    fit_to_estimates(profile, series)
+    profile.set(ylabel=label + log,
                 title="Everyone's mean wait by hour of arrival (95 % CI; base's closed hours and peaks shaded)")
     profile.legend(fontsize="small", ncols=2)
     if title:

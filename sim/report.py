@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 import pandas as pd
 
+from . import catalogue
 from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
 from .outputs import atomic_file
-from .plots import (METRIC_LABELS, RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
+from .plots import (RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     save_sweep_figures, sweep_parameters)
-from .scenario.schema import WEEKDAYS, BoothSchedule, HourRule, Scenario
+from .scenario.schema import (WEEKDAYS, BoothSchedule, Deterministic, Distribution, Empirical, Gamma, HourRule,
+                              LogNormal, Scenario)
 from .scenario.units import format_minutes
 
 if TYPE_CHECKING:
@@ -36,9 +38,9 @@ CSS = """
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;color:var(--ink);background:#fff;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
-"Helvetica Neue",Arial,"Noto Sans",sans-serif}
+"Helvetica Neue",Arial,"Noto Sans",sans-serif;overflow-wrap:break-word}
 header{background:var(--soft);border-bottom:1px solid var(--line)}
-header .inner,main,footer{max-width:1100px;margin:0 auto;padding:12px 16px}
+header .inner,main,footer{max-width:1240px;margin:0 auto;padding:12px 16px}
 h1{font-size:1.45rem;line-height:1.25;margin:.3em 0}
 h2{font-size:1.2rem;margin:1.8em 0 .6em;padding-bottom:.2em;border-bottom:2px solid var(--line)}
 h3{font-size:1.02rem;margin:1.3em 0 .4em}
@@ -47,28 +49,28 @@ p{margin:.4em 0 .8em}
 nav{font-size:.92rem;margin:.5em 0 .2em;display:flex;flex-wrap:wrap;gap:.3em 1.1em}
 nav a,a{color:var(--accent)}
 .note{color:var(--muted);font-size:.9rem}
-.table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px;
-margin:.4em 0 1em}
-table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:20px;
+.warnings{border:1px solid #e3b3a8;border-left:5px solid var(--bad);background:#fdf3f0;border-radius:6px;
+padding:.5em 1em;margin:1em 0}
+.warnings h2{border:0;margin:.2em 0;font-size:1.1rem;color:var(--bad)}
+.warnings ul{margin:.2em 0 .4em;padding-left:1.2em}
+.table-wrap{border:1px solid var(--line);border-radius:6px;margin:.4em 0 1em;max-width:100%}
+table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:19px;
 font-variant-numeric:tabular-nums}
-th,td{padding:5px 10px;box-shadow:inset 0 -1px 0 var(--line);text-align:right;white-space:nowrap;vertical-align:top}
-thead th{background:var(--soft);font-weight:600;white-space:normal;min-width:4.5em;vertical-align:bottom}
-th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
-thead th:first-child{background:var(--soft)}
+th,td{padding:5px 8px;box-shadow:inset 0 -1px 0 var(--line);text-align:right;vertical-align:top}
+td{white-space:normal}
+thead th{background:var(--soft);font-weight:600;white-space:normal;vertical-align:bottom;hyphens:auto}
+th:first-child,td:first-child{text-align:left}
 tbody tr:last-child td{box-shadow:none}
-td.text,th.text{text-align:left;white-space:normal;min-width:6em}
-tr.part th{text-align:left;background:var(--soft);font-weight:600;position:static}
+td.text,th.text{text-align:left;white-space:normal}
+tr.part th{text-align:left;background:var(--soft);font-weight:600}
 .figures{display:grid;gap:22px;grid-template-columns:minmax(0,1fr)}
-figure{min-width:0}
-figure{margin:0}
-figure .frame{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px;
-background:#fff;width:fit-content;max-width:100%}
+figure{min-width:0;margin:0}
+figure .frame{border:1px solid var(--line);border-radius:6px;background:#fff;width:fit-content;max-width:100%}
 figure img{display:block;max-width:100%;height:auto}
 figcaption{color:var(--muted);font-size:.88rem;margin-top:.3em;max-width:60em}
-.phone-hint{display:none}
-dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.25em 1.2em;margin:.4em 0 1em}
+dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) minmax(0,1fr);gap:.25em 1.2em;margin:.4em 0 1em}
 dl.facts dt{font-weight:600}
-dl.facts dd{margin:0}
+dl.facts dd{margin:0;min-width:0}
 ul.verdicts{padding-left:1.1em;margin:.4em 0 1em}
 ul.verdicts li{margin:.35em 0}
 .up{color:var(--bad)}.down{color:var(--good)}
@@ -80,26 +82,32 @@ code{font-size:.88em;background:var(--soft);padding:0 .25em;border-radius:3px;ov
 @media (max-width:600px){
  body{font-size:15px}
  h1{font-size:1.25rem}
- dl.facts{grid-template-columns:1fr}
+ dl.facts{grid-template-columns:minmax(0,1fr)}
  dl.facts dd{margin:0 0 .5em}
- th,td{padding:4px 7px}
- figure img{max-width:none;width:640px}
- .phone-hint{display:block}
+ .table-wrap{border:0}
+ table,tbody,tr,td,tr.part th{display:block;width:100%}
+ thead{display:none}
+ tbody tr{border:1px solid var(--line);border-radius:6px;margin:0 0 .6em;overflow:hidden}
+ tbody tr.part{border:0;margin:.9em 0 .3em}
+ td{display:flex;justify-content:space-between;gap:1em;box-shadow:inset 0 -1px 0 var(--line);padding:3px 10px}
+ td::before{content:attr(data-label);text-align:left;color:var(--muted);font-weight:600;flex:0 1 55%}
+ td:first-child{background:var(--soft);font-weight:600}
+ td:first-child::before{content:none}
+ td.text{text-align:right}
 }
 @media print{nav{display:none}a{color:inherit}}
 """
 
-HEADLINE_METRICS = [  # (metric, column heading, digits)
-    ("throughput_per_day", "per day", 0), ("persons_per_day", "persons / day", 0),
-    ("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1), ("wait_p95", "p95 wait (min)", 1),
-    ("share_wait_over_60min", "waiting > 60 min", 1), ("backlog_time_mean", "cargo backlog (min)", 0),
-    ("unfinished", "still inside", 0),
-]
-STAGE_METRICS = [
-    ("utilization", "utilization", 2), ("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1),
-    ("queue_length_mean", "mean queue", 1), ("queue_length_max", "longest queue", 0),
-    ("throughput_per_day", "services / day", 0),
-]
+# the metrics of each table, in column order (labels, units and digits from the catalogue); a
+# metric missing from the summary gets no column. Cargo backlog next to the waits: for trucks it
+# is often a day, against minutes at the booths.
+HEADLINE_METRICS = ["throughput_per_day", "persons_per_day", "wait_mean", "peak_hour_wait_mean",
+                    "backlog_time_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "wait_mean_finished",
+                    "unfinished", "unfinished_share", "unfinished_wait_mean"]
+STAGE_METRICS = ["utilization", "wait_mean", "wait_p90", "queue_length_mean", "queue_length_max",
+                 "throughput_per_day"]
+SWEEP_METRICS = ["wait_mean", "wait_p90", "share_wait_over_60min", "throughput_per_day", "utilization",
+                 "unfinished"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,15 +135,28 @@ def estimate(mean: float, low: float, high: float, digits: int = 1, percent: boo
     return text + suffix
 
 
+def level(metric: str, value: float) -> str:
+    """A value of ``metric`` with its unit in the catalogue's digits (``54.9 min``, ``12.5 %``);
+    a name outside the catalogue as a plain number."""
+    if metric in catalogue.METRICS:
+        return catalogue.format_value(metric, value)
+    return number(value, 3)
+
+
 def table(headings: list[str], rows: Iterable[list[str] | str], text_columns: Iterable[int] = ()) -> str:
-    """An HTML table in a horizontally scrolling wrapper; cells are already-escaped HTML.
+    """An HTML table whose cells may wrap (no sideways scrolling); cells are already-escaped HTML.
 
     A row given as a string is a heading row across the whole table (already-escaped HTML).
+    Each cell carries its column heading in ``data-label``: on a phone the rows become cards of
+    "heading  value" lines, the first column (the key) at the top.
     """
     text_columns = set(text_columns)
+    labels = [esc(h) for h in headings]
 
     def cell(tag: str, index: int, content: str) -> str:
-        return f"<{tag} class=\"text\">{content}</{tag}>" if index in text_columns else f"<{tag}>{content}</{tag}>"
+        kind = " class=\"text\"" if index in text_columns else ""
+        label = f" data-label=\"{labels[index]}\"" if tag == "td" and index < len(labels) else ""
+        return f"<{tag}{kind}{label}>{content}</{tag}>"
 
     def row_html(row: list[str] | str) -> str:
         if isinstance(row, str):
@@ -163,14 +184,22 @@ def figures_section(images: dict[str, tuple[bytes, str]]) -> str:
     """Figures in a responsive grid: ``{file name: (png bytes, caption)}``."""
     if not images:
         return "<p class=\"note\">No figures (drawn with <code>--no-plots</code>, or no data).</p>"
-    return ("<p class=\"note phone-hint\">Swipe a figure sideways to see all of it, or pinch to zoom.</p>"
-            "<div class=\"figures\">" + "".join(figure(png, caption) for png, caption in images.values()) + "</div>")
+    return "<div class=\"figures\">" + "".join(figure(png, caption) for png, caption in images.values()) + "</div>"
 
 
-def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: str = "") -> str:
-    """A whole report: ``sections`` are (anchor, heading, HTML body)."""
+def warnings_box(warnings: Iterable[str]) -> str:
+    """The run's warnings (plain text) in a box at the top of the page; "" when there are none."""
+    items = "".join(f"<li>{esc(w)}</li>" for w in warnings if str(w).strip())
+    return (f"<section id=\"warnings\" class=\"warnings\" role=\"alert\"><h2>Warnings</h2><ul>{items}</ul></section>"
+            if items else "")
+
+
+def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: str = "",
+         warnings: Iterable[str] = ()) -> str:
+    """A whole report: ``sections`` are (anchor, heading, HTML body); ``warnings`` (plain text)
+    come first, in a box above every section."""
     nav = "".join(f"<a href=\"#{esc(anchor)}\">{esc(heading)}</a>" for anchor, heading, _ in sections)
-    body = "".join(f"<section id=\"{esc(anchor)}\"><h2>{esc(heading)}</h2>{content}</section>"
+    body = warnings_box(warnings) + "".join(f"<section id=\"{esc(anchor)}\"><h2>{esc(heading)}</h2>{content}</section>"
                    for anchor, heading, content in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -302,6 +331,55 @@ def assumptions_section(scenario: Scenario) -> str:
     return "".join(parts)
 
 
+def short_duration(minutes: float) -> str:
+    """A duration as a planner writes it: ``40 s``, ``2.5 min``, ``90 min``, ``3 h``, ``2 d``."""
+    seconds = 60.0 * minutes
+    if minutes < 2:
+        return f"{round(seconds)} s" if abs(seconds - round(seconds)) < 1e-6 else f"{seconds:.3g} s"
+    if minutes < 120:
+        return f"{minutes:.4g} min"
+    return f"{minutes / 60:.4g} h" if minutes < 2880 else f"{minutes / 1440:.4g} d"
+
+
+def share_text(probability: float) -> str:
+    """A probability as a percentage: ``3 %``, ``12.5 %``."""
+    return f"{100 * probability:.4g} %"
+
+
+def distribution_text(dist: Distribution) -> str:
+    """A service-time distribution in words: ``lognormal, mean 40 s, cv 0.6``, ``fixed 2 min``."""
+    if isinstance(dist, Deterministic):
+        return f"fixed {short_duration(dist.value)}"
+    if isinstance(dist, Empirical):
+        weights = f" (weights {', '.join(f'{w:g}' for w in dist.weights)})" if dist.weights else ""
+        return f"empirical: {', '.join(short_duration(v) for v in dist.values)}{weights}"
+    text = f"{dist.dist}, mean {short_duration(dist.mean)}"
+    return text + (f", cv {dist.cv:g}" if isinstance(dist, (LogNormal, Gamma)) else "")
+
+
+def service_section(scenario: Scenario) -> str:
+    """Every service time and inspection probability of the scenario: per stage and class the
+    service-time distribution, the share that visits the stage (secondary inspection), each
+    extra check's probability and duration, and the classes checked person by person."""
+    rows: list[list[str] | str] = []
+    for stage_name, stage in scenario.stages.items():
+        per_person = (f" · checked person by person: {', '.join(stage.per_person)}" if stage.per_person else "")
+        rows.append(esc(f"{stage_name} · {stage.side} side · {stage.kind}{per_person}"))
+        classes = list(dict.fromkeys([*stage.service_time, *stage.visit_probability]))
+        for name in classes:
+            checks = [f"{check_name}: {share_text(check.probability[name])} × {distribution_text(check.service_time)}"
+                      for check_name, check in stage.extra_checks.items() if name in check.probability]
+            service = stage.service_time.get(name)
+            rows.append([esc(name) + (" <span class=\"note\">(each person)</span>" if name in stage.per_person else ""),
+                         esc(distribution_text(service)) if service is not None else "–",
+                         esc(share_text(stage.visit_probability.get(name, 1.0))),
+                         "<br>".join(esc(c) for c in checks) or "–"])
+    return ("<p class=\"note\">Service time per visit at a booth, by stage and class; visits: the share of the "
+            "class's travelers on the route who are sent to the stage (100 % unless the scenario says otherwise); "
+            "extra checks: a further check at the same booth with that probability and duration.</p>" +
+            table(["class", "service time", "visits", "extra checks"], rows, text_columns=[1, 3]))
+
+
 def sources_section(scenario: Scenario) -> str:
     """The scenario's sources, as written in ``crossing.sources``."""
     if not scenario.crossing.sources:
@@ -316,30 +394,47 @@ def _summary_index(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["group", "metric"]).set_index(["group", "metric"])
 
 
-def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int) -> str:
-    """One (group, metric) of a summary indexed by group and metric, as an escaped table cell."""
+def metric_estimate(metric: str, mean: float, low: float, high: float) -> str:
+    """``estimate`` in the catalogue's digits of ``metric``, fractions as percentages."""
+    entry = catalogue.METRICS.get(metric)
+    return estimate(mean, low, high, entry.digits if entry else 1, bool(entry and entry.percent))
+
+
+def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int | None = None) -> str:
+    """One (group, metric) of a summary indexed by group and metric, as an escaped table cell
+    (digits and percent from the catalogue unless ``digits`` is given)."""
     if (group, metric) not in index.index:
         return "–"
     row = index.loc[(group, metric)]
-    return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, metric == "share_wait_over_60min"))
+    if digits is not None:
+        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, catalogue.unit(metric) == "fraction"))
+    return esc(metric_estimate(metric, row["mean"], row["ci_low"], row["ci_high"]))
+
+
+def present_metrics(index: pd.DataFrame, groups: list[str], metrics: list[str]) -> list[str]:
+    """The ``metrics`` that some of ``groups`` has in the indexed summary (absent ones get no column)."""
+    return [m for m in metrics if any((g, m) in index.index for g in groups)]
+
+
+def metric_table(summary: pd.DataFrame, groups: list[str], metrics: list[str], key: str, names) -> str:
+    """One row per group (its name from ``names(group)``), one column per present metric."""
+    index = _summary_index(summary)
+    shown = present_metrics(index, groups, metrics)
+    return table([key, *(catalogue.label(m) for m in shown)],
+                 [[esc(names(g)), *(estimate_cell(index, g, m) for m in shown)] for g in groups])
 
 
 def headline_table(summary: pd.DataFrame) -> str:
-    """Everyone, each class, direction and day type: throughput, waits, service level."""
-    index = _summary_index(summary)
+    """Everyone, each class, direction and day type: throughput, waits (the peak-hour wait and,
+    for cargo classes, the cargo backlog time beside them), service level, those still inside."""
     groups = [g for g in dict.fromkeys(summary["group"]) if not str(g).startswith("stage=")]
-    metrics = [m for m in HEADLINE_METRICS if any((g, m[0]) in index.index for g in groups)]
-    return table(["group", *(heading for _, heading, _ in metrics)],
-                 [[esc(group_label(g)), *(estimate_cell(index, g, m, d) for m, _, d in metrics)] for g in groups])
+    return metric_table(summary, groups, HEADLINE_METRICS, "group", group_label)
 
 
 def stage_table(summary: pd.DataFrame) -> str:
-    """Each stage: utilization, waits and queues."""
-    index = _summary_index(summary)
+    """Each stage: utilization, waits and queues (throughput: services ended per day)."""
     stages = [g for g in dict.fromkeys(summary["group"]) if str(g).startswith("stage=")]
-    return table(["stage", *(heading for _, heading, _ in STAGE_METRICS)],
-                 [[esc(g.split("=", 1)[1]), *(estimate_cell(index, g, m, d) for m, _, d in STAGE_METRICS)]
-                  for g in stages])
+    return metric_table(summary, stages, STAGE_METRICS, "stage", lambda g: g.split("=", 1)[1])
 
 
 def _run_facts(info: dict) -> str:
@@ -351,26 +446,38 @@ def _run_facts(info: dict) -> str:
 
 HEADLINE_NOTE = ("<p class=\"note\">Means over replications ± the half-width of their 95 % confidence "
                  "interval. Waits are total checkpoint waits in minutes of those arriving on measured days "
-                 "(warm-up excluded); cargo backlog time is not a wait.</p>")
+                 "(warm-up excluded); the peak-hour wait is that of arrivals in the demand peak hours. Cargo "
+                 "backlog time (the electronic queue before the checkpoint) is not a wait: it is shown beside "
+                 "it. Those still inside at the end are counted apart, with their wait so far.</p>")
 
 
 # --------------------------------------------------------------------------------------------
 # the three reports
 # --------------------------------------------------------------------------------------------
+def run_warnings(summary: pd.DataFrame, info: dict) -> list[str]:
+    """What the reader must see first: ``info["warnings"]`` (plain text, from the run) and how
+    many entities were still inside when the run stopped."""
+    warnings = [str(w) for w in info.get("warnings") or []]
+    rows = summary[(summary["group"] == "all") & (summary["metric"] == "unfinished")]
+    if not rows.empty and rows["mean"].iloc[0] > 0:
+        share = summary[(summary["group"] == "all") & (summary["metric"] == "unfinished_share")]
+        of = f" ({catalogue.format_value('unfinished_share', share['mean'].iloc[0])} of arrivals)" \
+            if not share.empty else ""
+        warnings.append(f"{rows['mean'].iloc[0]:,.0f} entities per replication{of} were still inside when the run "
+                        "stopped (a cargo backlog or an overloaded stage); the wait statistics of those who left "
+                        "do not include them (see 'still inside' in the headline table).")
+    return warnings
+
+
 def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
     """The report of one run: headline tables, figures, assumptions, sources, run facts."""
     scenario, info = results.scenario, results.info
-    unfinished = results.summary[(results.summary["group"] == "all") & (results.summary["metric"] == "unfinished")]
-    warning = ""
-    if not unfinished.empty and unfinished["mean"].iloc[0] > 0:
-        warning = (f"<p><strong>Note:</strong> {unfinished['mean'].iloc[0]:,.0f} entities per replication were "
-                   "still inside when the run stopped (a cargo backlog or an overloaded stage); their waits are "
-                   "not in the statistics.</p>")
     sections = [
-        ("headline", "Headline numbers", HEADLINE_NOTE + headline_table(results.summary) + warning +
+        ("headline", "Headline numbers", HEADLINE_NOTE + headline_table(results.summary) +
          "<h3>Stages</h3>" + stage_table(results.summary)),
         ("figures", "Figures", figures_section(images)),
         ("assumptions", "Scenario and key assumptions", assumptions_section(scenario)),
+        ("service", "Service times and inspections", service_section(scenario)),
         ("sources", "Sources", sources_section(scenario)),
         ("run", "Run", _run_facts(info)),
     ]
@@ -378,7 +485,8 @@ def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
                f"{info.get('seed', '?')} · checkpoint-sim {info.get('package_version', '')}")
     return page(f"{scenario.crossing.name}: simulation report", meta, sections,
                 footer="Written by checkpoint-sim. Reproduce with <code>checkpoint-sim run scenario.resolved.yaml "
-                       f"--seed {esc(info.get('seed', ''))} --replications {esc(info.get('replications', ''))}</code>.")
+                       f"--seed {esc(info.get('seed', ''))} --replications {esc(info.get('replications', ''))}</code>.",
+                warnings=run_warnings(results.summary, info))
 
 
 def write_run_report(results: "Results", folder: str | os.PathLike) -> Path:
@@ -390,15 +498,13 @@ def write_run_report(results: "Results", folder: str | os.PathLike) -> Path:
 def sweep_table_html(table_: pd.DataFrame, parameters: list[str]) -> str:
     """One row per point: its parameters and the headline numbers of everyone."""
     everyone = table_[table_["group"] == "all"]
-    columns = [("wait_mean", "mean wait (min)", 1), ("wait_p90", "p90 wait (min)", 1),
-               ("share_wait_over_60min", "waiting > 60 min", 1), ("throughput_per_day", "per day", 0),
-               ("utilization", "utilization", 2), ("unfinished", "still inside", 0)]
+    columns = present_metrics(_summary_index(everyone), ["all"], SWEEP_METRICS)
     rows = []
     for point, part in everyone.groupby("point", sort=False):
         index, first = _summary_index(part), part.iloc[0]
         rows.append([esc(point), *(esc(first[p]) for p in parameters), esc(first["replications"]),
-                     *(estimate_cell(index, "all", m, d) for m, _, d in columns)])
-    return table(["point", *parameters, "replications", *(h for _, h, _ in columns)], rows)
+                     *(estimate_cell(index, "all", m) for m in columns)])
+    return table(["point", *parameters, "replications", *(catalogue.label(m) for m in columns)], rows)
 
 
 def sweep_report(table_: pd.DataFrame, base: Scenario | None, images: dict[str, tuple[bytes, str]],
@@ -412,6 +518,7 @@ def sweep_report(table_: pd.DataFrame, base: Scenario | None, images: dict[str, 
                 ("figures", "Figures", figures_section(images))]
     if base is not None:
         sections += [("assumptions", "Base scenario and key assumptions", assumptions_section(base)),
+                     ("service", "Service times and inspections (base)", service_section(base)),
                      ("sources", "Sources", sources_section(base))]
     points = table_["point"].nunique() if not table_.empty else 0
     meta = esc(f"sweep {Path(str(manifest.get('sweep_file', ''))).name or ''} · {points} points · varying "
@@ -421,13 +528,20 @@ def sweep_report(table_: pd.DataFrame, base: Scenario | None, images: dict[str, 
                        "(common random numbers): every point uses the same seed.")
 
 
-def sweep_caption(file_name: str) -> str:
-    """The caption of a standard sweep figure, from its file name."""
+def sweep_caption(file_name: str, metric: str = SWEEP_TARGET[0], target: float | None = SWEEP_TARGET[1]) -> str:
+    """The caption of a standard sweep figure, from its file name and the heatmap's ``metric``
+    and ``target`` (whose direction, lower or higher is better, comes from the catalogue)."""
     if file_name == "sweep_heatmap.png":
-        return ("The service-level metric over the two varying parameters (everyone): green cells meet the "
-                "target, red cells miss it; the dashed line is the target level, interpolated between cells.")
-    metric, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
-    return f"{METRIC_LABELS.get(metric, metric)} of everyone against {parameter}, with 95 % confidence bands."
+        entry = catalogue.METRICS.get(metric)
+        text = f"{catalogue.label(metric)} (everyone) over two varying parameters (a third as panels)"
+        if target is None or entry is None or entry.better == "neutral":
+            return text + "; no target is marked (the metric has no better direction)." if target is not None \
+                else text + "."
+        return (text + f": green cells meet the target of {catalogue.format_value(metric, target)} ({entry.better} "
+                "is better), red cells miss it; the dashed line is the target level, interpolated between cells.")
+    shown, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
+    return (f"{catalogue.label(shown)} of everyone against {parameter}, with 95 % confidence bands (the axis "
+            "follows the means; wider bands are clipped and marked ▲).")
 
 
 def write_sweep_report(folder: str | os.PathLike, table_: pd.DataFrame, base: Scenario | None,
@@ -442,7 +556,7 @@ def write_sweep_report(folder: str | os.PathLike, table_: pd.DataFrame, base: Sc
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     names = sorted(path.name for path in folder.glob("sweep_*.png"))
     names.sort(key=lambda name: name == "sweep_heatmap.png")
-    images = read_images(folder, {name: sweep_caption(name) for name in names})
+    images = read_images(folder, {name: sweep_caption(name, metric, target) for name in names})
     return write_text_atomic(sweep_report(table_, base, images, manifest), folder / REPORT_FILE)
 
 
@@ -475,8 +589,8 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
                      for r in part.itertuples()]
         paired_tables += (f"<h3>{esc(variant.name)} − {esc(base.name)}</h3>" +
                           table(["group", "difference [95 % CI]", base.name, variant.name], rows))
-    all_rows = [[esc(r.group), esc(r.scenario), esc(r.metric), number(r.base_mean, 3), number(r.variant_mean, 3),
-                 number(r.difference, 3), number(r.ci_low, 3), number(r.ci_high, 3), esc(r.unit)]
+    all_rows = [[esc(r.group), esc(r.scenario), esc(catalogue.label(r.metric)),
+                 *(esc(level(r.metric, v)) for v in (r.base_mean, r.variant_mean, r.difference, r.ci_low, r.ci_high))]
                 for r in differences.itertuples()]
     differences_html = (
         "<p class=\"note\">Paired over replications with common random numbers (replication <i>r</i> of every "
@@ -484,8 +598,8 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
         "confidence interval; in bold where the interval excludes 0.</p>" +
         paired_tables +
         "<details><summary>Every group and metric (as in compare.csv)</summary>" +
-        table(["group", "scenario", "metric", "base mean", "variant mean", "difference", "ci low", "ci high",
-               "unit"], all_rows) + "</details>")
+        table(["group", "scenario", "metric", "base mean", "variant mean", "difference", "ci low", "ci high"],
+              all_rows) + "</details>")
     side_by_side = "".join(f"<h3>{esc(s.name)}{' (base)' if s is base else ''}</h3>" +
                            headline_table(comparison.summary[comparison.summary["scenario"] == s.name])
                            for s in comparison.scenarios)
@@ -503,6 +617,7 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
         ("side-by-side", "Each scenario", HEADLINE_NOTE + side_by_side),
         ("changes", "What the variants change", changed),
         ("assumptions", "Base scenario and key assumptions", assumptions_section(base)),
+        ("service", "Service times and inspections (base)", service_section(base)),
         ("sources", "Sources", sources_section(base) + "".join(
             f"<h3>{esc(v.name)}</h3>" + sources_section(v) for v in variants
             if v.crossing.sources != base.crossing.sources)),
@@ -511,4 +626,5 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
     meta = esc(f"{base.name} (base) vs {', '.join(v.name for v in variants)} · {info.get('replications')} "
                f"paired replications · seed {info.get('seed')}")
     return page(f"{base.crossing.name}: scenario comparison", meta, sections,
-                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(info.get("command", "")) + "</code>.")
+                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(info.get("command", "")) + "</code>.",
+                warnings=[str(w) for w in info.get("warnings") or []])

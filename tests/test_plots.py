@@ -63,7 +63,8 @@ def test_queue_and_utilization_figures_have_one_row_per_stage(results):
     image = figure.axes[0].get_images()[0].get_array()
     assert image.shape == (3, 24)
     assert image.mask[:, :6].all() and not image.mask[:, 6:22].any()              # closed hours are blank
-    assert 0 < image.max() <= 1
+    assert 1 < image.max() <= 100                                                  # in %, like its title
+    assert "%" in figure.axes[0].get_title() and figure.axes[0].images[0].get_clim() == (0, 100)
     _close(figure)
 
 
@@ -204,3 +205,152 @@ def test_cli_sweep_writes_figures_report_and_plot_redraws_them(tmp_path):
     (out / "sweep_heatmap.png").unlink()
     assert main(["plot", str(out), "--metric", "wait_mean", "--target", "1"]) == 0
     assert (out / "sweep_heatmap.png").read_bytes().startswith(PNG_MAGIC)
+
+
+# --------------------------------------------------------------------------------------------
+# the metric's direction, faceting, clipped intervals, colours
+# --------------------------------------------------------------------------------------------
+def _sweep_table(metric: str, value, unit: str, variants=(None,)) -> pd.DataFrame:
+    """A sweep.csv-like table of one metric over booths x volume (x variants when given)."""
+    rows = []
+    for variant in variants:
+        for booths in (2, 3, 4):
+            for volume in (1000, 1500, 2000):
+                mean = value(booths, volume, variant)
+                rows.append({"point": f"p{len(rows):04d}", **({"variant": variant} if variant else {}),
+                             "stages.desk.pools.booths.booths": booths, "demand.daily_volume": volume,
+                             "replications": 3, "group": "all", "metric": metric, "mean": mean,
+                             "ci_low": 0.95 * mean, "ci_high": 1.05 * mean, "unit": unit})
+    return pd.DataFrame(rows)
+
+
+def test_heatmap_target_follows_the_metric_direction():
+    # throughput near 6,300 a day against a target of 7,000: higher is better, so missed everywhere
+    table = _sweep_table("throughput_per_day", lambda b, v, _: 6200 + 10 * b + v / 100, "entities/day")
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths",
+                                 "throughput_per_day", target=7000)
+    assert "target missed everywhere" in figure.axes[0].get_title()
+    _close(figure)
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths",
+                                 "throughput_per_day", target=6240)
+    axis = figure.axes[0]
+    assert "higher is better" in axis.get_title() and any("ContourSet" in type(c).__name__ for c in axis.collections)
+    values = axis.get_images()[0].get_array()
+    assert (plots.target_mask(values, "throughput_per_day", 6240) == (values >= 6240)).all()
+    _close(figure)
+    assert plots.target_mask(np.array([50.0, 70.0]), "wait_p90", 60).tolist() == [True, False]
+    # utilization has no better direction: no colours for met/missed, no contour, and the title says so
+    table = _sweep_table("utilization", lambda b, v, _: v / 2500 / b, "fraction")
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths", "utilization",
+                                 target=0.5)
+    axis = figure.axes[0]
+    assert "no target marked" in axis.get_title() and "met everywhere" not in axis.get_title()
+    assert not any("ContourSet" in type(c).__name__ for c in axis.collections)
+    assert axis.get_images()[0].get_array().max() == pytest.approx(100 * 2000 / 2500 / 2)    # drawn in %
+    assert plots.target_mask(np.array([0.4]), "utilization", 0.5) is None
+    _close(figure)
+
+
+def test_heatmap_of_variants_and_two_grid_fields_has_one_panel_per_variant():
+    table = _sweep_table("wait_p90", lambda b, v, variant: v / 10 / b ** 2 * (2 if variant == "slow" else 1), "min",
+                         variants=("fast", "slow"))
+    figure = plots.sweep_heatmap(table, "demand.daily_volume", "stages.desk.pools.booths.booths", "wait_p90",
+                                 target=60)
+    panels = [axis for axis in figure.axes if axis.get_images()]
+    assert [axis.get_title() for axis in panels] == ["variant = fast", "variant = slow"]
+    fast, slow = (axis.get_images()[0].get_array() for axis in panels)
+    np.testing.assert_allclose(slow, 2 * fast)                                    # nothing averaged
+    _close(figure)
+    figures = plots.sweep_figures(table)
+    assert "sweep_heatmap.png" in figures
+    for figure in figures.values():
+        _close(figure)
+    # a fourth dimension cannot be drawn: refused with its name, never averaged
+    four = pd.concat([table.assign(**{"demand.extra": e}) for e in (1, 2)], ignore_index=True)
+    four = four[["point", "variant", "stages.desk.pools.booths.booths", "demand.daily_volume", "demand.extra",
+                 *table.columns[4:]]]
+    with pytest.raises(ValueError, match="demand.extra"):
+        plots.sweep_heatmap(four, "demand.daily_volume", "stages.desk.pools.booths.booths", "wait_p90")
+    with pytest.raises(ValueError, match="variant"):
+        plots.metric_vs_parameter(table, "demand.daily_volume", "wait_p90", by="stages.desk.pools.booths.booths")
+    figure = plots.metric_vs_parameter(table, "demand.daily_volume", "wait_p90",
+                                       by=["variant", "stages.desk.pools.booths.booths"])
+    assert len([l for l in figure.axes[0].get_lines() if l.get_label().startswith("variant = ")]) == 6
+    _close(figure)
+
+
+def _hourly(means: dict[str, float], half_width: float) -> pd.DataFrame:
+    """An hourly table: each class's wait constant over the day, with a CI of +- half_width."""
+    rows = []
+    for group, mean in means.items():
+        for hour in range(24):
+            rows.append({"hour": hour, "group": group, "arrivals_per_day": 10.0, "staffed_booths": 2.0,
+                         "wait_mean": mean, "wait_mean_ci_low": mean - half_width,
+                         "wait_mean_ci_high": mean + half_width})
+    return pd.DataFrame(rows)
+
+
+def _clipped_marks(axis) -> list:
+    return [line for line in axis.get_lines() if line.get_label() == plots.CLIPPED_NOTE]
+
+
+def test_axes_follow_the_estimates_and_clipped_intervals_are_marked():
+    hourly = _hourly({"class=car": 40.0, "class=truck": 10.0}, half_width=3000.0)
+    figure = plots.hourly_wait_profile(hourly, peaks=[])
+    axis = figure.axes[0]
+    assert axis.get_ylim()[0] == 0 and 40 < axis.get_ylim()[1] <= 2.2 * 40           # not 3,000 min
+    assert _clipped_marks(axis) and plots.CLIPPED_NOTE in [t.get_text() for t in axis.get_legend().get_texts()]
+    _close(figure)
+    # narrow intervals fit as they are: nothing marked
+    figure = plots.hourly_wait_profile(_hourly({"class=car": 40.0}, half_width=2.0), peaks=[])
+    assert figure.axes[0].get_ylim()[1] >= 42 and not _clipped_marks(figure.axes[0])
+    _close(figure)
+    assert plots.estimate_limits([10.0, -5.0], [-400.0], [600.0], floor=None)[0] >= -2.5 * 10
+    # the comparison figure: bars from 0 (not -200 min), differences within ~2x the largest difference
+    summary = pd.DataFrame([{"scenario": s, "group": g, "metric": "wait_mean", "mean": m, "ci_low": m - 250,
+                             "ci_high": m + 250} for s, f in (("base", 1.0), ("more", 0.8))
+                            for g, m in (("all", 50 * f), ("class=car", 60 * f))])
+    differences = pd.DataFrame([{"scenario": "more", "group": g, "metric": "wait_mean", "difference": d,
+                                 "ci_low": d - 300, "ci_high": d + 300} for g, d in (("all", -10.0), ("class=car", -12))])
+    hourly = pd.concat([_hourly({"all": 50.0 * f}, 500.0).assign(scenario=s) for s, f in (("base", 1), ("more", .8))])
+    figure = plots.comparison_figure(summary, differences, hourly)
+    bars, forest, profile = figure.axes[:3]
+    assert bars.get_ylim()[0] == 0 and bars.get_ylim()[1] <= 2.2 * 60
+    assert -2.5 * 12 <= forest.get_xlim()[0] < -12 and 0 < forest.get_xlim()[1] <= 2.5 * 12
+    assert profile.get_ylim()[1] <= 2.2 * 50
+    assert all(_clipped_marks(axis) for axis in (bars, forest, profile))
+    _close(figure)
+
+
+def test_sweep_lines_and_daily_throughput_follow_the_estimates():
+    table = _sweep_table("wait_mean", lambda b, v, _: v / 40 / b ** 2, "min")
+    table["ci_low"], table["ci_high"] = table["mean"] - 500, table["mean"] + 500
+    figure = plots.metric_vs_parameter(table, "demand.daily_volume", "wait_mean", by="stages.desk.pools.booths.booths")
+    axis = figure.axes[0]
+    assert axis.get_ylim()[1] <= 2.2 * table["mean"].max() and _clipped_marks(axis)
+    _close(figure)
+    daily = pd.DataFrame([{"day": d, "group": g, "mean": m, "ci_low": m - 9000, "ci_high": m + 9000}
+                          for d in range(4) for g, m in (("all", 6000.0), ("class=car", 2000.0))])
+    figure = plots.daily_throughput(daily)
+    assert figure.axes[0].get_ylim()[1] <= 2.2 * 6000 and _clipped_marks(figure.axes[0])
+    _close(figure)
+
+
+def test_one_colour_per_class_in_every_figure(results):
+    calendar = results.scenario.calendar
+    expected = plots.class_colors(["pedestrian", "car", "bus"])
+    assert expected == {"pedestrian": "tab:blue", "car": "tab:orange", "bus": "tab:green"}
+    assert plots.class_colors(["truck", "zeppelin", "car"])["truck"] == plots.class_colors(["truck"])["truck"]
+    import matplotlib.colors as mcolors
+
+    def colours(figure, names) -> dict:
+        lines = {line.get_label().split(":")[0].split(" (")[0]: mcolors.to_hex(line.get_color())
+                 for line in figure.axes[0].get_lines()}
+        _close(figure)
+        return {name: lines[name] for name in names}
+
+    want = {name: mcolors.to_hex(color) for name, color in expected.items()}
+    window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
+    assert colours(plots.hourly_wait_profile(results.hourly), want) == want
+    assert colours(plots.wait_ecdf(results.entities, window=window), want) == want
+    assert colours(plots.daily_throughput(plots.daily_throughput_table(results.entities)), want) == want

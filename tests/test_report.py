@@ -13,6 +13,7 @@ import yaml
 
 import sim
 from sim.cli import main
+import sim.catalogue
 from sim.report import estimate, run_report, sweep_report
 from conftest import small_scenario
 
@@ -161,3 +162,84 @@ def test_sweep_report_lists_points_and_base_scenario(run_folder):
     words = " ".join(structure.text)
     assert "p0000" in words and "p0001" in words and "a caption" in words
     assert len(structure.images) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# the headline table's metrics, warnings, service times
+# --------------------------------------------------------------------------------------------
+def _with_new_metrics(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with the metrics added in this release (hand-made values), and a cargo class."""
+    extra = []
+    for group in ("all", "class=car"):
+        for metric, mean in (("peak_hour_wait_mean", 77.7), ("wait_mean_finished", 44.4), ("unfinished_share", 0.125),
+                             ("unfinished_wait_mean", 333.3)):
+            extra.append({"group": group, "metric": metric, "mean": mean, "ci_low": mean * 0.9,
+                          "ci_high": mean * 1.1, "unit": sim.catalogue.unit(metric)})
+    extra.append({"group": "class=car", "metric": "backlog_time_mean", "mean": 1444.4, "ci_low": 1400.0,
+                  "ci_high": 1488.8, "unit": "min"})
+    return pd.concat([summary, pd.DataFrame(extra)], ignore_index=True)
+
+
+def _headings(text: str) -> list[str]:
+    head = re.search(r"<section id=\"headline\">.*?<thead><tr>(.*?)</tr></thead>", text, flags=re.S).group(1)
+    return [html_text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", head, flags=re.S)]
+
+
+def html_text(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment).replace("&amp;", "&")
+
+
+def test_headline_shows_peak_hour_wait_backlog_beside_the_waits_unfinished_and_warnings(run_folder):
+    results = sim.load_results(run_folder)
+    warnings = ["pool trucks of stage customs is shut for the whole horizon while class truck arrives",
+                "the CI of wait_mean of class=bus is wider than its estimate: about 12 replications would fix it"]
+    changed = sim.Results(results.scenario, _with_new_metrics(results.summary), results.hourly, None,
+                          {**results.info, "warnings": warnings}, results.timeline)
+    text = run_report(changed, {})
+    structure = parse(text)
+    assert_self_contained(text, structure)
+    label = sim.catalogue.label
+    headings = _headings(text)
+    for metric in ("peak_hour_wait_mean", "backlog_time_mean", "unfinished", "unfinished_share",
+                   "unfinished_wait_mean", "wait_mean_finished"):
+        assert label(metric) in headings, metric
+    # the cargo backlog sits beside the checkpoint waits
+    assert headings.index(label("backlog_time_mean")) - headings.index(label("wait_mean")) <= 2
+    words = " ".join(structure.text)
+    assert "77.7 ±7.8" in words and "12.5 ±1.3 %" in words and "1,444.4 ±44.4" in words
+    # warnings first, before the headline numbers
+    assert structure.ids.index("warnings") < structure.ids.index("headline")
+    for warning in warnings:
+        assert warning in words
+    # absent metrics get no column: the run's own summary has none of the new ones
+    plain = _headings(run_report(results, {}))
+    assert label("peak_hour_wait_mean") not in plain and label("wait_mean") in plain
+
+
+def test_report_lists_every_service_time_and_inspection_probability():
+    from sim.report import distribution_text, service_section, share_text, short_duration
+
+    scenario = sim.load_scenario("scenarios/khorgos.yaml")
+    html_ = service_section(scenario)
+    words = html_text(html_)
+    for stage_name, stage in scenario.stages.items():
+        section = words[words.index(f"{stage_name} · "):]
+        for name, dist in stage.service_time.items():
+            assert f"{name}{distribution_text(dist)}" in section.replace(" (each person)", ""), (stage_name, name)
+        for name, probability in stage.visit_probability.items():
+            assert share_text(probability) in section
+        for check_name, check in stage.extra_checks.items():
+            for name, probability in check.probability.items():
+                assert f"{check_name}: {share_text(probability)} × {distribution_text(check.service_time)}" in section
+        if stage.per_person:
+            assert f"checked person by person: {', '.join(stage.per_person)}" in section
+    # as written in the scenario file
+    for written in ("lognormal, mean 40 s, cv 0.6", "lognormal, mean 90 s, cv 0.5", "lognormal, mean 2.5 min, cv 0.6",
+                    "full_unload: 30 % × lognormal, mean 90 min, cv 0.4", "device_check: 30 %", "8 %", "3 %"):
+        assert written in words, written
+    assert short_duration(1 / 3) == "20 s" and short_duration(12) == "12 min" and short_duration(180) == "3 h"
+
+
+def test_run_report_has_the_service_section(run_folder):
+    structure = parse((run_folder / "report.html").read_text(encoding="utf-8"))
+    assert "service" in structure.ids and "Service times and inspections" in structure.headings
