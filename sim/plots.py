@@ -30,6 +30,7 @@ from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
 from .calendar import MINUTES_PER_DAY  # noqa: E402
+from .metrics import peak_hours  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 DPI = 100                                  # with a 256-colour palette: ~40-60 KB per PNG
 SERVICE_LEVEL_MARKS = (30.0, 60.0)         # minutes: shares waiting longer are marked on the ECDF
-PEAK_FACTOR = 1.5                          # a peak hour has 1.5x the mean demand of the hours with demand
 SWEEP_TARGET = ("wait_p90", 60.0)          # service-level target drawn on sweep heatmaps
 CLOSED_COLOR, PEAK_COLOR = "0.88", "#fde9c4"
 BOOTHS_COLOR = "tab:red"                   # open booths, on every figure (no class has red)
@@ -186,14 +186,6 @@ def closed_hours(hourly: pd.DataFrame) -> list[int]:
     if rows.empty or "staffed_booths" not in rows:
         return []
     return sorted(int(h) for h in rows.loc[rows["staffed_booths"].fillna(0) <= 1e-9, "hour"])
-
-
-def peak_hours(weights: Sequence[float], factor: float = PEAK_FACTOR) -> list[int]:
-    """Hours of the day whose demand weight is at least ``factor`` times the mean weight of the
-    hours with demand (pass ``demand.hour_weights``, or arrivals per hour from a table)."""
-    weights = np.nan_to_num(np.asarray(weights, dtype=float))
-    busy = weights[weights > 0]
-    return [] if busy.size == 0 else [int(h) for h in np.flatnonzero(weights >= factor * busy.mean())]
 
 
 def table_peak_hours(hourly: pd.DataFrame) -> list[int]:
@@ -421,12 +413,15 @@ def _in_window(entities: pd.DataFrame, window: tuple[float, float] | None) -> pd
 
 
 def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_MARKS,
-              window: tuple[float, float] | None = None, title: str = "") -> Figure:
+              window: tuple[float, float] | None = None, title: str = "",
+              backlog: dict[str, float] | None = None) -> Figure:
     """Empirical CDF of the total wait per class, with the share waiting over each mark.
 
     ``window`` (minutes) keeps the entities that arrive in it (the measurement window). Cargo
     classes (with a release time) say their mean time in the cargo backlog in the legend: it
-    comes before the checkpoint and is not in the wait.
+    comes before the checkpoint and is not in the wait. ``backlog`` (class -> minutes, e.g. the
+    summary's ``backlog_time_mean``, which counts trucks still in the backlog until the stop)
+    takes precedence over the mean of the released trucks of the table.
     """
     figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
     measured = _in_window(entities, window)
@@ -437,7 +432,7 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
         waits = np.sort(rows["wait_total"].to_numpy())
         shares = np.arange(1, len(waits) + 1) / len(waits)
         over = ", ".join(f"{100 * np.mean(waits > mark):.0f} % > {mark:g}" for mark in marks)
-        label = f"{name}: {over} min" + _backlog_note(measured[measured["class"] == name])
+        label = f"{name}: {over} min" + _backlog_note(measured[measured["class"] == name], (backlog or {}).get(name))
         axis.step(waits, shares, where="post", color=colors[name], label=label)
         at_marks = [np.searchsorted(waits, mark, side="right") / len(waits) for mark in marks]
         axis.plot(marks, at_marks, "o", color=colors[name], ms=5)
@@ -452,11 +447,13 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
     return figure
 
 
-def _backlog_note(rows: pd.DataFrame) -> str:
-    """``; cargo backlog before: 1,352.0 min`` for entities released from the cargo backlog."""
-    if "release_min" not in rows or rows["release_min"].isna().all():
-        return ""
-    backlog = float((rows["release_min"] - rows["arrival_min"]).mean())
+def _backlog_note(rows: pd.DataFrame, backlog: float | None = None) -> str:
+    """``; cargo backlog before it: 1,352 min`` for a cargo class (``backlog``, or the mean of the
+    entities of ``rows`` released from the cargo backlog)."""
+    if backlog is None:
+        if "release_min" not in rows or rows["release_min"].isna().all():
+            return ""
+        backlog = float((rows["release_min"] - rows["arrival_min"]).mean())
     return f"; cargo backlog before it: {catalogue.format_value('backlog_time_mean', backlog, 0)}"
 
 
@@ -486,7 +483,7 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
 
     ``measured`` = (first, end) day of the measurement window; the days outside it are shaded.
     """
-    figure, axis = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    figure, axis = plt.subplots(figsize=(10, 4.2), layout="constrained")
     dated = "date" in daily.columns
     x_of = (lambda rows: pd.to_datetime(rows["date"])) if dated else (lambda rows: rows["day"] + 0.5)
     groups = ["all", *_groups(daily, "class=")]
@@ -514,7 +511,7 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
              title=title or "Daily throughput over the horizon (95 % CI)")
     fit_to_estimates(axis, series)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize="small", ncols=3)
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))   # beside: never over a line
     return figure
 
 
@@ -546,8 +543,11 @@ def run_figures(results: "Results") -> dict[str, Figure]:
                                                        f"{name}: queues and open booths over the horizon")
     if results.entities is not None and len(results.entities):
         window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
+        summary = results.summary
+        backlog = summary[(summary["metric"] == "backlog_time_mean") & summary["group"].str.startswith("class=")]
         figures["wait_ecdf.png"] = wait_ecdf(results.entities, window=window,
-                                             title=f"{name}: who waits how long (measured days)")
+                                             title=f"{name}: who waits how long (measured days)",
+                                             backlog={g.split("=", 1)[1]: m for g, m in zip(backlog["group"], backlog["mean"])})
         figures["daily_throughput.png"] = daily_throughput(
             daily_throughput_table(results.entities, calendar.start_date),
             measured=(calendar.warmup_days, calendar.days), title=f"{name}: exits per day")
