@@ -7,7 +7,9 @@ shipped scenarios. Tests that could hang on a regression run under :func:`deadli
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -334,3 +336,166 @@ def test_a_file_read_once(tmp_path, monkeypatch):
                         lambda self: calls.append(1) or real(self))
     sim.load_scenario(write(tmp_path, SMALL_YAML))
     assert calls == [1]
+
+
+# --------------------------------------------------------------------------------------------
+# 7. upper bounds on every count and size (docs/scenario.md, "Limits")
+# --------------------------------------------------------------------------------------------
+CARS = "      cars:\n        serves: [car]\n        booths: 1"
+HUGE = [
+    ("daily-volume", "daily_volume: 200", "daily_volume: 1.0e9", "demand.daily_volume", "at most 200,000"),
+    ("group-size", "  car:\n    share: 0.3", "  car:\n    share: 0.3\n    group_size: 1000000000000",
+     "classes.car.group_size", "at most 200"),
+    ("group-range", "  car:\n    share: 0.3", "  car:\n    share: 0.3\n    group_size: {min: 1, max: 100000}",
+     "classes.car.group_size.max", "at most 200"),
+    ("weekday-factor", "  hour_weights:", "  weekday_factors: [1, 1, 1, 1, 1, 1, 1.0e308]\n  hour_weights:",
+     "demand.weekday_factors.6", "at most 100"),
+    ("seasonal-factor", "  hour_weights:", "  seasonal_factors: [{months: [7], factor: 1000}]\n  hour_weights:",
+     "demand.seasonal_factors.0.factor", "at most 100"),
+    ("hour-weight", "  hour_weights: [1, 1,", "  hour_weights: [1.0e308, 1.0e308,", "demand.hour_weights.0", "at most"),
+    ("booths", CARS, CARS.replace("booths: 1", "booths: 10000000000000000000000000"),
+     "stages.passport.pools.cars.booths", "at most 500"),
+    ("booth-rule", CARS, CARS.replace("booths: 1", "booths: {default: 1, rules: [{hours: [7, 9], booths: 501}]}"),
+     "stages.passport.pools.cars.booths.rules.0.booths", "at most 500"),
+    ("days", "  days: 2", "  days: 1000000000", "calendar.days", "less than or equal to 426"),
+    ("measured-days", "  days: 2", "  days: 400", "calendar.days", "at most 366 days after the warm-up"),
+    ("warmup", "  warmup_days: 1", "  warmup_days: 100", "calendar.warmup_days", "less than or equal to 60"),
+    ("drain", "  drain: 12 h", "  drain: 40 d", "calendar.drain", "at most"),
+    ("duration", "mean: 2 min}", "mean: 400 d}", "stages.passport.service_time.car.mean", "at most 366 d"),
+    ("seed", "  seed: 11", "  seed: 100000000000000000000000000", "run.seed", "less than or equal"),
+    ("cv", "{dist: exponential, mean: 1 min}", "{dist: lognormal, mean: 1 min, cv: 1.0e6}",
+     "stages.passport.service_time.pedestrian.cv", "at most 20"),
+    ("start-date", "start_date: 2025-07-07", "start_date: 9999-12-30", "calendar.start_date", "2999-12-31"),
+    ("arrivals", "daily_volume: 200", "daily_volume: 200000\n  weekday_factors: [20, 20, 20, 20, 20, 20, 20]",
+     "demand.daily_volume", "at most 3,000,000 arrivals per replication"),
+    ("persons", "  car:\n    share: 0.3",
+     "  car:\n    share: 0.3\n    group_size: 200", "classes", "at most 10,000,000 people"),
+]
+
+
+@pytest.mark.parametrize("case", HUGE, ids=[case[0] for case in HUGE])
+def test_huge_values_are_refused_with_their_limit(tmp_path, case):
+    _, old, new, path, message = case
+    text = replaced(old, new)
+    if case[0] == "persons":
+        text = text.replace("daily_volume: 200", "daily_volume: 100000").replace("  days: 2", "  days: 2")
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.path == path and message in p.message for p in problems), problems
+
+
+def test_the_limits_allow_a_year_of_a_busy_crossing(tmp_path):
+    text = replaced("daily_volume: 200", "daily_volume: 7000").replace("  days: 2", "  days: 426")
+    text = text.replace("  warmup_days: 1", "  warmup_days: 60")
+    assert sim.load_scenario(write(tmp_path, text)).calendar.days == 426
+
+
+def test_no_demand_at_all_is_a_valid_scenario(tmp_path, capsys):
+    """A closed season: nobody arrives (the runner reports that nobody crossed)."""
+    path = write(tmp_path, replaced("daily_volume: 200", "daily_volume: 0"))
+    assert sim.load_scenario(path).demand.daily_volume == 0
+    status, out, _ = validate_cli(capsys, path)
+    assert status == 0 and out[0].startswith("ok:")
+
+
+# --------------------------------------------------------------------------------------------
+# 8. non-finite numbers
+# --------------------------------------------------------------------------------------------
+NON_FINITE = [
+    ("cv-nan", "{dist: exponential, mean: 1 min}", "{dist: lognormal, mean: 1 min, cv: .nan}",
+     "stages.passport.service_time.pedestrian.cv"),
+    ("cv-inf", "{dist: exponential, mean: 1 min}", "{dist: gamma, mean: 1 min, cv: .inf}",
+     "stages.passport.service_time.pedestrian.cv"),
+    ("cv-1e999", "{dist: exponential, mean: 1 min}", "{dist: gamma, mean: 1 min, cv: 1e999}",
+     "stages.passport.service_time.pedestrian.cv"),
+    ("duration-1e999", "mean: 2 min}", "mean: 1e999 s}", "stages.passport.service_time.car.mean"),
+    ("drain-inf", "  drain: 12 h", "  drain: 1.0e999 min", "calendar.drain"),
+    ("latitude-nan", "  latitude: 44.0", "  latitude: .nan", "crossing.latitude"),
+    ("volume-inf", "daily_volume: 200", "daily_volume: .inf", "demand.daily_volume"),
+    ("share-nan", "    share: 0.3", "    share: .NaN", "classes.car.share"),
+    ("hour-weight-nan", "  hour_weights: [1, 1,", "  hour_weights: [.nan, 1,", "demand.hour_weights.0"),
+    ("rule-hours-inf", CARS, CARS.replace("booths: 1", "booths: {default: 1, rules: [{hours: [7, .inf], booths: 2}]}"),
+     "stages.passport.pools.cars.booths.rules.0.hours.1"),
+    ("days-nan", "  days: 2", "  days: .nan", "calendar.days"),
+]
+
+
+@pytest.mark.parametrize("case", NON_FINITE, ids=[case[0] for case in NON_FINITE])
+def test_non_finite_numbers_are_refused(tmp_path, case):
+    _, old, new, path = case
+    text = replaced(old, new)
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.path == path and re.search("finite", p.message) for p in problems), problems
+    assert all(p.line is not None for p in problems)
+
+
+def test_non_finite_numbers_in_a_dict_or_an_override(small_yaml):
+    data = yaml.safe_load(small_yaml.read_text())
+    data["stages"]["passport"]["service_time"]["car"] = {"dist": "lognormal", "mean": "2 min", "cv": math.nan}
+    assert only(problems_of(data)).path == "stages.passport.service_time.car.cv"
+    with pytest.raises(sim.ScenarioError) as raised:
+        sim.load_scenario(small_yaml, {"demand.daily_volume": math.inf})
+    assert [p.path for p in raised.value.problems] == ["demand.daily_volume"]
+
+
+# --------------------------------------------------------------------------------------------
+# 10. a class with demand needs a lane that opens at every stage it visits
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("booths", ["0", "{default: 0}", "{default: 0, rules: [{hours: [7, 9], booths: 0}]}"])
+def test_a_class_whose_lanes_never_open_is_an_error(tmp_path, booths):
+    text = replaced(CARS, CARS.replace("booths: 1", f"booths: {booths}"))
+    problem = only(problems_of(write(tmp_path, text)))
+    assert problem.path == "stages.passport.pools"
+    assert "'car'" in problem.message and "'passport'" in problem.message and "never be served" in problem.message
+    assert problem.line == line_of(text, "    pools:")
+
+
+def test_a_closed_lane_is_fine_when_another_lane_opens_or_nobody_comes(tmp_path):
+    text = replaced("        serves: [pedestrian]\n        booths: 1", "        serves: [pedestrian, car]\n        booths: 1")
+    sim.load_scenario(write(tmp_path, text.replace(CARS, CARS.replace("booths: 1", "booths: 0")), "other.yaml"))
+    text = replaced(CARS, CARS.replace("booths: 1", "booths: 0")).replace("    share: 0.3", "    share: 0.3\n"
+                                                                         "    directions: {CN_to_KZ: 1}")
+    with pytest.raises(sim.ScenarioError):                          # still visits passport on CN_to_KZ
+        sim.load_scenario(write(tmp_path, text, "cn.yaml"))
+    closed = replaced(CARS, CARS.replace("booths: 1", "booths: 0")).replace("daily_volume: 200", "daily_volume: 0")
+    sim.load_scenario(write(tmp_path, closed, "closed.yaml"))
+    rule = replaced(CARS, CARS.replace("booths: 1", "booths: {default: 0, rules: [{months: [1], booths: 2}]}"))
+    sim.load_scenario(write(tmp_path, rule, "rule.yaml"))          # opens in January: not an error
+
+
+def test_a_dedicated_green_lane_alone_is_enough_when_everyone_is_eligible(small_scenario_data):
+    data = small_scenario_data
+    data["classes"]["pedestrian"]["green_channel_share"] = 1.0
+    data["stages"]["passport"]["pools"]["foot"]["serves"] = ["bus"]
+    data["stages"]["passport"]["pools"]["green"]["serves"] = ["pedestrian"]
+    data["stages"]["passport"]["pools"]["ped"] = {"serves": ["pedestrian"], "booths": 0}
+    sim.load_scenario(data)
+    data["stages"]["passport"]["pools"]["green"]["booths"] = 0
+    problem = only(problems_of(data))
+    assert "'pedestrian'" in problem.message and "green, ped" in problem.message
+
+
+@pytest.fixture
+def small_scenario_data() -> dict:
+    from conftest import small_scenario
+    return small_scenario()
+
+
+def test_never_open_pools_lists_pools_the_calendar_keeps_shut(small_scenario_data):
+    from sim.scenario.checks import never_open_pools
+
+    data = small_scenario_data                                       # July, 3 days + 1 day of drain
+    pools = data["stages"]["passport"]["pools"]
+    assert never_open_pools(sim.load_scenario(data)) == []
+    pools["cars"]["booths"] = {"default": 0, "rules": [{"months": [1], "booths": 2}]}
+    assert never_open_pools(sim.load_scenario(data)) == [("passport", "cars", ["car"])]
+    pools["extra"] = {"serves": ["car"], "booths": 1}                 # another lane: cars are served
+    assert never_open_pools(sim.load_scenario(data)) == [("passport", "cars", [])]
+    pools["extra"]["booths"] = {"default": 2, "rules": [{"from": "2025-07-01", "to": "2025-07-31", "booths": 0}]}
+    assert never_open_pools(sim.load_scenario(data)) == [("passport", "cars", ["car"]), ("passport", "extra", ["car"])]
+    data["calendar"]["closed_dates"] = ["2025-07-07", "2025-07-08", "2025-07-09", "2025-07-10"]
+    data["stages"]["passport"]["pools"].pop("extra")
+    pools["cars"]["booths"] = 3                                       # shut by closures only
+    found = never_open_pools(sim.load_scenario(data))
+    assert ("passport", "cars", ["car"]) in found and ("customs", "all", ["pedestrian", "car", "bus"]) in found
+    data["demand"]["daily_volume"] = 0                               # nobody comes: nothing to warn about
+    assert never_open_pools(sim.load_scenario(data)) == []
