@@ -25,7 +25,7 @@ LineMap = dict[tuple[str, ...], tuple[str, int]]  # field path -> (file, line)
 
 MAX_FILE_BYTES = 2_000_000      # a scenario file is text of a few hundred lines; 2 MB is ample
 MAX_DEPTH = 40                  # nesting levels of mappings and lists (a scenario needs about 10)
-MAX_NODES = 1_000_000           # YAML nodes, counting what each alias repeats
+MAX_NODES = 100_000             # YAML nodes, counting what each alias repeats (a scenario has ~2,000)
 
 
 class Unreadable(Exception):
@@ -107,8 +107,8 @@ class _BoundedLoader(yaml.SafeLoader):
     def _count(self, nodes: int, event: yaml.Event) -> None:
         self._nodes += nodes
         if self._nodes > MAX_NODES:
-            raise _limit(f"more than {MAX_NODES:,} values once aliases are expanded "
-                         "(an alias bomb?): write the values out, or use fewer aliases", event)
+            raise _limit(f"more than {MAX_NODES:,} values, counting what each alias repeats "
+                         "(an alias bomb?): a scenario needs far fewer", event)
 
 
 class _LimitExceeded(yaml.composer.ComposerError):
@@ -154,14 +154,20 @@ def parse_yaml(text: str, label: str) -> tuple[Any, LineMap]:
 
 
 def _index_lines(root: yaml.Node | None, label: str, loader: yaml.SafeLoader) -> tuple[LineMap, list[Problem]]:
-    """Walk the composed YAML (iteratively: linear in its size, whatever its depth) and return
-    the line of every field path, with the problems found on the way: duplicate keys, and
-    scalars their tag cannot build (impossible dates)."""
+    """Walk the composed YAML (iteratively, each node once: linear in the size of the text,
+    whatever its depth or aliases) and return the line of every field path, with the problems
+    found on the way: duplicate keys, and scalars their tag cannot build (impossible dates).
+    What an alias repeats is indexed where its anchor is; a field below an alias gets the line
+    of the alias (its nearest indexed parent)."""
     lines: LineMap = {}
     problems: list[Problem] = []
+    seen: set[int] = set()
     stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())] if root is not None else []
     while stack:
         node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             problem = _scalar_problem(node, path, label, loader)
             if problem is not None:
@@ -396,11 +402,17 @@ def data_problems(data: Any, lines: LineMap, label: str) -> list[Problem]:
     """Problems in parsed data that the schema cannot see, whatever its source (file, dict,
     override): text that cannot be written as UTF-8 (a lone surrogate such as ``"\\ud800"``,
     which would fail later when printed or written to the report), and nesting deeper than
-    :data:`MAX_DEPTH` (a dict built in code, or one that contains itself)."""
+    :data:`MAX_DEPTH` (a dict built in code). A list or dict met again (through a YAML alias) is
+    checked once."""
     problems: list[Problem] = []
+    seen: set[int] = set()
     stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
     while stack:
         node, path = stack.pop()
+        if isinstance(node, (dict, list, tuple)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
         if len(path) > MAX_DEPTH:
             file, dotted, line = _where(path[:MAX_DEPTH], lines, label)
             problems.append(Problem(file, dotted, f"nested more than {MAX_DEPTH} levels deep", line))

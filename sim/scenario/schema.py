@@ -52,6 +52,12 @@ def _non_negative(value: float) -> float:
     return value
 
 
+def _booths(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected a number of booths >= 0, got {value}")
+    return value
+
+
 def _at_most(limit: float, what: str):
     """An after-validator: ``value <= limit`` (the limit of ``what``, see docs/scenario.md)."""
     def check(value: float) -> float:
@@ -65,7 +71,7 @@ Probability = Annotated[float, AfterValidator(_probability)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Factor = Annotated[float, AfterValidator(_non_negative), _at_most(FACTOR_MAX, "a demand factor")]
 Weight = Annotated[float, AfterValidator(_non_negative), _at_most(WEIGHT_MAX, "a relative weight")]
-Booths = Annotated[int, Field(ge=0), _at_most(BOOTHS_MAX, "a number of booths")]
+Booths = Annotated[int, AfterValidator(_booths), _at_most(BOOTHS_MAX, "a number of booths")]
 GroupSize = Annotated[int, Field(ge=1), _at_most(GROUP_SIZE_MAX, "a group size")]
 CV = Annotated[float, AfterValidator(_non_negative), _at_most(CV_MAX, "a coefficient of variation")]
 
