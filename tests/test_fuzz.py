@@ -180,6 +180,41 @@ def _pick(draw, data):
     return parent, key
 
 
+@st.composite
+def runnable_mutant(draw) -> str:
+    """A shipped scenario with a warm-up short enough for ``--days 2`` and one to three leaf
+    values changed to plausible ones (0, 1, -1, halved, doubled, x10, x1000, another list item
+    removed), so that many mutants validate and are run."""
+    data = yaml.safe_load(TEXTS[draw(st.sampled_from(SHIPPED))])
+    if isinstance(data.get("calendar"), dict):
+        data["calendar"]["warmup_days"] = draw(st.sampled_from([0, 1]))
+    else:                                      # a variant: restate the warm-up over its base
+        data["calendar"] = {"warmup_days": draw(st.sampled_from([0, 1]))}
+    for _ in range(draw(st.integers(1, 3))):
+        parent, key = _leaf(draw, data)
+        if parent is None:
+            continue
+        value = parent[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(parent, list) and len(parent) > 1 and draw(st.booleans()):
+                parent.pop(key)
+            continue
+        factor = draw(st.sampled_from([0, 0.5, 2, 10, 1000, None, -1]))
+        new = 1 if factor is None else value * factor
+        parent[key] = int(new) if isinstance(value, int) else float(new)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
+
+
+def _leaf(draw, data):
+    """A (container, key) of a leaf value, by a random walk from the top to the bottom."""
+    parent, key, node = None, None, data
+    while isinstance(node, (dict, list)) and node:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        parent, key = node, keys[draw(st.integers(0, len(keys) - 1))]
+        node = node[key]
+    return parent, key
+
+
 mutants = st.one_of(text_mutant(), data_mutant())
 
 
@@ -252,14 +287,14 @@ RUN_THOROUGH = settings(RUN_FAST, max_examples=150, derandomize=False)
 
 
 @RUN_FAST
-@given(text=data_mutant())
+@given(text=runnable_mutant())
 def test_run_a_valid_mutant_exits_0_or_2(folder, capsys, text):
     check_run(folder, text, capsys)
 
 
 @pytest.mark.slow
 @RUN_THOROUGH
-@given(text=mutants)
+@given(text=st.one_of(runnable_mutant(), mutants))
 def test_run_many_valid_mutants_exit_0_or_2(folder, capsys, text):
     check_run(folder, text, capsys)
 
