@@ -42,9 +42,9 @@ KNOWN_RUNNER_CRASHES = [
     (ValueError, "cannot convert float NaN to integer", "sim/metrics.py"),
 ]
 
-EXTREME_TEXT = ["0", "-1", "1e308", "1.0e308", "1e999", ".nan", ".inf", "-.inf", "99999999999999999999999999",
+EXTREME_TEXT = ["0", "-1", "1e308", "1.0e308", "1e999", ".nan", ".inf", "-.inf", "99999999999999999999999999", "9" * 400,
                 "abc", "''", "2025-02-30", "null", "[]", "{}", "true", '"\\ud800"', "0x7fffffffffffffff", "1_000"]
-EXTREME_DATA = [0, -1, 1, 1e308, -1e308, math.nan, math.inf, -math.inf, 10**30, 2**63, "abc", "", "1e999 s",
+EXTREME_DATA = [0, -1, 1, 1e308, -1e308, math.nan, math.inf, -math.inf, 10**30, 2**63, 10**400, "abc", "", "1e999 s",
                 "0 s", "24:00", "\ud800", None, True, [], {}, [1, 2], {"a": 1}, dt.date(2025, 2, 28), 0.5, "3 min"]
 
 

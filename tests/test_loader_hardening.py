@@ -354,6 +354,8 @@ HUGE = [
     ("daily-volume", "daily_volume: 200", "daily_volume: 1.0e9", "demand.daily_volume", "at most 200,000"),
     ("group-size", "  car:\n    share: 0.3", "  car:\n    share: 0.3\n    group_size: 1000000000000",
      "classes.car.group_size", "at most 200"),
+    ("group-size-400-digits", "  car:\n    share: 0.3", "  car:\n    share: 0.3\n    group_size: " + "9" * 400,
+     "classes.car.group_size", "a number of 400 digits"),
     ("group-range", "  car:\n    share: 0.3", "  car:\n    share: 0.3\n    group_size: {min: 1, max: 100000}",
      "classes.car.group_size.max", "at most 200"),
     ("weekday-factor", "  hour_weights:", "  weekday_factors: [1, 1, 1, 1, 1, 1, 1.0e308]\n  hour_weights:",
@@ -507,3 +509,9 @@ def test_never_open_pools_lists_pools_the_calendar_keeps_shut(small_scenario_dat
     assert ("passport", "cars", ["car"]) in found and ("customs", "all", ["pedestrian", "car", "bus"]) in found
     data["demand"]["daily_volume"] = 0                               # nobody comes: nothing to warn about
     assert never_open_pools(sim.load_scenario(data)) == []
+
+
+def test_an_integer_too_long_to_read_is_a_short_problem(tmp_path):
+    text = replaced("daily_volume: 200", "daily_volume: " + "9" * 5000)
+    problem = only(problems_of(write(tmp_path, text)))
+    assert problem.path == "demand.daily_volume" and "cannot read" in problem.message and len(problem.message) < 200

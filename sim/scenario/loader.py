@@ -222,10 +222,10 @@ def _scalar_problem(node: yaml.ScalarNode, path: tuple[str, ...], label: str,
     except yaml.YAMLError:
         return None                            # reported with its mark when the document is built
     except (ValueError, TypeError, AttributeError, OverflowError):
-        line = node.start_mark.line + 1
+        line, shown = node.start_mark.line + 1, _shown(node.value, 40)
         if node.tag == "tag:yaml.org,2002:timestamp":
-            return Problem(label, ".".join(path), f"not a real date: {node.value!r}", line)
-        return Problem(label, ".".join(path), f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}", line)
+            return Problem(label, ".".join(path), f"not a real date: {shown}", line)
+        return Problem(label, ".".join(path), f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}", line)
     return None
 
 

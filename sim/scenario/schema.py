@@ -58,11 +58,19 @@ def _booths(value: int) -> int:
     return value
 
 
+def _number(value: float) -> str:
+    """A number for a message, short however large (an int may have hundreds of digits)."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"a number of {len(str(abs(value)))} digits"
+    return f"{value:,g}"
+
+
 def _at_most(limit: float, what: str):
     """An after-validator: ``value <= limit`` (the limit of ``what``, see docs/scenario.md)."""
     def check(value: float) -> float:
         if value > limit:
-            raise ValueError(f"expected {what} of at most {limit:,g}, got {value:,g} (see 'Limits' in docs/scenario.md)")
+            raise ValueError(f"expected {what} of at most {limit:,g}, got {_number(value)} "
+                             "(see 'Limits' in docs/scenario.md)")
         return value
     return AfterValidator(check)
 

@@ -34,10 +34,11 @@ def parse_duration(value: object) -> float:
         units = "s, min, h, d"
         raise ValueError(f"expected a duration such as '45 s', '3 min' or '1.5 h' (units: {units}), got {value!r}")
     minutes = float(match.group(1)) * MINUTES_PER_UNIT[match.group(2).lower()]
+    shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
     if not math.isfinite(minutes):
-        raise ValueError(f"expected a finite duration, got {value!r}")
+        raise ValueError(f"expected a finite duration, got {shown}")
     if minutes > MAX_MINUTES:
-        raise ValueError(f"expected a duration of at most 366 d, got {value!r}")
+        raise ValueError(f"expected a duration of at most 366 d, got {shown}")
     return minutes
 
 
