@@ -234,7 +234,7 @@ def check_validate(folder: Path, text: str, capsys) -> int:
     return status
 
 
-FAST = settings(max_examples=40, deadline=dt.timedelta(seconds=30), derandomize=True,
+FAST = settings(max_examples=40, deadline=dt.timedelta(seconds=30), derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.large_base_example, HealthCheck.data_too_large])
 THOROUGH = settings(FAST, max_examples=1500, derandomize=False)
