@@ -135,17 +135,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command_validate(args: argparse.Namespace) -> int:
-    failed = 0
+    """Check every file and report each: ``ok``, or one line per problem (exit status 2). A file
+    that fails in an unexpected way (a bug, not a user mistake) is reported with its traceback
+    and does not stop the others (exit status 1)."""
+    import traceback
+
+    from .errors import printable
+
+    problems = bugs = 0
     for path in args.files:
+        shown = printable(str(path))
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
-            failed += 1
+            problems += 1
             for problem in error.problems:
                 print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
+        except Exception as error:            # noqa: BLE001 -- a bug must not hide the other files
+            bugs += 1
+            print(f"error: {shown}: internal error while checking this file ({error.__class__.__name__}); "
+                  "please report it with the traceback below", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
         else:
-            print(f"ok: {path} ({scenario.name}: {scenario.crossing.name})")
-    return EXIT_USAGE if failed else 0
+            print(f"ok: {shown} ({printable(scenario.name)}: {printable(scenario.crossing.name)})")
+    return 1 if bugs else EXIT_USAGE if problems else 0
 
 
 def command_run(args: argparse.Namespace) -> int:

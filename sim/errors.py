@@ -18,10 +18,25 @@ class Problem:
     message: str
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        # text that cannot be written as UTF-8 (a lone surrogate from a file or a file name) is
+        # shown escaped, so that printing or writing a problem never fails
+        for name in ("file", "path", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         field = f" {self.path}:" if self.path else ""
         return f"{where}:{field} {self.message}"
+
+
+def printable(text: str) -> str:
+    """``text`` with any character UTF-8 cannot encode (a lone surrogate) written as ``\\udXXX``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ScenarioError(ValueError):

@@ -5,13 +5,16 @@ routes name real stages, every stage serves someone and every class has a lane o
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from typing import Iterator
 
-from .schema import Empirical, Scenario
+from .schema import MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage
 from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
+ARRIVALS_MAX = 3_000_000    # expected entities of one replication (a year at Khorgos is ~2.6 million)
+PERSONS_MAX = 10_000_000    # expected people they carry (one service-time slot each at every stage)
 
 
 def _hint(name: str, known: list[str]) -> str:
@@ -22,13 +25,17 @@ def _hint(name: str, known: list[str]) -> str:
 def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     """Return (dotted field path, message) for every inconsistency found."""
     return list(_calendar(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
-        list(_routes(scenario)) + list(_cargo(scenario)) + list(_calibration(scenario))
+        list(_routes(scenario)) + list(_lanes_open(scenario)) + list(_cargo(scenario)) + \
+        list(_size(scenario)) + list(_calibration(scenario))
 
 
 def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
     calendar = scenario.calendar
     if calendar.warmup_days >= calendar.days:
         yield "calendar.warmup_days", f"expected fewer warm-up days than days ({calendar.days}), got {calendar.warmup_days}"
+    if calendar.days - calendar.warmup_days > MEASURED_DAYS_MAX:
+        yield ("calendar.days", f"expected at most {MEASURED_DAYS_MAX} days after the warm-up, got "
+               f"{calendar.days - calendar.warmup_days} (see 'Limits' in docs/scenario.md)")
     if len(set(calendar.closed_weekdays)) == 7:
         yield "calendar.closed_weekdays", "the checkpoint would never open: at least one weekday must be open"
     if calendar.opening_hours != "24h":
@@ -121,6 +128,135 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
             if not any(class_name in pool.serves for stage in stages for pool in stage.pools.values()):
                 yield (f"classes.{class_name}",
                        f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
+
+
+def _visits(scenario: Scenario) -> Iterator[tuple[str, str, str]]:
+    """(class, direction, stage) for every stage a class with demand visits on a route it travels."""
+    if scenario.demand.daily_volume == 0:
+        return
+    for class_name, traveler_class in scenario.classes.items():
+        if traveler_class.share == 0:
+            continue
+        for direction, share in traveler_class.directions.items():
+            if share == 0:
+                continue
+            for stage_name in dict.fromkeys(scenario.routes.get(direction, [])):
+                stage = scenario.stages.get(stage_name)
+                if stage is None or stage.visit_probability.get(class_name, 1.0) == 0:
+                    continue
+                if any(class_name in pool.serves for pool in stage.pools.values()):
+                    yield class_name, direction, stage_name
+
+
+def lanes_for(scenario: Scenario, stage: Stage, class_name: str) -> list[str]:
+    """The pools of ``stage`` that travelers of the class need open: its ordinary pools, or, when
+    every traveler of the class is green-channel eligible, its dedicated pools as well (eligible
+    travelers use the ordinary pools while the dedicated ones are closed)."""
+    green_on = scenario.green_channel.enabled
+    serving = {name: pool for name, pool in stage.pools.items() if class_name in pool.serves}
+    ordinary = [name for name, pool in serving.items() if not (green_on and pool.green_channel == "dedicated")]
+    if scenario.classes[class_name].green_channel_share >= 1.0:
+        return list(serving)
+    return ordinary
+
+
+def can_ever_open(pool: LanePool) -> bool:
+    """Whether some part of the pool's booth schedule has a booth open (whatever the calendar)."""
+    if not isinstance(pool.booths, BoothSchedule):
+        return pool.booths > 0
+    return pool.booths.default > 0 or any(rule.booths > 0 for rule in pool.booths.rules)
+
+
+def _lanes_open(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """A class with demand needs, at each stage it visits, a pool whose schedule opens a booth."""
+    reported: set[tuple[str, str]] = set()
+    for class_name, direction, stage_name in _visits(scenario):
+        stage = scenario.stages[stage_name]
+        lanes = lanes_for(scenario, stage, class_name)
+        if (class_name, stage_name) in reported or not lanes:     # no ordinary pool: reported by _stages
+            continue
+        if not any(can_ever_open(stage.pools[name]) for name in lanes):
+            reported.add((class_name, stage_name))
+            yield (f"stages.{stage_name}.pools",
+                   f"class {class_name!r} ({direction}) can never be served at stage {stage_name!r}: every pool "
+                   f"serving it ({', '.join(lanes)}) has 0 booths in its whole schedule")
+
+
+def never_open_pools(scenario: Scenario) -> list[tuple[str, str, list[str]]]:
+    """Pools that a class with demand may use but that the calendar keeps shut.
+
+    Returns ``(stage, pool, classes)`` for each pool whose booth schedule (with opening hours,
+    closed dates and weekdays, over the whole simulated horizon including the drain) has no open
+    booth, while a class with demand visits its stage and is served by it. ``classes`` lists the
+    classes whose only lanes at that stage are such pools: their travelers will wait there until
+    the run stops. Not an error (a pool shut for the season is legitimate), but worth a warning.
+    """
+    from ..calendar import total_days          # here: sim.calendar imports this package
+    from ..staffing import booth_schedule
+
+    days = total_days(scenario.calendar)
+    closed: dict[tuple[str, str], bool] = {}
+
+    def never_open(stage_name: str, pool_name: str) -> bool:
+        if (stage_name, pool_name) not in closed:
+            _, booths = booth_schedule(scenario.stages[stage_name].pools[pool_name], scenario.calendar, days)
+            closed[stage_name, pool_name] = int(booths.max()) == 0
+        return closed[stage_name, pool_name]
+
+    found: dict[tuple[str, str], list[str]] = {}
+    for class_name, _, stage_name in _visits(scenario):
+        stage = scenario.stages[stage_name]
+        for pool_name, pool in stage.pools.items():
+            if class_name in pool.serves and never_open(stage_name, pool_name):
+                found.setdefault((stage_name, pool_name), [])
+        lanes = lanes_for(scenario, stage, class_name)
+        if lanes and all(never_open(stage_name, name) for name in lanes):
+            for name in lanes:
+                if class_name not in found[stage_name, name]:
+                    found[stage_name, name].append(class_name)
+    return [(stage_name, pool_name, classes) for (stage_name, pool_name), classes in found.items()]
+
+
+def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
+    """Expected (entities, people) of one replication: demand over the calendar's open days,
+    plus the initial cargo backlog."""
+    demand, calendar = scenario.demand, scenario.calendar
+    closed_dates, closed_weekdays = set(calendar.closed_dates), {WEEKDAYS.index(d) for d in calendar.closed_weekdays}
+    daily_total = 0.0
+    for day in range(calendar.days):
+        date = calendar.start_date + dt.timedelta(days=day)
+        if date in closed_dates or date.weekday() in closed_weekdays:
+            continue
+        factor = demand.weekday_factors[date.weekday()]
+        for season in demand.seasonal_factors:
+            if season.covers_date(date):
+                factor *= season.factor
+        daily_total += demand.daily_volume * factor
+    entities = persons = 0.0
+    for traveler_class in scenario.classes.values():
+        size = traveler_class.group_size
+        mean_size = (size.min + size.max) / 2 if isinstance(size, GroupRange) else size
+        entities += daily_total * traveler_class.share
+        persons += daily_total * traveler_class.share * mean_size
+    cargo = [c for c in scenario.classes.values() if c.cargo]
+    if cargo and scenario.cargo is not None:
+        backlog = sum(scenario.cargo.initial_backlog.values())
+        size = cargo[0].group_size
+        entities += backlog
+        persons += backlog * (size.max if isinstance(size, GroupRange) else size)
+    return entities, persons
+
+
+def _size(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """One replication must fit in memory and a few minutes (see 'Limits' in docs/scenario.md)."""
+    entities, persons = expected_arrivals(scenario)
+    if entities > ARRIVALS_MAX:
+        yield ("demand.daily_volume", f"expected at most {ARRIVALS_MAX:,} arrivals per replication, but "
+               f"daily_volume x factors x {scenario.calendar.days} days gives {entities:,.0f}: shorten the calendar "
+               "or lower the volume (see 'Limits' in docs/scenario.md)")
+    elif persons > PERSONS_MAX:
+        yield ("classes", f"expected at most {PERSONS_MAX:,} people per replication, but the arrivals carry "
+               f"{persons:,.0f} (group sizes): shorten the calendar or lower the volume")
 
 
 def _cargo(scenario: Scenario) -> Iterator[tuple[str, str]]:

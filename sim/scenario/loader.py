@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
+import stat
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Mapping, Union, get_args, get_origin
@@ -21,40 +23,220 @@ from .schema import Scenario
 
 LineMap = dict[tuple[str, ...], tuple[str, int]]  # field path -> (file, line)
 
+MAX_FILE_BYTES = 2_000_000      # a scenario file is text of a few hundred lines; 2 MB is ample
+MAX_DEPTH = 40                  # nesting levels of mappings and lists (a scenario needs about 10)
+MAX_NODES = 100_000             # YAML nodes, counting what each alias repeats (a scenario has ~2,000)
+
+
+class Unreadable(Exception):
+    """A file that cannot be read as a scenario (message for a Problem)."""
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a regular file of at most :data:`MAX_FILE_BYTES` bytes.
+
+    The path is checked with ``os.stat`` before it is opened, and opened non-blocking, so that a
+    FIFO, a device (``/dev/zero``), a folder or a symlink loop is refused instead of blocking or
+    filling memory. Raises :class:`Unreadable` with a message fit for a :class:`Problem`.
+    """
+    name = os.fspath(path)
+    if "\0" in name:
+        raise Unreadable("the file name contains a NUL byte")
+    try:
+        info = os.stat(name)
+        _check_regular(info)
+        descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(descriptor, "rb") as stream:
+            _check_regular(os.fstat(stream.fileno()))          # the file may have changed since stat
+            raw = stream.read(MAX_FILE_BYTES + 1)               # /proc files report size 0
+    except FileNotFoundError:
+        raise Unreadable("file not found") from None
+    except OSError as error:
+        raise Unreadable(f"cannot read the file ({error.strerror or error.__class__.__name__})") from None
+    except (ValueError, OverflowError) as error:             # e.g. a name the system cannot represent
+        raise Unreadable(f"cannot read the file ({error})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise Unreadable(f"the file is larger than {MAX_FILE_BYTES:,} bytes, the limit for a scenario file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise Unreadable(f"not UTF-8 text (byte {error.start}, line {line})") from None
+
+
+def _check_regular(info: os.stat_result) -> None:
+    """Refuse anything but a regular file of bounded size."""
+    if stat.S_ISDIR(info.st_mode):
+        raise Unreadable("is a folder, not a scenario file")
+    if not stat.S_ISREG(info.st_mode):
+        raise Unreadable("not a regular file (a device, FIFO or socket): refusing to read it")
+    if info.st_size > MAX_FILE_BYTES:
+        raise Unreadable(f"the file is {info.st_size:,} bytes: the limit for a scenario file is {MAX_FILE_BYTES:,}")
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits checked while composing, before anything is built:
+    nesting depth (:data:`MAX_DEPTH`), nodes counted with what every alias repeats
+    (:data:`MAX_NODES`, against "billion laughs" alias bombs), and no recursive aliases."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._depth = 0
+        self._nodes = 0
+        self._sizes: dict[int, int] = {}    # id(node) -> nodes it stands for, once composed
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None and id(target) not in self._sizes:
+                raise _limit(f"the alias *{event.anchor} is inside the node it refers to (a recursive alias)", event)
+            node = super().compose_node(parent, index)
+            self._count(self._sizes[id(node)], event)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _limit(f"nested more than {MAX_DEPTH} levels deep", event)
+        before = self._nodes
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._count(1, event)
+        self._sizes[id(node)] = self._nodes - before
+        return node
+
+    def _count(self, nodes: int, event: yaml.Event) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise _limit(f"more than {MAX_NODES:,} values, counting what each alias repeats "
+                         "(an alias bomb?): a scenario needs far fewer", event)
+
+
+class _LimitExceeded(yaml.composer.ComposerError):
+    """Well-formed YAML beyond a limit of :class:`_BoundedLoader`."""
+
+
+def _limit(message: str, event: yaml.Event) -> yaml.YAMLError:
+    return _LimitExceeded(None, None, message, event.start_mark)
+
 
 def read_yaml(path: Path) -> tuple[Any, LineMap]:
-    """Parse a YAML file; return the data and where each field path was written."""
-    label = str(path)
+    """Read and parse a YAML file (see :func:`read_text` and :func:`parse_yaml`)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(Problem(label, "", "file not found")) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
-        raise ScenarioError(Problem(label, "", f"cannot read the file ({error.__class__.__name__})")) from None
+        text = read_text(path)
+    except Unreadable as error:
+        raise ScenarioError(Problem(str(path), "", str(error))) from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, label: str) -> tuple[Any, LineMap]:
+    """Parse YAML text; return the data and where each field path was written.
+
+    Besides malformed YAML, these are problems (with file, line and field path): duplicate keys
+    in a mapping, an impossible date (``2025-02-30``), a value its tag cannot build
+    (``!!int x``), and the limits of :class:`_BoundedLoader` (depth, aliases).
+    """
+    loader = _BoundedLoader(text)
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        lines, problems = _index_lines(root, label, loader)
+        if problems:
+            raise ScenarioError(sorted(problems, key=lambda problem: problem.line or 0))
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or str(error)
-        raise ScenarioError(Problem(label, "", f"malformed YAML: {problem}", line)) from None
-    lines: LineMap = {}
-    _index_lines(root, (), label, lines)
+        message = problem if isinstance(error, _LimitExceeded) else f"malformed YAML: {problem}"
+        raise ScenarioError(Problem(label, "", message, line)) from None
+    finally:
+        loader.dispose()
     return data, lines
 
 
-def _index_lines(node: yaml.Node | None, path: tuple[str, ...], label: str, lines: LineMap) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = path + (str(key_node.value),)
-            lines[child] = (label, key_node.start_mark.line + 1)
-            _index_lines(value_node, child, label, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = path + (str(index),)
-            lines[child] = (label, item.start_mark.line + 1)
-            _index_lines(item, child, label, lines)
+def _index_lines(root: yaml.Node | None, label: str, loader: yaml.SafeLoader) -> tuple[LineMap, list[Problem]]:
+    """Walk the composed YAML (iteratively, each node once: linear in the size of the text,
+    whatever its depth or aliases) and return the line of every field path, with the problems
+    found on the way: duplicate keys, and scalars their tag cannot build (impossible dates).
+    What an alias repeats is indexed where its anchor is; a field below an alias gets the line
+    of the alias (its nearest indexed parent)."""
+    lines: LineMap = {}
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            problem = _scalar_problem(node, path, label, loader)
+            if problem is not None:
+                problems.append(problem)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = path + (str(index),)
+                lines.setdefault(child, (label, item.start_mark.line + 1))
+                stack.append((item, child))
+        elif isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":      # `<<: *base`: its keys are this mapping's
+                    stack.append((value_node, path))
+                    continue
+                scalar = isinstance(key_node, yaml.ScalarNode)
+                child = path + (str(key_node.value) if scalar else "<complex key>",)
+                line = key_node.start_mark.line + 1
+                lines[child] = (label, line)
+                stack.append((value_node, child))
+                problem = _scalar_problem(key_node, child, label, loader) if scalar else None
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                key = _key(key_node, loader)
+                if key in first_line:
+                    problems.append(Problem(label, ".".join(child), f"duplicate key {key_node.value!r}: "
+                                            f"first at line {first_line[key]}, again at line {line}", line))
+                else:
+                    first_line[key] = line
+    return lines, problems
+
+
+def _key(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    """What makes two mapping keys the same key: the value a scalar builds (``1`` and ``0x1`` are
+    one key); any other key (an unhashable one, reported when the document is built) is unique."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            value = _build(node, loader)
+            hash(value)
+            return value
+        except (yaml.YAMLError, TypeError):
+            pass
+    return (node.tag, id(node))
+
+
+def _scalar_problem(node: yaml.ScalarNode, path: tuple[str, ...], label: str,
+                    loader: yaml.SafeLoader) -> Problem | None:
+    """A scalar its tag cannot build (``2025-02-30``, ``!!int x``) as a Problem, else None."""
+    try:
+        _build(node, loader)
+    except yaml.YAMLError:
+        return None                            # reported with its mark when the document is built
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        line, shown = node.start_mark.line + 1, _shown(node.value, 40)
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return Problem(label, ".".join(path), f"not a real date: {shown}", line)
+        return Problem(label, ".".join(path), f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}", line)
+    return None
+
+
+def _build(node: yaml.ScalarNode, loader: yaml.SafeLoader) -> Any:
+    """Build one scalar (cached by the loader for the whole document); after a failure the loader
+    is left as it was, so that building the document reports the original error."""
+    try:
+        return loader.construct_object(node)
+    except Exception:
+        loader.recursive_objects.pop(node, None)
+        raise
 
 
 def merge(base: Any, override: Any) -> Any:
@@ -79,27 +261,52 @@ def _replaces(base: dict, override: dict) -> bool:
 
 
 def resolve_extends(data: Any, lines: LineMap, label: str, base_dir: Path,
-                    seen: tuple[Path, ...] = ()) -> tuple[Any, LineMap]:
-    """Follow ``extends: other.yaml`` chains and merge them, child over parent."""
+                    seen: tuple[str, ...] = ()) -> tuple[Any, LineMap]:
+    """Follow ``extends: other.yaml`` chains and merge them, child over parent.
+
+    A base that cannot be read (missing, not a regular file, too large, a bad name) or that
+    closes a cycle is a problem at the child's ``extends`` field; a problem *inside* a base
+    file (malformed YAML, a bad value) points into the base file.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(Problem(label, "", "expected a mapping of scenario fields at the top level", 1))
     if "extends" not in data:
         return data, lines
     parent_name = data["extends"]
-    if not isinstance(parent_name, str):
-        raise ScenarioError(Problem(label, "extends", "expected a file name", lines.get(("extends",), (label, None))[1]))
-    parent_path = (base_dir / parent_name).resolve()
-    if parent_path in seen:
-        raise ScenarioError(Problem(label, "extends", f"circular extends through {parent_path.name}",
-                                    lines.get(("extends",), (label, None))[1]))
-    if not parent_path.exists():
-        raise ScenarioError(Problem(label, "extends", f"base scenario {parent_name!r} not found "
-                                    f"(looked in {base_dir})", lines.get(("extends",), (label, None))[1]))
-    parent, parent_lines = read_yaml(parent_path)
-    parent, parent_lines = resolve_extends(parent, parent_lines, str(parent_path), parent_path.parent,
-                                           seen + (parent_path,))
+    line = lines.get(("extends",), (label, None))[1]
+
+    def problem(message: str) -> ScenarioError:
+        return ScenarioError(Problem(label, "extends", message, line))
+
+    if not isinstance(parent_name, str) or not parent_name.strip():
+        raise problem("expected a file name")
+    parent_path = base_dir / parent_name
+    try:
+        text = read_text(parent_path)
+    except Unreadable as error:
+        if str(error) == "file not found":
+            raise problem(f"base scenario {_shown(parent_name)} not found (looked in {base_dir})") from None
+        raise problem(f"base scenario {_shown(parent_name)}: {error}") from None
+    resolved = _resolved(parent_path)
+    if resolved in seen:
+        raise problem(f"circular extends through {Path(resolved).name}")
+    parent, parent_lines = parse_yaml(text, resolved)
+    parent, parent_lines = resolve_extends(parent, parent_lines, resolved, Path(resolved).parent, seen + (resolved,))
     child = {key: value for key, value in data.items() if key != "extends"}
     return merge(parent, child), {**parent_lines, **lines}
+
+
+def _resolved(path: Path) -> str:
+    """The absolute, symlink-free form of a path that was just read (to spot extends cycles)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError, RuntimeError):
+        return os.path.abspath(path)
+
+
+def _shown(name: str, limit: int = 80) -> str:
+    """A file name for a message: quoted, and cut short if it is very long."""
+    return repr(name) if len(name) <= limit else f"{name[:limit]!r}... ({len(name):,} characters)"
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> dict:
@@ -148,7 +355,7 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
         path = Path(source)
         label, base_dir = str(path), path.parent
         data, lines = read_yaml(path)
-        data, lines = resolve_extends(data, lines, label, base_dir, (path.resolve(),))
+        data, lines = resolve_extends(data, lines, label, base_dir, (_resolved(path),))
     for dotted, value in (overrides or {}).items():
         data = set_dotted(data, dotted, value)
     return validate(data, lines, label)
@@ -179,14 +386,65 @@ def _most_specific(problems: list[Problem]) -> list[Problem]:
 
 def validate(data: dict, lines: LineMap, label: str) -> Scenario:
     """Validate merged data against the schema, then the cross-field checks."""
+    problems = data_problems(data, lines, label)
+    if problems:
+        raise ScenarioError(problems)
     scenario = validate_model(Scenario, data, lines, label)
-    problems = []
     for path, message in check_scenario(scenario):
         file, dotted, line = _where(tuple(path.split(".")), lines, label)
         problems.append(Problem(file, dotted, message, line))
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def data_problems(data: Any, lines: LineMap, label: str) -> list[Problem]:
+    """Problems in parsed data that the schema cannot see, whatever its source (file, dict,
+    override): text that cannot be written as UTF-8 (a lone surrogate such as ``"\\ud800"``,
+    which would fail later when printed or written to the report), and nesting deeper than
+    :data:`MAX_DEPTH` (a dict built in code). A list or dict met again (through a YAML alias) is
+    checked once."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, (dict, list, tuple)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            file, dotted, line = _where(path[:MAX_DEPTH], lines, label)
+            problems.append(Problem(file, dotted, f"nested more than {MAX_DEPTH} levels deep", line))
+            continue
+        if isinstance(node, str) and not _is_text(node):
+            problems.append(_text_problem(node, path, lines, label))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                child = path + (str(key),)
+                if isinstance(key, str) and not _is_text(key):
+                    problems.append(_text_problem(key, child, lines, label))
+                else:
+                    stack.append((value, child))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((item, path + (str(index),)) for index, item in enumerate(node))
+    return problems
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text_problem(value: str, path: tuple[str, ...], lines: LineMap, label: str) -> Problem:
+    file, dotted, line = _where(path, lines, label)
+    shown = value if len(value) <= 60 else value[:60] + "..."
+    return Problem(file, dotted, f"not valid text: {shown!r} holds a character that cannot be written "
+                   "as UTF-8 (a lone surrogate such as \\ud800)", line)
 
 
 def _where(path: tuple[str, ...], lines: LineMap, label: str) -> tuple[str, str, int | None]:

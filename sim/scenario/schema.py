@@ -20,6 +20,25 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Direction = Literal["KZ_to_CN", "CN_to_KZ"]
 Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)]
 
+# Upper bounds (docs/scenario.md, "Limits"): they keep one replication within memory and a few
+# minutes, and every number far from overflow. The expected arrivals of a replication are bounded
+# in sim.scenario.checks (volume x days x factors).
+MEASURED_DAYS_MAX = 366         # days after the warm-up: a year
+WARMUP_DAYS_MAX = 60
+DAYS_MAX = MEASURED_DAYS_MAX + WARMUP_DAYS_MAX
+DRAIN_MAX_MINUTES = 31 * 1440.0  # a month
+DAILY_VOLUME_MAX = 200_000       # entities a day at factor 1
+FACTOR_MAX = 100.0               # weekday and seasonal demand factors
+WEIGHT_MAX = 1e6                 # relative weights (hours of the day, empirical values)
+GROUP_SIZE_MAX = 200             # people carried by one entity (a train is several entities)
+BOOTHS_MAX = 500                 # open booths of one pool
+CV_MAX = 20.0                    # coefficient of variation of a service time
+TRUCKS_PER_DAY_MAX = 10_000      # cargo quotas and acceptance
+BACKLOG_MAX = 100_000            # trucks already queued at time zero
+SEED_MAX = 2**63 - 1
+CLASSES_MAX, STAGES_MAX, POOLS_MAX, RULES_MAX, SEASONS_MAX = 50, 50, 20, 100, 100
+CLOSED_DATES_MAX, CHECKS_MAX, VALUES_MAX = 1000, 20, 10_000
+
 
 def _probability(value: float) -> float:
     if not 0.0 <= value <= 1.0:
@@ -33,14 +52,43 @@ def _non_negative(value: float) -> float:
     return value
 
 
+def _booths(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected a number of booths >= 0, got {value}")
+    return value
+
+
+def _number(value: float) -> str:
+    """A number for a message, short however large (an int may have hundreds of digits)."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"a number of {len(str(abs(value)))} digits"
+    return f"{value:,g}"
+
+
+def _at_most(limit: float, what: str):
+    """An after-validator: ``value <= limit`` (the limit of ``what``, see docs/scenario.md)."""
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(f"expected {what} of at most {limit:,g}, got {_number(value)} "
+                             "(see 'Limits' in docs/scenario.md)")
+        return value
+    return AfterValidator(check)
+
+
 Probability = Annotated[float, AfterValidator(_probability)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
+Factor = Annotated[float, AfterValidator(_non_negative), _at_most(FACTOR_MAX, "a demand factor")]
+Weight = Annotated[float, AfterValidator(_non_negative), _at_most(WEIGHT_MAX, "a relative weight")]
+Booths = Annotated[int, AfterValidator(_booths), _at_most(BOOTHS_MAX, "a number of booths")]
+GroupSize = Annotated[int, Field(ge=1), _at_most(GROUP_SIZE_MAX, "a group size")]
+CV = Annotated[float, AfterValidator(_non_negative), _at_most(CV_MAX, "a coefficient of variation")]
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are errors, instances are immutable."""
+    """Base: unknown keys are errors, instances are immutable, and numbers are finite
+    (``.nan``, ``.inf`` and ``1e999`` are errors wherever a number is expected)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Crossing(Strict):
@@ -84,12 +132,12 @@ class OpeningHours(Strict):
 class Calendar(Strict):
     """When the simulated days are, and when the checkpoint is open."""
 
-    start_date: dt.date
-    days: int = Field(ge=1, le=3660)
-    warmup_days: int = Field(default=0, ge=0)
-    drain: Duration = 1440.0  # after the horizon, no new arrivals; those inside finish
+    start_date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))
+    days: int = Field(ge=1, le=DAYS_MAX)
+    warmup_days: int = Field(default=0, ge=0, le=WARMUP_DAYS_MAX)
+    drain: Annotated[Duration, _at_most(DRAIN_MAX_MINUTES, "a drain (minutes)")] = 1440.0  # after the horizon, no new arrivals
     opening_hours: OpeningHours | Literal["24h"] = "24h"
-    closed_dates: list[dt.date] = []
+    closed_dates: list[dt.date] = Field(default=[], max_length=CLOSED_DATES_MAX)
     closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
 
 
@@ -97,7 +145,7 @@ class Run(Strict):
     """Defaults for a run; the command line may override them."""
 
     replications: int = Field(default=5, ge=1, le=10000)
-    seed: int = Field(default=20250701, ge=0)
+    seed: int = Field(default=20250701, ge=0, le=SEED_MAX)
 
 
 class DateWindow(Strict):
@@ -129,16 +177,16 @@ class DateWindow(Strict):
 class SeasonalFactor(DateWindow):
     """Demand multiplier for some months, or for a date range (inclusive)."""
 
-    factor: NonNegative
+    factor: Factor
 
 
 class Demand(Strict):
     """Arrivals: a non-homogeneous Poisson process with an hour x weekday x season profile."""
 
-    daily_volume: NonNegative  # arrivals (pedestrians + vehicles) per day, both directions, factor 1
-    hour_weights: list[NonNegative] = [1.0] * 24
-    weekday_factors: list[NonNegative] = [1.0] * 7
-    seasonal_factors: list[SeasonalFactor] = []
+    daily_volume: Annotated[NonNegative, _at_most(DAILY_VOLUME_MAX, "a daily volume")]  # entities a day, factor 1
+    hour_weights: list[Weight] = [1.0] * 24
+    weekday_factors: list[Factor] = [1.0] * 7
+    seasonal_factors: list[SeasonalFactor] = Field(default=[], max_length=SEASONS_MAX)
 
     @field_validator("hour_weights")
     @classmethod
@@ -160,8 +208,8 @@ class Demand(Strict):
 class GroupRange(Strict):
     """A group size drawn uniformly between min and max (inclusive)."""
 
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
+    min: GroupSize
+    max: GroupSize
 
 
 class TravelerClass(Strict):
@@ -169,7 +217,7 @@ class TravelerClass(Strict):
 
     share: Probability  # of the daily volume
     directions: dict[Direction, Probability] = {"KZ_to_CN": 0.5, "CN_to_KZ": 0.5}
-    group_size: int | GroupRange = 1  # people carried; each needs a document check at per-person stages
+    group_size: GroupSize | GroupRange = 1  # people carried; each needs a document check at per-person stages
     green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
     cargo: bool = False  # held by the cargo release quota before the checkpoint
 
@@ -187,19 +235,19 @@ class Deterministic(Strict):
 class LogNormal(Strict):
     dist: Literal["lognormal"]
     mean: Duration
-    cv: NonNegative
+    cv: CV
 
 
 class Gamma(Strict):
     dist: Literal["gamma"]
     mean: Duration
-    cv: NonNegative
+    cv: CV
 
 
 class Empirical(Strict):
     dist: Literal["empirical"]
-    values: list[Duration] = Field(min_length=1)
-    weights: list[NonNegative] | None = None
+    values: list[Duration] = Field(min_length=1, max_length=VALUES_MAX)
+    weights: list[Weight] | None = None
 
 
 Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Empirical],
@@ -209,7 +257,7 @@ Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Emp
 class HourRule(DateWindow):
     """Booths open in a window; later rules override earlier ones where they overlap."""
 
-    booths: int = Field(ge=0)
+    booths: Booths
     hours: tuple[float, float] = (0, 24)  # [start, end) in hours of the day; [22, 6] wraps midnight
     days: Literal["all", "weekday", "weekend"] | list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = "all"
 
@@ -232,23 +280,16 @@ class HourRule(DateWindow):
 class BoothSchedule(Strict):
     """Open booths: a default, changed by rules (hour of day, weekday/weekend, season)."""
 
-    default: int = Field(ge=0)
-    rules: list[HourRule] = []
+    default: Booths
+    rules: list[HourRule] = Field(default=[], max_length=RULES_MAX)
 
 
 class LanePool(Strict):
     """Identical booths serving some classes from one queue."""
 
     serves: list[str]
-    booths: int | BoothSchedule = 1
+    booths: Booths | BoothSchedule = 1
     green_channel: Literal["none", "dedicated", "priority"] = "none"
-
-    @field_validator("booths")
-    @classmethod
-    def _booths(cls, booths: int | BoothSchedule) -> int | BoothSchedule:
-        if isinstance(booths, int) and booths < 0:
-            raise ValueError(f"expected a number of booths >= 0, got {booths}")
-        return booths
 
 
 class ExtraCheck(Strict):
@@ -266,8 +307,8 @@ class Stage(Strict):
     per_person: list[str] = []  # classes whose members (bus passengers) are each checked on their own
     service_time: dict[str, Distribution]
     visit_probability: dict[str, Probability] = {}  # default 1 for every class served
-    extra_checks: dict[str, ExtraCheck] = {}
-    pools: dict[str, LanePool]
+    extra_checks: dict[str, ExtraCheck] = Field(default={}, max_length=CHECKS_MAX)
+    pools: dict[str, LanePool] = Field(max_length=POOLS_MAX)
 
 
 class GreenChannel(Strict):
@@ -279,10 +320,10 @@ class GreenChannel(Strict):
 class Cargo(Strict):
     """Daily truck releases (Kazakhstan's electronic queue) and the other side's acceptance."""
 
-    daily_release_quota: dict[Direction, int]
-    accepted_per_day: dict[Direction, int] = {}
+    daily_release_quota: dict[Direction, Annotated[int, _at_most(TRUCKS_PER_DAY_MAX, "trucks a day")]]
+    accepted_per_day: dict[Direction, Annotated[int, _at_most(TRUCKS_PER_DAY_MAX, "trucks a day")]] = {}
     release_hours: tuple[float, float] = (0, 24)
-    initial_backlog: dict[Direction, int] = {}
+    initial_backlog: dict[Direction, Annotated[int, _at_most(BACKLOG_MAX, "an initial backlog")]] = {}
 
     @field_validator("daily_release_quota", "accepted_per_day", "initial_backlog")
     @classmethod
@@ -305,8 +346,8 @@ class Scenario(Strict):
     calendar: Calendar
     run: Run = Run()
     demand: Demand
-    classes: dict[str, TravelerClass] = Field(min_length=1)
-    stages: dict[str, Stage] = Field(min_length=1)
+    classes: dict[str, TravelerClass] = Field(min_length=1, max_length=CLASSES_MAX)
+    stages: dict[str, Stage] = Field(min_length=1, max_length=STAGES_MAX)
     routes: dict[Direction, list[str]]
     green_channel: GreenChannel = GreenChannel()
     cargo: Cargo | None = None
