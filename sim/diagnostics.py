@@ -1,8 +1,9 @@
 """What a reader of a run's results must be warned about, as plain sentences.
 
-Pure functions of a scenario and its summary table: confidence intervals wider than their
-estimate (with the replications that would fix them), travellers still inside when the run
-stopped, and a single replication. The console prints them and the report shows them at the top;
+Pure functions of a scenario and its summary table: pools that stay shut for the whole horizon
+while a class may use them, confidence intervals wider than their estimate (with the
+replications that would fix them), travellers still inside when the run stopped, and a single
+replication. The console prints them and the report shows them at the top;
 they are kept in ``run.json`` under ``warnings``.
 """
 from __future__ import annotations
@@ -11,7 +12,11 @@ import math
 
 import pandas as pd
 
+from .calendar import total_days
 from .catalogue import format_value, phrase
+from .scenario import Scenario
+from .scenario.checks import class_stage_visits, lanes_for
+from .staffing import booth_schedule
 from .stats import replications_needed
 
 CHECKED_METRICS = ("wait_mean", "wait_p90", "throughput_per_day")   # the headline figures
@@ -64,6 +69,50 @@ def unfinished_warnings(summary: pd.DataFrame) -> list[str]:
     return warnings
 
 
-def run_warnings(summary: pd.DataFrame, replications: int, extra: list[str] | None = None) -> list[str]:
-    """Every warning about a run's results: ``extra`` (e.g. from the scenario checks) first."""
-    return [*(extra or []), *unfinished_warnings(summary), *precision_warnings(summary, replications)]
+def shut_pool_warnings(scenario: Scenario) -> list[str]:
+    """A sentence for every pool that a class with demand may use but that stays shut all run."""
+    warnings = []
+    for stage, pool, classes in never_open_pools(scenario):
+        stuck = (f"; {', '.join(classes)} travellers have no other lane there and wait until the run stops"
+                 if classes else "")
+        warnings.append(f"pool {pool} of stage {stage} has no open booth over the whole horizon (booth "
+                        f"schedule, opening hours and closures){stuck}")
+    return warnings
+
+
+def run_warnings(scenario: Scenario, summary: pd.DataFrame, replications: int) -> list[str]:
+    """Every warning about a run's results: the scenario's shut pools first."""
+    return [*shut_pool_warnings(scenario), *unfinished_warnings(summary), *precision_warnings(summary, replications)]
+
+
+def never_open_pools(scenario: Scenario) -> list[tuple[str, str, list[str]]]:
+    """Pools that a class with demand may use but that the calendar keeps shut.
+
+    Returns ``(stage, pool, classes)`` for each pool whose booth schedule (with opening hours,
+    closed dates and weekdays, over the whole simulated horizon including the drain) has no open
+    booth, while a class with demand visits its stage and is served by it. ``classes`` lists the
+    classes whose only lanes at that stage are such pools: their travelers will wait there until
+    the run stops. Not an error (a pool shut for the season is legitimate), but worth a warning.
+    """
+    days = total_days(scenario.calendar)
+    closed: dict[tuple[str, str], bool] = {}
+
+    def never_open(stage_name: str, pool_name: str) -> bool:
+        if (stage_name, pool_name) not in closed:
+            _, booths = booth_schedule(scenario.stages[stage_name].pools[pool_name], scenario.calendar, days)
+            closed[stage_name, pool_name] = int(booths.max()) == 0
+        return closed[stage_name, pool_name]
+
+    found: dict[tuple[str, str], list[str]] = {}
+    for class_name, _, stage_name in class_stage_visits(scenario):
+        stage = scenario.stages[stage_name]
+        for pool_name, pool in stage.pools.items():
+            if class_name in pool.serves and never_open(stage_name, pool_name):
+                found.setdefault((stage_name, pool_name), [])
+        lanes = lanes_for(scenario, stage, class_name)
+        if lanes and all(never_open(stage_name, name) for name in lanes):
+            for name in lanes:
+                if class_name not in found[stage_name, name]:
+                    found[stage_name, name].append(class_name)
+    return [(stage_name, pool_name, classes) for (stage_name, pool_name), classes in found.items()]
+

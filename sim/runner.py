@@ -94,7 +94,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
                    info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
                          "replications": replications, "workers": workers,
                          "wall_time_s": round(time.perf_counter() - started, 3),
-                         "warnings": run_warnings(summary, replications)})
+                         "warnings": run_warnings(scenario, summary, replications)})
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

@@ -491,7 +491,7 @@ def small_scenario_data() -> dict:
 
 
 def test_never_open_pools_lists_pools_the_calendar_keeps_shut(small_scenario_data):
-    from sim.scenario.checks import never_open_pools
+    from sim.diagnostics import never_open_pools
 
     data = small_scenario_data                                       # July, 3 days + 1 day of drain
     pools = data["stages"]["passport"]["pools"]

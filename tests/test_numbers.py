@@ -5,7 +5,10 @@ the scenario), so a wrong denominator or a dropped traveller cannot pass.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import yaml
 import pandas as pd
 import pytest
 
@@ -247,3 +250,21 @@ def test_compare_verdicts_put_cargo_backlog_beside_the_checkpoint_wait():
 def test_every_catalogue_metric_is_documented():
     text = (SCENARIOS.parent / "docs" / "outputs.md").read_text(encoding="utf-8")
     assert [name for name in METRICS if f"`{name}`" not in text] == []
+
+
+def test_a_pool_shut_all_run_is_warned_on_the_console_and_in_run_json(tmp_path, capsys):
+    data = small_scenario()
+    data["stages"]["passport"]["pools"]["cars"]["booths"] = {"default": 0, "rules": [{"months": [1], "booths": 2}]}
+    path = tmp_path / "shut.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--replications", "2", "--workers", "1", "--no-plots", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    warning = next(line for line in printed.splitlines() if "pool cars of stage passport" in line)
+    assert warning.startswith("warning:") and "car travellers have no other lane there" in warning
+    info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert warning[len("warning: "):] in info["warnings"]
+    # and those cars are stuck: every one still inside, their waits counted so far
+    summary = pd.read_csv(out / "summary.csv").set_index(["group", "metric"])["mean"]
+    assert summary[("class=car", "unfinished_share")] == 1.0
+    assert summary[("class=car", "wait_mean")] > 24 * 60

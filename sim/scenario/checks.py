@@ -130,7 +130,7 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
                        f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
 
 
-def _visits(scenario: Scenario) -> Iterator[tuple[str, str, str]]:
+def class_stage_visits(scenario: Scenario) -> Iterator[tuple[str, str, str]]:
     """(class, direction, stage) for every stage a class with demand visits on a route it travels."""
     if scenario.demand.daily_volume == 0:
         return
@@ -170,7 +170,7 @@ def can_ever_open(pool: LanePool) -> bool:
 def _lanes_open(scenario: Scenario) -> Iterator[tuple[str, str]]:
     """A class with demand needs, at each stage it visits, a pool whose schedule opens a booth."""
     reported: set[tuple[str, str]] = set()
-    for class_name, direction, stage_name in _visits(scenario):
+    for class_name, direction, stage_name in class_stage_visits(scenario):
         stage = scenario.stages[stage_name]
         lanes = lanes_for(scenario, stage, class_name)
         if (class_name, stage_name) in reported or not lanes:     # no ordinary pool: reported by _stages
@@ -180,41 +180,6 @@ def _lanes_open(scenario: Scenario) -> Iterator[tuple[str, str]]:
             yield (f"stages.{stage_name}.pools",
                    f"class {class_name!r} ({direction}) can never be served at stage {stage_name!r}: every pool "
                    f"serving it ({', '.join(lanes)}) has 0 booths in its whole schedule")
-
-
-def never_open_pools(scenario: Scenario) -> list[tuple[str, str, list[str]]]:
-    """Pools that a class with demand may use but that the calendar keeps shut.
-
-    Returns ``(stage, pool, classes)`` for each pool whose booth schedule (with opening hours,
-    closed dates and weekdays, over the whole simulated horizon including the drain) has no open
-    booth, while a class with demand visits its stage and is served by it. ``classes`` lists the
-    classes whose only lanes at that stage are such pools: their travelers will wait there until
-    the run stops. Not an error (a pool shut for the season is legitimate), but worth a warning.
-    """
-    from ..calendar import total_days          # here: sim.calendar imports this package
-    from ..staffing import booth_schedule
-
-    days = total_days(scenario.calendar)
-    closed: dict[tuple[str, str], bool] = {}
-
-    def never_open(stage_name: str, pool_name: str) -> bool:
-        if (stage_name, pool_name) not in closed:
-            _, booths = booth_schedule(scenario.stages[stage_name].pools[pool_name], scenario.calendar, days)
-            closed[stage_name, pool_name] = int(booths.max()) == 0
-        return closed[stage_name, pool_name]
-
-    found: dict[tuple[str, str], list[str]] = {}
-    for class_name, _, stage_name in _visits(scenario):
-        stage = scenario.stages[stage_name]
-        for pool_name, pool in stage.pools.items():
-            if class_name in pool.serves and never_open(stage_name, pool_name):
-                found.setdefault((stage_name, pool_name), [])
-        lanes = lanes_for(scenario, stage, class_name)
-        if lanes and all(never_open(stage_name, name) for name in lanes):
-            for name in lanes:
-                if class_name not in found[stage_name, name]:
-                    found[stage_name, name].append(class_name)
-    return [(stage_name, pool_name, classes) for (stage_name, pool_name), classes in found.items()]
 
 
 def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
