@@ -8,19 +8,15 @@ rows) where it ran; the tables are then put together in replication order.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pandas as pd
 
-from . import __version__
-from .diagnostics import run_warnings
-from .executors import run_tasks
 from .catalogue import unit
-from .metrics import ReplicationMetrics, entity_table, entity_view
-from .model import simulate
-from .plan import build_layout
+from .diagnostics import run_warnings
+from .experiment import run_replications
+from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
 from .stats import summarize
 
@@ -46,28 +42,6 @@ class Results:
         return float(row["mean"].iloc[0])
 
 
-@dataclass
-class ReplicationOutput:
-    metrics: list[tuple[str, str, float]]
-    hourly: list[tuple[int, str, str, float]]
-    entities: pd.DataFrame | None
-    timeline: list[tuple[int, str, str, float]] = field(default_factory=list)
-
-
-def replication_metrics(scenario: Scenario, seed: int, replication: int) -> ReplicationMetrics:
-    """Simulate one replication; return the metric layer over its records."""
-    layout = build_layout(scenario)
-    records = simulate(scenario, seed, replication, layout)
-    return ReplicationMetrics(records, layout, scenario, entity_view(records, layout))
-
-
-def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
-    """Simulate one replication and reduce it to metric rows (and entity rows if asked)."""
-    metrics = replication_metrics(scenario, seed, replication)
-    entities = entity_table(metrics.records, metrics.layout, metrics.view) if keep_entities else None
-    return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities, metrics.timeline_rows())
-
-
 def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
         workers: int = 1, keep_entities: bool = True, progress: bool | None = None,
         executor: str = "local", scheduler: str | None = None) -> Results:
@@ -81,20 +55,14 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     scenario = load_scenario(scenario)
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
-    started = time.perf_counter()
-    outputs = run_tasks(((r, run_replication, (scenario, seed, r, keep_entities)) for r in range(replications)),
-                        workers, executor, scheduler, scenario.name, progress)
-    ordered = [outputs[r] for r in range(replications)]
+    outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor, scheduler,
+                                       scenario.name, progress, args=(keep_entities,))
+    ordered = outputs[scenario.name]
     summary = summary_table(ordered)
     return Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
                    timeline=hourly_table(ordered, "timeline"),
                    entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
-                   info={"package_version": __version__, "scenario": scenario.name, "seed": seed,
-                         "replications": replications, "workers": workers,
-                         "wall_time_s": round(time.perf_counter() - started, 3),
-                         "warnings": run_warnings(scenario, summary, replications)})
+                   info={**record, "scenario": scenario.name, "warnings": run_warnings(scenario, summary, replications)})
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

@@ -1,0 +1,95 @@
+"""Replications of scenario variants on an executor: the one loop every experiment runs.
+
+``run``, ``compare``, ``sweep``, ``calibrate`` and ``validate-model`` all run replications the same
+way: replication ``r`` of a variant draws from the streams of ``(seed, r)`` (common random
+numbers: variants are paired replication by replication), on an executor (in this process, a
+local process pool, or Dask), with one progress bar. :class:`Replications` is that loop, for
+experiments that submit more work as results arrive (adaptive sweeps, calibration searches);
+:func:`run_replications` is the common case of a fixed number of replications per variant.
+
+A *task* is a function ``task(scenario, seed, replication, *args)`` that runs in a worker and
+returns what it reduced the replication to (by default :func:`run_replication`: metric rows).
+"""
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
+
+from .executors import make_executor, progress_bar
+from .replication import run_replication
+from .scenario import Scenario
+from .version import __version__
+
+Task = Callable[..., Any]
+
+
+class Replications:
+    """Replications of scenario variants on one executor, with one progress bar.
+
+    A context manager: on leaving, the executor is closed (without waiting for tasks in flight
+    after an error or Ctrl-C) and the bar is cleared. Results are keyed ``(key, replication)``
+    and arrive in any order; nothing downstream may depend on that order.
+    """
+
+    def __init__(self, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+                 description: str = "", progress: bool | None = None, task: Task = run_replication):
+        self.task = task
+        self.executor = make_executor(workers, executor, scheduler)
+        self.bar = progress_bar(0, description, progress)
+        self.started = time.perf_counter()
+        self.pending = 0
+
+    def submit(self, key: Hashable, scenario: Scenario, seed: int, replications: Iterable[int], *args: Any) -> None:
+        """Queue replications of one variant (``args`` follow the task's first three arguments)."""
+        for replication in replications:
+            self.executor.submit((key, replication), self.task, scenario, seed, replication, *args)
+            self.pending += 1
+            self.bar.total += 1
+        self.bar.refresh()
+
+    def results(self) -> Iterator[tuple[tuple[Hashable, int], Any]]:
+        """``((key, replication), output)`` as each replication finishes, until none is pending
+        (more may be submitted while iterating)."""
+        for done, output in self.executor.results():
+            self.pending -= 1
+            self.bar.update(1)
+            yield done, output
+
+    def collect(self) -> dict[Hashable, list[Any]]:
+        """Every pending replication's output, per key in replication order."""
+        outputs: dict[Hashable, dict[int, Any]] = {}
+        for (key, replication), output in self.results():
+            outputs.setdefault(key, {})[replication] = output
+        return {key: [by_replication[r] for r in sorted(by_replication)] for key, by_replication in outputs.items()}
+
+    def record(self, seed: int, replications: int, workers: int, **facts: Any) -> dict[str, Any]:
+        """The run record every results folder keeps: version, seed, replications, workers, wall time."""
+        return {"package_version": __version__, **facts, "seed": seed, "replications": replications,
+                "workers": workers, "wall_time_s": round(time.perf_counter() - self.started, 3)}
+
+    def __enter__(self) -> "Replications":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.bar.close()
+        self.executor.close(cancel=kind is not None)
+
+
+def run_replications(variants: Mapping[Hashable, Scenario], replications: int, seed: int, workers: int = 1,
+                     executor: str = "local", scheduler: str | None = None, description: str = "",
+                     progress: bool | None = None, task: Task = run_replication,
+                     args: tuple = ()) -> tuple[dict[Hashable, list[Any]], dict[str, Any]]:
+    """Replications ``0 .. replications - 1`` of every variant with the same ``seed`` (paired).
+
+    Returns the outputs per variant in replication order, and the run record.
+    """
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    workers_used = min(workers, max(1, replications * len(variants)))
+    with Replications(workers_used, executor, scheduler, description, progress, task) as runner:
+        for key, scenario in variants.items():
+            runner.submit(key, scenario, seed, range(replications), *args)
+        outputs = runner.collect()
+        return outputs, runner.record(seed, replications, workers)
