@@ -6,8 +6,10 @@ every grid point. All points use the same seed, so replication ``r`` of every po
 same random streams (common random numbers): differences between points are paired comparisons.
 
 Each finished point is written atomically to ``points/<id>/`` as soon as its replications are
-done; ``--resume`` skips finished points and refuses if the sweep file or the base scenario
-changed since (their hash is kept in ``sweep.json``). Workers reduce each replication to metric
+done, its ``point.json`` holding the sha256 of the point's other files; ``--resume`` skips the
+finished points whose files match, runs again the damaged ones, and refuses if the sweep file or
+the base scenario changed since (their hash is kept in ``sweep.json``, written atomically with
+the folder). Workers reduce each replication to metric
 rows, so a sweep never holds entity rows unless ``keep_entities`` is asked for.
 """
 from __future__ import annotations
