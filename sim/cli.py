@@ -267,7 +267,8 @@ def command_sweep(args: argparse.Namespace) -> int:
         out = _output_folder(args.out, args.sweep_file.stem, if_exists="use --resume to finish an interrupted "
                              "sweep, or choose another --out")
     args.sweep_folder = out
-    with writing(out, hint=f"; after fixing it, resume with: {resume_command(args, out)}"):
+    with writing(out, hint=lambda: f"; after fixing it, resume with: {resume_command(args, out)}"
+                 if (out / MANIFEST).is_file() else ""):
         table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
                           scheduler=args.scheduler)
     points = table["point"].nunique() if not table.empty else 0

@@ -14,7 +14,7 @@ import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 import yaml
@@ -136,19 +136,22 @@ def check_destination(path: str | os.PathLike, kind: str = "folder", if_exists: 
 
 
 @contextmanager
-def writing(target: str | os.PathLike, hint: str = "") -> Iterator[None]:
+def writing(target: str | os.PathLike, hint: Callable[[], str] | None = None) -> Iterator[None]:
     """Report a failure to write ``target`` (full disk, permissions, another run that wrote the
-    same folder first) as one :class:`ScenarioError` line instead of a traceback; ``hint`` is
-    added to it (e.g. how to resume)."""
+    same folder first) as one :class:`ScenarioError` line instead of a traceback; ``hint()`` is
+    added to it (e.g. how to resume what was written)."""
     try:
         yield
-    except FileExistsError as error:
-        raise _refuse(Path(target), f"already exists: another run wrote it first; nothing was written here{hint}"
-                      if error.filename is None or Path(error.filename) == Path(target)
-                      else f"could not be written: {error}{hint}") from None
     except OSError as error:
-        where = f" ({error.filename})" if error.filename else ""
-        raise _refuse(Path(target), f"could not be written: {error.strerror or error}{where}{hint}") from None
+        raise _write_failure(Path(target), error, hint() if hint else "") from None
+
+
+def _write_failure(target: Path, error: OSError, hint: str) -> ScenarioError:
+    """The one-line error of a failed write into ``target``."""
+    if isinstance(error, FileExistsError) and (error.filename is None or Path(error.filename) == target):
+        return _refuse(target, f"already exists: another run wrote it first; nothing was written here{hint}")
+    where = f" ({error.filename})" if error.filename else ""
+    return _refuse(target, f"could not be written: {error.strerror or error}{where}{hint}")
 
 
 @contextmanager
