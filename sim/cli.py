@@ -1,4 +1,4 @@
-"""The command line: ``checkpoint-sim run``, ``sweep``, ``compare``, ``calibrate``, ``plot``...
+"""The command line of checkpoint-sim: run, sweep, compare, calibrate, validate, validate-model, plot.
 
 Parses arguments, calls the library, prints a short table and exits. Errors a user can cause
 (a bad scenario, an existing or unwritable output folder, a Dask scheduler that does not answer)
@@ -174,10 +174,10 @@ INTERRUPTED = {
 
 def interrupted_message(args: argparse.Namespace) -> str:
     """What Ctrl-C left behind, for each command; for a sweep, how to resume it."""
-    from .sweep import MANIFEST
-
     if args.command != "sweep":
         return INTERRUPTED[args.command]
+    from .sweep import MANIFEST
+
     out = getattr(args, "sweep_folder", None)
     if out is None or not (out / MANIFEST).is_file():
         return "no sweep folder was written"
