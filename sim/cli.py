@@ -1,21 +1,23 @@
-"""The command line: ``checkpoint-sim run`` and ``checkpoint-sim validate``.
+"""The command line of checkpoint-sim: run, sweep, compare, calibrate, validate, validate-model, plot.
 
 Parses arguments, calls the library, prints a short table and exits. Errors a user can cause
-(a bad scenario, an existing output folder) are printed as one line each on stderr with exit
-status 2 and no traceback; nothing is written then.
+(a bad scenario, an existing or unwritable output folder, a Dask scheduler that does not answer)
+are printed as one line each on stderr with exit status 2 and no traceback; nothing is written
+then. Every command checks where it will write before it simulates anything.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
 from .errors import Problem, ScenarioError
-from .scenario import load_scenario
+from .scenario import Scenario, load_scenario
 
 EXIT_USAGE = 2
 
@@ -47,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default: results/<scenario>/<UTC time>/)")
     run.add_argument("--replications", type=_positive_int, help="replications (default: the scenario's)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
-    run.add_argument("--days", type=_positive_int, help="simulated days (default: the scenario's)")
+    run.add_argument("--days", type=_positive_int,
+                     help="total simulated days, the warm-up days included: more than calendar.warmup_days "
+                          "(default: the scenario's calendar.days)")
     run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                      help="worker processes (default: the number of CPUs; results do not depend on it)")
     run.add_argument("--no-entities", action="store_true", help="do not write the per-entity table")
@@ -63,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
     sweep.add_argument("--replications", type=_positive_int, help="replications per point (default: the file's)")
     sweep.add_argument("--seed", type=_seed, help="seed (default: the file's)")
+    sweep.add_argument("--days", type=_positive_int,
+                       help="total simulated days of every point, the warm-up days included: sets calendar.days "
+                            "(default: the base scenario's)")
     sweep.add_argument("--target-ci", help="add replications until the 95 %% CI half-width of the mean wait "
                                            "is at most this ('2 min', or relative '5%%')")
     sweep.add_argument("--max-replications", type=_positive_int, help="cap for --target-ci (default: the file's)")
@@ -70,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate-model", help="run the validation suite against queueing theory")
     check.add_argument("--out", type=Path, help="output folder (default: results/validation/<UTC time>/)")
-    check.add_argument("--docs", type=Path, default=Path("docs/validation.md"),
-                       help="where to write the Markdown report (default: docs/validation.md)")
+    check.add_argument("--docs", type=Path,
+                       help="also write the Markdown page there, e.g. docs/validation.md (default: none); a "
+                            "--reduced run refuses to replace a page of the full suite")
     check.add_argument("--reduced", action="store_true", help="the quick version the test suite runs")
     check.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
 
@@ -86,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder (default: results/compare/<base>_vs_<variants>/<UTC time>/)")
     compare.add_argument("--replications", type=_positive_int, help="replications (default: the base scenario's)")
     compare.add_argument("--seed", type=_seed, help="random seed, the same for every scenario (default: the base's)")
-    compare.add_argument("--days", type=_positive_int, help="simulated days of every scenario (default: each one's)")
+    compare.add_argument("--days", type=_positive_int,
+                         help="total simulated days of every scenario, the warm-up days included "
+                              "(default: each one's calendar.days)")
     compare.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                          help="worker processes (default: the number of CPUs; results do not depend on it)")
 
@@ -108,14 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output_folder(out: Path | None, *default: str) -> Path:
-    """``--out``, or ``results/<default...>/<UTC time>/``; refused if it exists and is not empty."""
+def _output_folder(out: Path | None, *default: str, if_exists: str | None = None) -> Path:
+    """``--out``, or ``results/<default...>/<UTC time>/``, checked before anything is simulated
+    (see :func:`sim.outputs.check_destination`): the path to write the results folder to."""
+    from .outputs import NEVER_OVERWRITTEN, check_destination
+
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = out or Path("results", *default, stamp)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ScenarioError(Problem("--out", "", f"{folder} already exists and is not empty: "
-                                    "choose another folder (results are never overwritten)"))
-    return folder
+    return check_destination(out or Path("results", *default, stamp), if_exists=if_exists or NEVER_OVERWRITTEN)
+
+
+def _command_line() -> str:
+    """The command as typed, for ``run.json`` and ``compare.json``."""
+    return " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
+
+
+def _days_override(days: int | None, scenarios: Sequence[Scenario], files: Sequence[Path]) -> dict:
+    """``{"calendar.days": days}`` for ``--days`` (nothing without it), refused with a message
+    naming the flag when a scenario's warm-up days leave no day to measure."""
+    if days is None:
+        return {}
+    for scenario, file in zip(scenarios, files):
+        warmup = scenario.calendar.warmup_days
+        if days <= warmup:
+            raise ScenarioError(Problem("--days", "", f"expected at least {warmup + 1}, got {days}: --days counts "
+                                        f"the {warmup} warm-up day(s) of {file} (calendar.warmup_days) and "
+                                        "must leave at least one day to measure"))
+    return {"calendar.days": days}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,11 +155,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {str(problem).lstrip(': ')}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: no results folder was written (finished sweep points are kept)", file=sys.stderr)
+        print(f"interrupted: {interrupted_message(args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:                       # e.g. `checkpoint-sim run ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+INTERRUPTED = {
+    "run": "no results folder was written",
+    "compare": "no comparison folder was written",
+    "calibrate": "no calibration report or calibrated scenario was written",
+    "validate-model": "no validation results or page were written",
+    "validate": "not every file was checked",
+    "plot": "some figures or report.html may not have been redrawn: run the command again",
+}
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    """What Ctrl-C left behind, for each command; for a sweep, how to resume it."""
+    if args.command != "sweep":
+        return INTERRUPTED[args.command]
+    from .sweep import MANIFEST
+
+    out = getattr(args, "sweep_folder", None)
+    if out is None or not (out / MANIFEST).is_file():
+        return "no sweep folder was written"
+    return f"the finished points are kept in {out}; resume with: {resume_command(args, out)}"
+
+
+# the sweep flags that change its points (and so its hash): a resume must repeat them
+_SWEEP_FLAGS = ("days", "replications", "seed", "target_ci", "max_replications")
+
+
+def resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The exact command that finishes an interrupted sweep in ``out``."""
+    words = ["checkpoint-sim", "sweep", str(args.sweep_file), "--resume", "--out", str(out)]
+    for name in _SWEEP_FLAGS:
+        if getattr(args, name) is not None:
+            words += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.keep_entities:
+        words.append("--keep-entities")
+    if args.executor != "local":
+        words += ["--executor", args.executor, "--scheduler", str(args.scheduler)]
+    return shlex.join(words)
 
 
 def command_validate(args: argparse.Namespace) -> int:
@@ -163,37 +230,60 @@ def command_validate(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     from .console import key_figures
-    from .outputs import write_results
+    from .outputs import write_results, writing
     from .runner import run
 
-    overrides = {"calendar.days": args.days} if args.days else None
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario)
+    overrides = _days_override(args.days, [scenario], [args.scenario])
+    if overrides:
+        scenario = load_scenario(scenario, overrides)
     out = _output_folder(args.out, scenario.name)
     results = run(scenario, replications=args.replications, seed=args.seed, workers=args.workers,
                   keep_entities=not args.no_entities)
-    results.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
-    folder = write_results(results, out, figures=not args.no_plots)
+    results.info["command"] = _command_line()
+    with writing(out):
+        folder = write_results(results, out, figures=not args.no_plots)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0
 
 
-def command_sweep(args: argparse.Namespace) -> int:
-    from .sweep import load_sweep, run_sweep
+def _load_sweep(args: argparse.Namespace):
+    """The sweep file with the command line's overrides (``--days`` on every point)."""
+    from .sweep import load_sweep
 
-    if args.executor == "dask" and not args.scheduler:
-        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
     overrides = {key: value for key, value in (
         ("replications", args.replications), ("seed", args.seed), ("target_ci", args.target_ci),
         ("max_replications", args.max_replications), ("keep_entities", args.keep_entities or None))
         if value is not None}
     sweep = load_sweep(args.sweep_file, overrides)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if args.days is None:
+        return sweep
+    points = list(sweep.scenarios.values())
+    days = _days_override(args.days, points, [f"{args.sweep_file} (base {sweep.spec.base})"] * len(points))
+    return load_sweep(args.sweep_file, overrides, point_overrides=days)
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from .outputs import check_destination, writing
+    from .sweep import MANIFEST, run_sweep
+
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
     if args.resume and not args.out:
         raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted sweep"))
-    out = args.out or Path("results") / args.sweep_file.stem / stamp
-    table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
-                      scheduler=args.scheduler)
+    sweep = _load_sweep(args)
+    if args.resume:
+        out = args.out
+        check_destination(out / MANIFEST, kind="file")         # the folder is still writable
+    else:
+        out = _output_folder(args.out, args.sweep_file.stem, if_exists="use --resume to finish an interrupted "
+                             "sweep, or choose another --out")
+    args.sweep_folder = out
+    with writing(out, hint=lambda: f"; after fixing it, resume with: {resume_command(args, out)}"
+                 if (out / MANIFEST).is_file() else ""):
+        table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
+                          scheduler=args.scheduler)
     points = table["point"].nunique() if not table.empty else 0
     print(f"{points} points written to {out} (sweep.csv, report.html, points/<id>/summary.csv, hourly.csv)")
     return 0
@@ -201,15 +291,18 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 def command_compare(args: argparse.Namespace) -> int:
     from .compare import compare, write_comparison
+    from .outputs import writing
 
-    if args.out is not None:
-        _output_folder(args.out)                       # refuse an existing folder before running
-    comparison = compare([args.base, *args.variants], replications=args.replications, seed=args.seed,
-                         workers=args.workers, overrides={"calendar.days": args.days} if args.days else None)
-    comparison.info["command"] = " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
-    names = [s.name for s in comparison.scenarios]
-    out = args.out or _output_folder(None, "compare", f"{names[0]}_vs_{'_'.join(names[1:])}")
-    folder = write_comparison(comparison, out)
+    files = [args.base, *args.variants]
+    scenarios = [load_scenario(file) for file in files]
+    overrides = _days_override(args.days, scenarios, files)
+    names = [s.name for s in scenarios]
+    out = _output_folder(args.out, "compare", f"{names[0]}_vs_{'_'.join(names[1:])}")
+    comparison = compare(files, replications=args.replications, seed=args.seed, workers=args.workers,
+                         overrides=overrides or None)
+    comparison.info["command"] = _command_line()
+    with writing(out):
+        folder = write_comparison(comparison, out)
     for variant in names[1:]:
         print(f"{variant} vs {names[0]} ({comparison.info['replications']} paired replications, "
               f"seed {comparison.info['seed']}):")
@@ -221,15 +314,49 @@ def command_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_metric(name: str, table=None) -> None:
+    """``--metric`` must be in the catalogue and, for a sweep, in its table (group ``all``)."""
+    from .catalogue import UnknownMetric, metric
+
+    try:
+        metric(name)
+    except UnknownMetric as error:
+        raise ScenarioError(Problem("--metric", "", str(error))) from None
+    if table is not None:
+        present = sorted(set(table.loc[table["group"] == "all", "metric"]))
+        if name not in present:
+            raise ScenarioError(Problem("--metric", "", f"this sweep's table has no {name!r} for group 'all'; "
+                                        f"its metrics: {', '.join(present)}"))
+
+
+def _read_sweep_table(folder: Path):
+    """``sweep.csv`` of a sweep folder, its ``sweep.json`` checked; unreadable ones are user errors."""
+    import pandas as pd
+
+    from .sweep import MANIFEST, read_manifest
+
+    if (folder / MANIFEST).exists():
+        read_manifest(folder)
+    try:
+        table = pd.read_csv(folder / "sweep.csv")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ScenarioError(Problem(str(folder / "sweep.csv"), "", f"unreadable ({error}): run the sweep again "
+                                    "with --resume to rewrite it")) from None
+    if not {"group", "metric"} <= set(table.columns):
+        raise ScenarioError(Problem(str(folder / "sweep.csv"), "", "not a sweep table (no group and metric columns)"))
+    return table
+
+
 def command_plot(args: argparse.Namespace) -> int:
     folder = args.folder
+    _check_metric(args.metric)
     if (folder / "sweep.csv").is_file():
-        import pandas as pd
-
         from .sweep import write_sweep_outputs
+
+        table = _read_sweep_table(folder)
+        _check_metric(args.metric, table)
         base_file = folder / "scenario.resolved.yaml"
-        write_sweep_outputs(folder, pd.read_csv(folder / "sweep.csv"),
-                            load_scenario(base_file) if base_file.is_file() else None,
+        write_sweep_outputs(folder, table, load_scenario(base_file) if base_file.is_file() else None,
                             metric=args.metric, target=args.target)
     elif (folder / "compare.json").is_file():
         from .compare import load_comparison, write_report_and_figure
@@ -249,20 +376,26 @@ def command_plot(args: argparse.Namespace) -> int:
 
 
 def command_validate_model(args: argparse.Namespace) -> int:
-    from .outputs import atomic_folder
-    from .validation import markdown_report, run_suite
+    from .outputs import atomic_folder, check_destination, writing
+    from .validation import check_page_replaceable, markdown_report, run_suite, write_page
 
     out = _output_folder(args.out, "validation")
+    if args.docs is not None:
+        check_page_replaceable(args.docs, args.reduced)
+        check_destination(args.docs, kind="file")
     table = run_suite(reduced=args.reduced, workers=args.workers)
     command = "checkpoint-sim validate-model" + (" --reduced" if args.reduced else "")
     report = markdown_report(table, command, args.reduced)
-    with atomic_folder(out) as staging:
+    with writing(out), atomic_folder(out) as staging:
         table.to_csv(staging / "validation.csv", index=False)
         (staging / "validation.md").write_text(report, encoding="utf-8")
-    args.docs.parent.mkdir(parents=True, exist_ok=True)
-    args.docs.write_text(report, encoding="utf-8")
+    written = [f"{out}/validation.csv", f"{out}/validation.md"]
+    if args.docs is not None:
+        with writing(args.docs):
+            write_page(report, args.docs)
+        written.append(str(args.docs))
     failed = table[~table["passed"]]
-    print(f"{len(table) - len(failed)} of {len(table)} checks pass; written to {out}/validation.csv and {args.docs}")
+    print(f"{len(table) - len(failed)} of {len(table)} checks pass; written to {', '.join(written)}")
     for row in failed.itertuples():
         print(f"FAIL {row.case}: {row.quantity}: reference {row.reference:.4g}, simulated {row.sim_mean:.4g} "
               f"[{row.ci_low:.4g}, {row.ci_high:.4g}]")
@@ -271,6 +404,7 @@ def command_validate_model(args: argparse.Namespace) -> int:
 
 def command_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration, write_calibration
+    from .outputs import check_destination, writing
 
     scenario = load_for_calibration(args.scenario)
     out = _output_folder(args.out, f"{scenario.name}-calibration")
@@ -278,10 +412,12 @@ def command_calibrate(args: argparse.Namespace) -> int:
     if scenario_out.exists() and not args.force:
         raise ScenarioError(Problem("--scenario-out", "", f"{scenario_out} already exists: pass --force to replace "
                                     "it, or choose another --scenario-out"))
+    check_destination(scenario_out, kind="file")
     result = calibrate(args.scenario, workers=args.workers, max_evaluations=args.max_evaluations)
     command = f"checkpoint-sim calibrate {args.scenario}" + (
         f" --max-evaluations {args.max_evaluations}" if args.max_evaluations else "")
-    write_calibration(result, out, scenario_out, command, force=args.force)
+    with writing(out):
+        write_calibration(result, out, scenario_out, command, force=args.force)
     print(format_summary(result))
     print(f"\nreport written to {out}; calibrated scenario: {scenario_out}")
     return 0 if result.all_met else 1

@@ -3,7 +3,8 @@
 An executor takes tasks ``(key, function, args)`` and yields ``(key, result)`` as they finish, in
 any order; more tasks may be submitted while results are being consumed (adaptive
 replications). The local pool survives a worker that crashes or is killed: the tasks that were
-lost are reported on stderr and run again, up to ``max_restarts`` times. Callers never depend on
+lost are reported on stderr and run again, up to ``max_restarts`` times. A Dask client is
+connected with a short timeout when the executor is made, before a caller writes anything. Callers never depend on
 the order of completion, so results are the same whatever the executor and number of workers.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from tqdm import tqdm
+
+from .errors import Problem, ScenarioError
 
 Task = tuple[Hashable, Callable[..., Any], tuple]
 
@@ -103,16 +106,37 @@ class LocalPoolExecutor:
         self.pool.shutdown(wait=not cancel, cancel_futures=True)
 
 
+DASK_CONNECT_TIMEOUT = 5.0     # seconds to wait for a Dask scheduler before giving up
+
+
+def connect_dask(scheduler: str | None, timeout: float | None = None) -> Any:
+    """A Dask client connected to ``scheduler``, or a :class:`ScenarioError` (one line, naming
+    ``--scheduler``) when the extra is not installed or the scheduler does not answer within
+    ``timeout`` seconds (default :data:`DASK_CONNECT_TIMEOUT`)."""
+    timeout = DASK_CONNECT_TIMEOUT if timeout is None else timeout
+    try:
+        from dask.distributed import Client
+    except ImportError:  # pragma: no cover - depends on the optional extra
+        raise ScenarioError(Problem("--executor", "", "the dask executor needs: pip install "
+                                    "'checkpoint-sim[dask]'")) from None
+    if not scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "the dask executor needs --scheduler tcp://HOST:PORT"))
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ScenarioError(Problem("--scheduler", "", f"cannot connect to the Dask scheduler at {scheduler} "
+                                    f"within {timeout:g} s ({reason}): is it running, and is the address "
+                                    "right?")) from None
+
+
 class DaskExecutor:
     """Runs tasks on a Dask distributed cluster (``pip install 'checkpoint-sim[dask]'``)."""
 
     def __init__(self, scheduler: str | None = None, client: Any = None, retries: int = 2):
-        try:
-            from dask.distributed import Client, as_completed
-        except ImportError as error:  # pragma: no cover - depends on the optional extra
-            raise RuntimeError("the dask executor needs: pip install 'checkpoint-sim[dask]'") from error
         self._owns_client = client is None
-        self.client = client or Client(scheduler)
+        self.client = client or connect_dask(scheduler)
+        from dask.distributed import as_completed
         self.retries = retries
         self.completed = as_completed()
         self.keys: dict[Any, Hashable] = {}

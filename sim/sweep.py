@@ -6,8 +6,10 @@ every grid point. All points use the same seed, so replication ``r`` of every po
 same random streams (common random numbers): differences between points are paired comparisons.
 
 Each finished point is written atomically to ``points/<id>/`` as soon as its replications are
-done; ``--resume`` skips finished points and refuses if the sweep file or the base scenario
-changed since (their hash is kept in ``sweep.json``). Workers reduce each replication to metric
+done, its ``point.json`` holding the sha256 of the point's other files; ``--resume`` skips the
+finished points whose files match, runs again the damaged ones, and refuses if the sweep file or
+the base scenario changed since (their hash is kept in ``sweep.json``, written atomically with
+the folder). Workers reduce each replication to metric
 rows, so a sweep never holds entity rows unless ``keep_entities`` is asked for.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, Union
@@ -29,7 +32,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from . import __version__
 from .errors import Problem, ScenarioError
 from .executors import make_executor, progress_bar
-from .outputs import ENTITIES_FILE, atomic_folder, resolved_yaml, write_csv_atomic, write_entities
+from .outputs import (ENTITIES_FILE, atomic_file, atomic_folder, remove_stale_partials, resolved_yaml,
+                      write_csv_atomic, write_entities)
 from .runner import ReplicationOutput, hourly_table, replication_table, run_replication, summary_table
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
@@ -37,6 +41,7 @@ from .scenario.units import parse_duration
 from .stats import mean_ci
 
 MANIFEST = "sweep.json"
+POINT_FILE = "point.json"
 
 
 def _target(value: str | float | None) -> str | None:
@@ -89,8 +94,15 @@ class Sweep:
     digest: str
 
 
-def load_sweep(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Sweep:
-    """Read and validate a sweep file and every scenario it produces."""
+def load_sweep(path: str | os.PathLike, overrides: dict[str, Any] | None = None,
+               point_overrides: dict[str, Any] | None = None) -> Sweep:
+    """Read and validate a sweep file and every scenario it produces.
+
+    ``overrides`` replace fields of the sweep file (``replications``, ``seed``...);
+    ``point_overrides`` (dotted scenario paths, e.g. ``{"calendar.days": 9}`` from ``--days``)
+    apply to the base scenario and so to every point; a grid or variant that sets one of them
+    too is refused.
+    """
     path = Path(path)
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
@@ -98,12 +110,13 @@ def load_sweep(path: str | os.PathLike, overrides: dict[str, Any] | None = None)
     data = {**data, **(overrides or {})}
     spec: SweepFile = validate_model(SweepFile, data, lines, str(path))
     base_path = (path.parent / spec.base)
-    base = load_scenario(base_path)
+    base = load_scenario(base_path, point_overrides or None)
     for name, values in spec.grid.items():
         if not values:
             raise ScenarioError(Problem(str(path), f"grid.{name}", "expected at least one value",
                                         lines.get(("grid", name), (None, None))[1]))
     points = expand_points(spec)
+    _refuse_overlaps(path, lines, points, point_overrides or {})
     scenarios = {}
     for point in points:
         try:
@@ -118,6 +131,24 @@ def load_sweep(path: str | os.PathLike, overrides: dict[str, Any] | None = None)
         "base": base.model_dump(mode="json"),
         "version": __version__}, sort_keys=True, default=str).encode()).hexdigest()
     return Sweep(path, spec, base, points, scenarios, digest)
+
+
+def _overlaps(first: str, second: str) -> bool:
+    """Whether two dotted paths touch the same field (equal, or one inside the other)."""
+    return first == second or first.startswith(second + ".") or second.startswith(first + ".")
+
+
+def _refuse_overlaps(path: Path, lines: dict, points: list[Point], point_overrides: dict[str, Any]) -> None:
+    """A grid or variant must not set a field that the command line sets on every point."""
+    for point in points:
+        for key in point.overrides:
+            for fixed, value in point_overrides.items():
+                if _overlaps(key, fixed):
+                    origin = _origin(point, key)
+                    raise ScenarioError(Problem(str(path), ".".join(origin),
+                                                f"sets {key}, which the command line sets on every point "
+                                                f"({fixed} = {value}): drop one of them",
+                                                lines.get(origin, (None, None))[1]))
 
 
 def expand_points(spec: SweepFile) -> list[Point]:
@@ -137,7 +168,7 @@ def _origin(point: Point, field_path: str) -> tuple[str, ...]:
     """Where in the sweep file the override that touches ``field_path`` was written."""
     variant = point.params.get("variant")
     for key in point.overrides:
-        if field_path == key or field_path.startswith(key + ".") or key.startswith(field_path + "."):
+        if _overlaps(field_path, key):
             return ("grid", key) if key in point.params else ("variants", str(variant), key)
     return ("base",)
 
@@ -179,10 +210,14 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bo
     """Run every point not finished yet, write each as it completes, then ``sweep.csv`` (and,
     with ``figures``, the sweep's figures and ``report.html``)."""
     out = Path(out)
-    finished = _prepare_folder(sweep, out, resume)
+    pool = make_executor(workers, executor, scheduler)      # connect (Dask) before writing anything
+    try:
+        finished = _prepare_folder(sweep, out, resume)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
     todo = [point for point in sweep.points if point.id not in finished]
     spec = sweep.spec
-    pool = make_executor(workers, executor, scheduler)
     states = {point.id: _PointState() for point in todo}
     points = {point.id: point for point in todo}
     try:
@@ -225,7 +260,8 @@ def write_sweep_outputs(out: Path, table: pd.DataFrame, base: Scenario | None, m
     from .report import write_sweep_report
 
     if base is not None and not (out / "scenario.resolved.yaml").exists():
-        (out / "scenario.resolved.yaml").write_text(resolved_yaml(base), encoding="utf-8")
+        with atomic_file(out / "scenario.resolved.yaml") as staging:
+            staging.write_text(resolved_yaml(base), encoding="utf-8")
     write_sweep_report(out, table, base, metric=metric, target=target)
 
 
@@ -236,33 +272,92 @@ def _submit(pool, sweep: Sweep, point: Point, state: _PointState, replications: 
     state.submitted = replications.stop
 
 
-def _prepare_folder(sweep: Sweep, out: Path, resume: bool) -> set[str]:
-    """Create the sweep folder (or check it for --resume); return the finished point ids."""
+def read_manifest(out: Path) -> dict[str, Any]:
+    """``sweep.json`` of a sweep folder; a missing, truncated or corrupt one is a user error."""
     manifest = out / MANIFEST
-    if resume:
-        if not manifest.exists():
-            raise ScenarioError(Problem(str(out), "", f"nothing to resume: no {MANIFEST} in this folder"))
+    if not manifest.is_file():
+        raise ScenarioError(Problem(str(out), "", f"nothing to resume: no {MANIFEST} in this folder"))
+    try:
         recorded = json.loads(manifest.read_text(encoding="utf-8"))
-        if recorded.get("digest") != sweep.digest:
-            raise ScenarioError(Problem(str(sweep.file), "", "the sweep file or its base scenario changed since this "
-                                        f"sweep started (hash differs from {manifest}); start a new sweep in another "
-                                        "folder"))
-        for leftover in (out / "points").glob(".*.partial-*"):     # a point being written when killed
-            shutil.rmtree(leftover, ignore_errors=True)
-        return {point.id for point in sweep.points if (out / "points" / point.id / "point.json").exists()}
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ScenarioError(Problem(str(manifest), "", f"is truncated or corrupt ({error}): this folder cannot be "
+                                    "resumed; start the sweep again in another folder")) from None
+    if not isinstance(recorded, dict) or "digest" not in recorded:
+        raise ScenarioError(Problem(str(manifest), "", "is not a sweep manifest (no digest): this folder cannot "
+                                    "be resumed; start the sweep again in another folder"))
+    return recorded
+
+
+def _prepare_folder(sweep: Sweep, out: Path, resume: bool) -> set[str]:
+    """Create the sweep folder atomically with its ``sweep.json`` (or check it for --resume);
+    return the ids of the finished points."""
+    if resume:
+        return _finished_points(sweep, out)
     if out.exists() and any(out.iterdir()):
         raise ScenarioError(Problem(str(out), "", "already exists and is not empty: use --resume to finish an "
                                     "interrupted sweep, or choose another --out"))
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({
-        "digest": sweep.digest, "sweep_file": str(sweep.file), "package_version": __version__,
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "points": [{"id": p.id, "params": p.params} for p in sweep.points]}, indent=2, default=str) + "\n",
-        encoding="utf-8")
+    with atomic_folder(out) as staging:
+        (staging / "points").mkdir()
+        (staging / MANIFEST).write_text(json.dumps({
+            "digest": sweep.digest, "sweep_file": str(sweep.file), "package_version": __version__,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "points": [{"id": p.id, "params": p.params} for p in sweep.points]}, indent=2, default=str) + "\n",
+            encoding="utf-8")
     return set()
 
 
+def _finished_points(sweep: Sweep, out: Path) -> set[str]:
+    """For --resume: check the hash, remove what killed runs left, and return the points whose
+    files match their ``point.json``; a damaged point is removed (and run again) with a note."""
+    recorded = read_manifest(out)
+    if recorded.get("digest") != sweep.digest:
+        raise ScenarioError(Problem(str(sweep.file), "", "the sweep file or its base scenario changed since this "
+                                    f"sweep started (hash differs from {out / MANIFEST}); start a new sweep in "
+                                    "another folder"))
+    points = out / "points"
+    points.mkdir(exist_ok=True)
+    remove_stale_partials(out)
+    remove_stale_partials(points)          # a point being written when the run was killed
+    finished = set()
+    for point in sweep.points:
+        folder = points / point.id
+        if not folder.exists():
+            continue
+        problem = point_problem(folder)
+        if problem is None:
+            finished.add(point.id)
+            continue
+        print(f"note: point {point.id} is incomplete or damaged ({problem}); running it again", file=sys.stderr)
+        shutil.rmtree(folder)
+    return finished
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """The sha256 of every file in ``folder`` (by name)."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def point_problem(folder: Path) -> str | None:
+    """What is wrong with a written point folder (None when its files match ``point.json``)."""
+    try:
+        info = json.loads((folder / POINT_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no {POINT_FILE}"
+    except (OSError, ValueError) as error:
+        return f"{POINT_FILE} unreadable: {error}"
+    recorded = info.get("files") if isinstance(info, dict) else None
+    if not isinstance(recorded, dict) or "summary.csv" not in recorded:
+        return f"{POINT_FILE} records no checksums"
+    actual = file_digests(folder)
+    for name, digest in recorded.items():
+        if actual.get(name) != digest:
+            return f"{name} {'is missing' if name not in actual else 'does not match its checksum'}"
+    return None
+
+
 def _write_point(out: Path, point: Point, state: _PointState, sweep: Sweep) -> None:
+    """The point's folder, atomically; ``point.json`` records the sha256 of every other file."""
     ordered = [state.outputs[r] for r in sorted(state.outputs)]
     with atomic_folder(out / "points" / point.id) as staging:
         summary_table(ordered).to_csv(staging / "summary.csv", index=False)
@@ -270,9 +365,10 @@ def _write_point(out: Path, point: Point, state: _PointState, sweep: Sweep) -> N
         hourly_table(ordered).to_csv(staging / "hourly.csv", index=False)
         if sweep.spec.keep_entities:
             write_entities(pd.concat([o.entities for o in ordered], ignore_index=True), staging / ENTITIES_FILE)
-        (staging / "point.json").write_text(json.dumps({
+        (staging / POINT_FILE).write_text(json.dumps({
             "id": point.id, "params": point.params, "overrides": point.overrides, "seed": sweep.spec.seed,
-            "replications": len(ordered)}, indent=2, default=str) + "\n", encoding="utf-8")
+            "replications": len(ordered), "files": file_digests(staging)}, indent=2, default=str) + "\n",
+            encoding="utf-8")
 
 
 def collect(out: Path, sweep: Sweep) -> pd.DataFrame:
@@ -280,10 +376,10 @@ def collect(out: Path, sweep: Sweep) -> pd.DataFrame:
     frames = []
     for point in sweep.points:
         folder = out / "points" / point.id
-        if not (folder / "point.json").exists():
+        if not (folder / POINT_FILE).exists():
             continue
         summary = pd.read_csv(folder / "summary.csv")
-        replications = json.loads((folder / "point.json").read_text(encoding="utf-8"))["replications"]
+        replications = json.loads((folder / POINT_FILE).read_text(encoding="utf-8"))["replications"]
         columns = {"point": point.id, **{name: _cell(value) for name, value in point.params.items()},
                    "replications": replications}
         frames.append(summary.assign(**columns)[[*columns, *summary.columns]])
