@@ -9,7 +9,7 @@ days and dates, with a band and its source). :func:`calibrate`
 2. evaluates a point with the same seed and replication indices every time (common random
    numbers: the objective is a deterministic, piecewise-smooth function of continuous
    parameters), the replications of one evaluation running in parallel on
-   :func:`sim.executors.make_executor`;
+   :class:`sim.experiment.Replications`;
 3. minimises ``sum over targets of (distance outside the band / scale) ** 2`` (0 inside the
    band) with scipy.optimize (Powell or Nelder-Mead, bounded, in coordinates scaled to [0, 1],
    starting from the scenario's current values); integer parameters are rounded, continuous ones
@@ -46,7 +46,7 @@ from scipy import optimize
 from . import __version__
 from .calendar import MINUTES_PER_DAY, day_dates, open_days
 from .errors import Problem, ScenarioError
-from .executors import make_executor, progress_bar
+from .experiment import Replications
 from .outputs import atomic_file, atomic_folder
 from .metrics import ReplicationMetrics
 from .runner import replication_metrics
@@ -220,17 +220,12 @@ class Evaluation:
         return mean_ci(self.values[name])
 
 
-def evaluate(scenario: Scenario, targets: dict[str, Target], seed: int, replications: int, pool,
-             bar=None, point: tuple[float, ...] = ()) -> Evaluation:
-    """Measure ``targets`` on replications ``0 .. replications - 1`` of ``scenario`` with ``seed``."""
-    for replication in range(replications):
-        pool.submit(replication, measure_replication, scenario, seed, replication, targets)
-    outputs: dict[int, dict[str, tuple[float, float]]] = {}
-    for replication, output in pool.results():
-        outputs[replication] = output
-        if bar is not None:
-            bar.update(1)
-    ordered = [outputs[r] for r in range(replications)]
+def evaluate(scenario: Scenario, targets: dict[str, Target], seed: int, replications: int, runner: Replications,
+             point: tuple[float, ...] = ()) -> Evaluation:
+    """Measure ``targets`` on replications ``0 .. replications - 1`` of ``scenario`` with ``seed``
+    (``runner``'s task is :func:`measure_replication`)."""
+    runner.submit("evaluation", scenario, seed, range(replications), targets)
+    ordered = runner.collect()["evaluation"]
     values = {name: np.array([o[name][0] for o in ordered]) for name in targets}
     references = {name: np.array([o[name][1] for o in ordered]) for name in targets}
     means = {name: mean_ci(v)[0] for name, v in values.items()}
@@ -265,8 +260,7 @@ class _Search:
     replications: int
     days: int | None
     budget: int
-    pool: Any
-    bar: Any
+    runner: Replications
     history: list[Evaluation] = field(default_factory=list)
     cache: dict[tuple[float, ...], Evaluation] = field(default_factory=dict)
     stop_reason: str = "the optimizer converged"
@@ -279,7 +273,7 @@ class _Search:
             self.stop_reason = f"the budget of {self.budget} evaluations was spent"
             raise _Stop
         scenario = scenario_at(self.base, self.parameters, point, self.days)
-        evaluation = evaluate(scenario, self.targets, self.seed, self.replications, self.pool, self.bar, point)
+        evaluation = evaluate(scenario, self.targets, self.seed, self.replications, self.runner, point)
         self.cache[point] = evaluation
         self.history.append(evaluation)
         if evaluation.objective == 0.0:
@@ -398,23 +392,17 @@ def calibrate(source: str | os.PathLike | Scenario | dict, workers: int = 1, max
     start = np.array([p.to_unit(p.snap(p.start)) for p in parameters])
     started = time.perf_counter()
     replications = max(fit.replications, fit.check_replications or 0)
-    pool = make_executor(min(workers, replications))
-    try:
-        with progress_bar(budget * fit.replications + (fit.check_replications or 0), f"calibrate {scenario.name}",
-                          progress) as bar:
-            search = _Search(scenario, parameters, spec.targets, seed, fit.replications, fit.days, budget, pool, bar)
-            _minimise(search, start, fit.method)
-            best = search.best()
-            check = None
-            if fit.check_replications:
-                bar.total = len(search.history) * fit.replications + fit.check_replications
-                bar.refresh()
-                check = evaluate(scenario_at(scenario, parameters, best.point), spec.targets, seed,
-                                 fit.check_replications, pool, bar, best.point)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
+    with Replications(min(workers, replications), description=f"calibrate {scenario.name}", progress=progress,
+                      task=measure_replication,
+                      expected=budget * fit.replications + (fit.check_replications or 0)) as runner:
+        search = _Search(scenario, parameters, spec.targets, seed, fit.replications, fit.days, budget, runner)
+        _minimise(search, start, fit.method)
+        best = search.best()
+        check = None
+        if fit.check_replications:
+            runner.expect(len(search.history) * fit.replications + fit.check_replications)
+            check = evaluate(scenario_at(scenario, parameters, best.point), spec.targets, seed,
+                             fit.check_replications, runner, best.point)
     info = {"package_version": __version__, "scenario": scenario.name, "seed": seed,
             "fit_replications": fit.replications, "fit_days": fit.days or scenario.calendar.days,
             "check_replications": fit.check_replications, "check_days": scenario.calendar.days,
@@ -433,11 +421,8 @@ def check_targets(source: str | os.PathLike | Scenario | dict, replications: int
     replications = replications or fit.replications
     seed = scenario.run.seed if fit.seed is None else fit.seed
     run_scenario = load_scenario(scenario, {"calendar.days": days or fit.days or scenario.calendar.days})
-    pool = make_executor(min(workers, replications))
-    try:
-        evaluation = evaluate(run_scenario, scenario.calibration.targets, seed, replications, pool)
-    finally:
-        pool.close()
+    with Replications(min(workers, replications), task=measure_replication) as runner:
+        evaluation = evaluate(run_scenario, scenario.calibration.targets, seed, replications, runner)
     return target_table(scenario.calibration.targets, evaluation, "check")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,14 +21,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import __version__
 from .errors import Problem, ScenarioError
-from .executors import run_tasks
+from .experiment import run_replications
 from .catalogue import phrase
 from .catalogue import unit as unit_of
 from .outputs import atomic_folder
 from .plots import comparison_figure, group_label, peak_hours, save_figure
-from .runner import Results, hourly_table, replication_table, run_replication, summary_table
+from .runner import Results, hourly_table, replication_table, summary_table
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
 
@@ -240,21 +238,15 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike | dict], replicatio
     base = loaded[0]
     replications = base.run.replications if replications is None else int(replications)
     seed = base.run.seed if seed is None else int(seed)
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
-    started = time.perf_counter()
-    outputs = run_tasks((((index, replication), run_replication, (scenario, seed, replication, False))
-                         for index, scenario in enumerate(loaded) for replication in range(replications)),
-                        workers, executor, scheduler, f"compare {base.name}", progress)
-    per_scenario = {s.name: [outputs[(i, r)] for r in range(replications)] for i, s in enumerate(loaded)}
+    outputs, record = run_replications(dict(enumerate(loaded)), replications, seed, workers, executor, scheduler,
+                                       f"compare {base.name}", progress, args=(False,))
+    per_scenario = {s.name: outputs[i] for i, s in enumerate(loaded)}
     tables = {"replications": replication_table, "summary": summary_table, "hourly": hourly_table}
     combined = {key: pd.concat([function(ordered).assign(scenario=name) for name, ordered in per_scenario.items()],
                                ignore_index=True) for key, function in tables.items()}
     combined = {key: frame[["scenario", *frame.columns.drop("scenario")]] for key, frame in combined.items()}
     differences = paired_differences(combined["replications"], base.name, [s.name for s in loaded[1:]])
-    info = {"package_version": __version__, "scenarios": [s.name for s in loaded], "files": labels, "seed": seed,
-            "replications": replications, "workers": workers,
-            "wall_time_s": round(time.perf_counter() - started, 3)}
+    info = {**record, "scenarios": [s.name for s in loaded], "files": labels}
     return Comparison(loaded, combined["replications"], combined["summary"], combined["hourly"], differences, info)
 
 

@@ -13,7 +13,7 @@ import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from tqdm import tqdm
 
@@ -26,7 +26,28 @@ class WorkerCrashed(RuntimeError):
     """A worker process died more often than the executor is allowed to restart."""
 
 
-class SerialExecutor:
+class Executor:
+    """The protocol every executor follows: ``submit`` tasks, iterate ``results`` as they finish
+    (submitting more meanwhile), ``close`` (``cancel``: without waiting for tasks in flight).
+    A context manager: leaving the block closes it, cancelling after an error or Ctrl-C."""
+
+    def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        raise NotImplementedError
+
+    def results(self) -> Iterator[tuple[Hashable, Any]]:
+        raise NotImplementedError
+
+    def close(self, cancel: bool = False) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        self.close(cancel=kind is not None)
+
+
+class SerialExecutor(Executor):
     """Runs tasks one by one in this process (workers=1): simplest, and easy to debug."""
 
     def __init__(self) -> None:
@@ -44,7 +65,7 @@ class SerialExecutor:
         self.pending.clear()
 
 
-class LocalPoolExecutor:
+class LocalPoolExecutor(Executor):
     """A process pool that keeps at most ``2 * workers`` tasks in flight and survives crashes."""
 
     def __init__(self, workers: int, max_restarts: int = 3):
@@ -130,7 +151,7 @@ def connect_dask(scheduler: str | None, timeout: float | None = None) -> Any:
                                     "right?")) from None
 
 
-class DaskExecutor:
+class DaskExecutor(Executor):
     """Runs tasks on a Dask distributed cluster (``pip install 'checkpoint-sim[dask]'``)."""
 
     def __init__(self, scheduler: str | None = None, client: Any = None, retries: int = 2):
@@ -164,30 +185,7 @@ def progress_bar(total: int, description: str, show: bool | None = None) -> tqdm
     return tqdm(total=total, desc=description, unit="rep", disable=not show, leave=False, dynamic_ncols=True)
 
 
-def run_tasks(tasks: Iterable[Task], workers: int = 1, executor: str = "local", scheduler: str | None = None,
-              description: str = "", progress: bool | None = None) -> dict[Hashable, Any]:
-    """Run every ``(key, function, args)`` task and return ``{key: result}``, with a progress bar.
-
-    On an error or Ctrl-C the executor is stopped without waiting for the tasks in flight.
-    """
-    tasks = list(tasks)
-    pool = make_executor(min(workers, max(1, len(tasks))), executor, scheduler)
-    results: dict[Hashable, Any] = {}
-    try:
-        for key, function, args in tasks:
-            pool.submit(key, function, *args)
-        with progress_bar(len(tasks), description, progress) as bar:
-            for key, result in pool.results():
-                results[key] = result
-                bar.update(1)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
-    return results
-
-
-def make_executor(workers: int = 1, executor: str = "local", scheduler: str | None = None):
+def make_executor(workers: int = 1, executor: str = "local", scheduler: str | None = None) -> Executor:
     """The executor for a run or sweep: serial for one worker, a process pool, or Dask."""
     if executor == "dask":
         return DaskExecutor(scheduler)

@@ -8,7 +8,8 @@ experiments that submit more work as results arrive (adaptive sweeps, calibratio
 :func:`run_replications` is the common case of a fixed number of replications per variant.
 
 A *task* is a function ``task(scenario, seed, replication, *args)`` that runs in a worker and
-returns what it reduced the replication to (by default :func:`run_replication`: metric rows).
+returns what it reduced the replication to (by default :func:`sim.replication.run_replication`:
+metric rows).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from types import TracebackType
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 
 from .executors import make_executor, progress_bar
-from .replication import run_replication
+from . import replication
 from .scenario import Scenario
 from .version import __version__
 
@@ -33,19 +34,25 @@ class Replications:
     """
 
     def __init__(self, workers: int = 1, executor: str = "local", scheduler: str | None = None,
-                 description: str = "", progress: bool | None = None, task: Task = run_replication):
-        self.task = task
+                 description: str = "", progress: bool | None = None, task: Task | None = None,
+                 expected: int = 0):
+        self.task = task or replication.run_replication
         self.executor = make_executor(workers, executor, scheduler)
-        self.bar = progress_bar(0, description, progress)
+        self.bar = progress_bar(expected, description, progress)
         self.started = time.perf_counter()
-        self.pending = 0
+        self.pending = self.submitted = 0
 
     def submit(self, key: Hashable, scenario: Scenario, seed: int, replications: Iterable[int], *args: Any) -> None:
         """Queue replications of one variant (``args`` follow the task's first three arguments)."""
         for replication in replications:
             self.executor.submit((key, replication), self.task, scenario, seed, replication, *args)
             self.pending += 1
-            self.bar.total += 1
+            self.submitted += 1
+        self.expect(max(self.bar.total, self.submitted))
+
+    def expect(self, total: int) -> None:
+        """Set the progress bar's total (replications expected in all; at least those submitted)."""
+        self.bar.total = max(total, self.submitted)
         self.bar.refresh()
 
     def results(self) -> Iterator[tuple[tuple[Hashable, int], Any]]:
@@ -74,12 +81,12 @@ class Replications:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.bar.close()
-        self.executor.close(cancel=kind is not None)
+        self.executor.__exit__(kind, error, traceback)
 
 
 def run_replications(variants: Mapping[Hashable, Scenario], replications: int, seed: int, workers: int = 1,
                      executor: str = "local", scheduler: str | None = None, description: str = "",
-                     progress: bool | None = None, task: Task = run_replication,
+                     progress: bool | None = None, task: Task | None = None,
                      args: tuple = ()) -> tuple[dict[Hashable, list[Any]], dict[str, Any]]:
     """Replications ``0 .. replications - 1`` of every variant with the same ``seed`` (paired).
 

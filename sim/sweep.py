@@ -31,10 +31,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from . import __version__
 from .errors import Problem, ScenarioError
-from .executors import make_executor, progress_bar
+from .experiment import Replications
 from .outputs import (ENTITIES_FILE, atomic_file, atomic_folder, remove_stale_partials, resolved_yaml,
                       write_csv_atomic, write_entities)
-from .runner import ReplicationOutput, hourly_table, replication_table, run_replication, summary_table
+from .runner import ReplicationOutput, hourly_table, replication_table, summary_table
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
 from .scenario.units import parse_duration
@@ -210,43 +210,31 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bo
     """Run every point not finished yet, write each as it completes, then ``sweep.csv`` (and,
     with ``figures``, the sweep's figures and ``report.html``)."""
     out = Path(out)
-    pool = make_executor(workers, executor, scheduler)      # connect (Dask) before writing anything
-    try:
-        finished = _prepare_folder(sweep, out, resume)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    todo = [point for point in sweep.points if point.id not in finished]
     spec = sweep.spec
-    states = {point.id: _PointState() for point in todo}
-    points = {point.id: point for point in todo}
-    try:
+    with Replications(workers, executor, scheduler, f"sweep {sweep.file.stem}", progress) as runner:
+        finished = _prepare_folder(sweep, out, resume)      # after connecting (Dask): nothing written before
+        todo = [point for point in sweep.points if point.id not in finished]
+        states = {point.id: _PointState() for point in todo}
+        points = {point.id: point for point in todo}
         for point in todo:
-            _submit(pool, sweep, point, states[point.id], range(spec.replications))
-        with progress_bar(len(todo) * spec.replications, f"sweep {sweep.file.stem}", progress) as bar:
-            bar.set_postfix_str(f"points 0/{len(todo)}")
-            done_points = 0
-            for (point_id, replication), output in pool.results():
-                state = states[point_id]
-                state.outputs[replication] = output
-                bar.update(1)
-                if len(state.outputs) < state.submitted:
-                    continue
-                extra = more_replications(spec, state.outputs)
-                if extra:
-                    bar.total += extra
-                    _submit(pool, sweep, points[point_id], state, range(state.submitted, state.submitted + extra))
-                    continue
-                _write_point(out, points[point_id], state, sweep)
-                del states[point_id]
-                done_points += 1
-                bar.set_postfix_str(f"points {done_points}/{len(todo)}")
-                if on_point_done is not None:
-                    on_point_done(point_id, pool)
-    except BaseException:
-        pool.close(cancel=True)
-        raise
-    pool.close()
+            _submit(runner, sweep, point, states[point.id], range(spec.replications))
+        runner.bar.set_postfix_str(f"points 0/{len(todo)}")
+        done_points = 0
+        for (point_id, replication), output in runner.results():
+            state = states[point_id]
+            state.outputs[replication] = output
+            if len(state.outputs) < state.submitted:
+                continue
+            extra = more_replications(spec, state.outputs)
+            if extra:
+                _submit(runner, sweep, points[point_id], state, range(state.submitted, state.submitted + extra))
+                continue
+            _write_point(out, points[point_id], state, sweep)
+            del states[point_id]
+            done_points += 1
+            runner.bar.set_postfix_str(f"points {done_points}/{len(todo)}")
+            if on_point_done is not None:
+                on_point_done(point_id, runner.executor)
     table = collect(out, sweep)
     write_csv_atomic(table, out / "sweep.csv")
     if figures:
@@ -265,10 +253,8 @@ def write_sweep_outputs(out: Path, table: pd.DataFrame, base: Scenario | None, m
     write_sweep_report(out, table, base, metric=metric, target=target)
 
 
-def _submit(pool, sweep: Sweep, point: Point, state: _PointState, replications: range) -> None:
-    for replication in replications:
-        pool.submit((point.id, replication), run_replication, sweep.scenarios[point.id], sweep.spec.seed,
-                    replication, sweep.spec.keep_entities)
+def _submit(runner: Replications, sweep: Sweep, point: Point, state: _PointState, replications: range) -> None:
+    runner.submit(point.id, sweep.scenarios[point.id], sweep.spec.seed, replications, sweep.spec.keep_entities)
     state.submitted = replications.stop
 
 

@@ -22,9 +22,9 @@ import pandas as pd
 
 from . import analytic
 from .errors import Problem, ScenarioError
-from .executors import run_tasks
+from .experiment import Replications
 from .outputs import atomic_file
-from .runner import ReplicationOutput, run_replication
+from .runner import ReplicationOutput
 from .scenario import load_scenario
 from .stats import mean_ci
 
@@ -212,12 +212,15 @@ def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = N
     coverage_base, coverage = coverage_case(coverage_repetitions or (30 if reduced else 200))
     scenarios = {id(case): load_scenario(case.scenario) for case in cases}
     coverage_scenario = load_scenario(coverage_base.scenario)
-    tasks = [(("case", index, replication), run_replication, (scenarios[id(case)], case.seed, replication, False))
-             for index, case in enumerate(cases) for replication in range(case.replications)]
-    tasks += [(("coverage", repetition, replication), run_replication,
-               (coverage_scenario, 1000 + repetition, replication, False))
-              for repetition in range(coverage.repetitions) for replication in range(coverage.replications)]
-    outputs = run_tasks(tasks, workers, description="validate-model", progress=progress)
+    with Replications(workers, description="validate-model", progress=progress) as runner:
+        for index, case in enumerate(cases):
+            runner.submit(("case", index), scenarios[id(case)], case.seed, range(case.replications), False)
+        for repetition in range(coverage.repetitions):    # independent seeds: each repetition its own CI
+            runner.submit(("coverage", repetition), coverage_scenario, 1000 + repetition,
+                          range(coverage.replications), False)
+        collected = runner.collect()
+    outputs = {(*key, replication): output for key, ordered in collected.items()
+               for replication, output in enumerate(ordered)}
     checks = sum(len(case.checks) for case in cases)
     adjusted = 1 - (1 - FAMILY_CONFIDENCE) / checks
     rows = []

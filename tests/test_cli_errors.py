@@ -19,7 +19,9 @@ import sim
 import sim.calibrate
 import sim.compare
 import sim.executors
+import sim.experiment
 import sim.outputs
+import sim.replication
 import sim.runner
 import sim.sweep
 import sim.validation
@@ -50,8 +52,7 @@ def no_simulation(monkeypatch):
     """Fail the test if any replication is simulated (the check must come first)."""
     def refuse(*args, **kwargs):
         raise AssertionError("a replication was simulated before the destination was checked")
-    for module in (sim.runner, sim.sweep, sim.validation, sim.compare):
-        monkeypatch.setattr(module, "run_replication", refuse)
+    monkeypatch.setattr(sim.replication, "run_replication", refuse)    # the task of every experiment
     monkeypatch.setattr(sim.calibrate, "calibrate", refuse)
 
 
@@ -215,7 +216,7 @@ def test_sweep_days_conflicts_with_a_grid_over_the_calendar(tiny_sweep: Path, tm
 def test_ctrl_c_during_run_says_what_run_left(tmp_path: Path, small_yaml: Path, capsys, monkeypatch) -> None:
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(sim.runner, "run_replication", interrupt)
+    monkeypatch.setattr(sim.replication, "run_replication", interrupt)
     assert main(["run", str(small_yaml), "--out", str(tmp_path / "out"), "--workers", "1"]) == 130
     err = capsys.readouterr().err
     assert err == "interrupted: no results folder was written\n"
@@ -224,7 +225,7 @@ def test_ctrl_c_during_run_says_what_run_left(tmp_path: Path, small_yaml: Path, 
 
 def test_ctrl_c_during_a_sweep_gives_the_resume_command(tiny_sweep: Path, tmp_path: Path, capsys,
                                                         monkeypatch) -> None:
-    real = sim.sweep.run_replication
+    real = sim.replication.run_replication
     calls: list[int] = []
 
     def interrupt_second(*args, **kwargs):
@@ -232,14 +233,14 @@ def test_ctrl_c_during_a_sweep_gives_the_resume_command(tiny_sweep: Path, tmp_pa
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
-    monkeypatch.setattr(sim.sweep, "run_replication", interrupt_second)
+    monkeypatch.setattr(sim.replication, "run_replication", interrupt_second)
     out = tmp_path / "my sweep"
     assert _sweep(tiny_sweep, out, "--days", "2") == 130
     err = capsys.readouterr().err.strip()
     command = f"checkpoint-sim sweep {shlex.quote(str(tiny_sweep))} --resume --out {shlex.quote(str(out))} --days 2"
     assert err.startswith("interrupted: the finished points are kept in") and err.endswith(command), err
     assert _entries(out / "points") == ["p0000"]
-    monkeypatch.setattr(sim.sweep, "run_replication", real)
+    monkeypatch.setattr(sim.replication, "run_replication", real)
     assert main(shlex.split(command)[1:]) == 0                       # the command it gives works
     assert _entries(out / "points") == ["p0000", "p0001"]
 
@@ -247,7 +248,7 @@ def test_ctrl_c_during_a_sweep_gives_the_resume_command(tiny_sweep: Path, tmp_pa
 def test_ctrl_c_before_the_sweep_folder_exists(tiny_sweep: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(sim.sweep, "make_executor", interrupt)
+    monkeypatch.setattr(sim.experiment, "make_executor", interrupt)
     assert _sweep(tiny_sweep, tmp_path / "out") == 130
     assert capsys.readouterr().err == "interrupted: no sweep folder was written\n"
 
