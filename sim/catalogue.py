@@ -1,5 +1,8 @@
 """The metric catalogue: one entry per metric a user can read, with its unit, label and direction.
 
+The entries are the rows of ``catalogue.csv`` beside this module (name, unit, better, digits,
+label, phrase, description): a table to read and edit as a table.
+
 Every table column, console figure, plot axis, report cell, comparison verdict and sweep heatmap
 takes a metric's unit, label, phrase, digits and direction ("is lower better?") from here, and
 nowhere else. ``metric(name)`` raises :class:`UnknownMetric` with a "did you mean" hint for a
@@ -8,8 +11,10 @@ an entry.
 """
 from __future__ import annotations
 
+import csv
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Better = Literal["lower", "higher", "neutral"]
@@ -47,55 +52,17 @@ class Metric:
         return False
 
 
-def _entries(*rows: tuple[str, str, str, str, Better, int, str]) -> dict[str, Metric]:
-    return {row[0]: Metric(*row) for row in rows}
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.csv")   # the table itself: one row per metric
 
 
-METRICS: dict[str, Metric] = _entries(
-    ("throughput_per_day", "entities/day", "throughput (entities per day)", "throughput", "higher", 0,
-     "entities of the group that left the crossing in the measurement window, per measured day of "
-     "the group (day groups: every exit made on their days, divided by the number of those days)"),
-    ("persons_per_day", "persons/day", "persons per day", "persons crossing", "higher", 0,
-     "persons (group members) of the group that left in the measurement window, per measured day of the group"),
-    ("arrivals_per_day", "entities/day", "arrivals (entities per day)", "arrivals", "neutral", 1,
-     "entities of the group that arrived, per measured day of the group (hourly table: in that hour)"),
-    ("wait_mean", "min", "mean wait (min)", "mean wait", "lower", 1,
-     "checkpoint wait summed over stages; travellers still inside at the end count with their wait so far"),
-    ("wait_p50", "min", "median wait (min)", "median wait", "lower", 1, "median of the waits of wait_mean"),
-    ("wait_p90", "min", "90th-percentile wait (min)", "90th-percentile wait", "lower", 1,
-     "90th percentile of the waits of wait_mean"),
-    ("wait_p95", "min", "95th-percentile wait (min)", "95th-percentile wait", "lower", 1,
-     "95th percentile of the waits of wait_mean"),
-    ("wait_max", "min", "longest wait (min)", "longest wait", "lower", 1, "longest of the waits of wait_mean"),
-    ("share_waiting", "fraction", "share who wait (%)", "share who wait", "lower", 1,
-     "share of the group with a wait above 0"),
-    ("share_wait_over_60min", "fraction", "share waiting over 60 min (%)", "share waiting over 60 min", "lower", 1,
-     "share of the group whose wait exceeds 60 min"),
-    ("wait_mean_finished", "min", "mean wait of those who left (min)", "mean wait of those who left", "lower", 1,
-     "mean wait of the group's travellers who left the crossing before the run stopped (biased low "
-     "when many are still inside: compare with wait_mean)"),
-    ("peak_hour_wait_mean", "min", "mean wait in the peak hours (min)", "peak-hour mean wait", "lower", 1,
-     "mean wait of those arriving in the demand peak hours (hours with at least 1.5x the mean hourly "
-     "demand of the hours with demand; the busiest hour when none reaches that)"),
-    ("time_in_system_mean", "min", "mean time in system (min)", "mean time in system", "lower", 1,
-     "exit minus arrival, cargo backlog included, of those who left"),
-    ("backlog_time_mean", "min", "mean time in the cargo backlog (min)", "mean cargo backlog time", "lower", 1,
-     "time from arrival to release by the cargo gate (daily quota, acceptance); trucks still in the "
-     "backlog at the end count with their time so far"),
-    ("unfinished", "entities", "still inside at the end (entities)", "travellers still inside at the end", "lower", 0,
-     "entities of the group that arrived in the measurement window and had not left when the run stopped"),
-    ("unfinished_share", "fraction", "share still inside at the end (%)", "share still inside at the end", "lower", 1,
-     "unfinished as a share of the group's arrivals in the measurement window"),
-    ("unfinished_wait_mean", "min", "wait so far of those still inside (min)", "wait so far of those still inside",
-     "lower", 1, "mean wait accumulated until the run stopped by those still inside"),
-    ("utilization", "fraction", "utilization (% of open booth time busy)", "utilization", "neutral", 1,
-     "busy booth-minutes over open booth-minutes"),
-    ("queue_length_mean", "tokens", "mean queue length (people or vehicles)", "mean queue length", "lower", 1,
-     "time-average number waiting (bus passengers count one each at per-person stages)"),
-    ("queue_length_max", "tokens", "longest queue (people or vehicles)", "longest queue", "lower", 0,
-     "largest number waiting at once"),
-    ("staffed_booths", "booths", "open booths", "open booths", "neutral", 1, "booths open, time-averaged"),
-)
+def _read_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, Metric]:
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {row["name"]: Metric(row["name"], row["unit"], row["label"], row["phrase"], row["better"],  # type: ignore[arg-type]
+                                int(row["digits"]), row["description"]) for row in rows}
+
+
+METRICS: dict[str, Metric] = _read_catalogue()
 
 
 class UnknownMetric(KeyError):

@@ -39,6 +39,17 @@ _positive_int = _whole_number(1)
 _seed = _whole_number(0)
 
 
+def _experiment_options(parser: argparse.ArgumentParser, out_default: str, defaults_from: str, days_help: str,
+                        replications: str = "replications", seed: str = "random seed") -> None:
+    """--out, --replications, --seed, --days and --workers, as every experiment command has them."""
+    parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
+    parser.add_argument("--replications", type=_positive_int, help=f"{replications} (default: {defaults_from})")
+    parser.add_argument("--seed", type=_seed, help=f"{seed} (default: {defaults_from})")
+    parser.add_argument("--days", type=_positive_int, help=days_help)
+    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                        help="worker processes (default: the number of CPUs; results do not depend on it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="checkpoint-sim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"checkpoint-sim {__version__}")
@@ -46,30 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a scenario and write its results folder")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
-    run.add_argument("--out", type=Path, help="output folder (default: results/<scenario>/<UTC time>/)")
-    run.add_argument("--replications", type=_positive_int, help="replications (default: the scenario's)")
-    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
-    run.add_argument("--days", type=_positive_int,
-                     help="total simulated days, the warm-up days included: more than calendar.warmup_days "
-                          "(default: the scenario's calendar.days)")
-    run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                     help="worker processes (default: the number of CPUs; results do not depend on it)")
+    _experiment_options(run, "results/<scenario>/<UTC time>/", "the scenario's",
+                        "total simulated days, the warm-up days included: more than calendar.warmup_days "
+                        "(default: the scenario's calendar.days)")
     run.add_argument("--no-entities", action="store_true", help="do not write the per-entity table")
     run.add_argument("--no-plots", action="store_true", help="do not draw the figures")
 
     sweep = commands.add_parser("sweep", help="run many scenario variants x replications")
     sweep.add_argument("sweep_file", type=Path, help="sweep YAML file (base scenario, grid, variants)")
-    sweep.add_argument("--out", type=Path, help="output folder (default: results/<sweep>/<UTC time>/)")
-    sweep.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                       help="local worker processes (default: the number of CPUs)")
+    _experiment_options(sweep, "results/<sweep>/<UTC time>/", "the file's",
+                        "total simulated days of every point, the warm-up days included: sets calendar.days "
+                        "(default: the base scenario's)", replications="replications per point")
     sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sweep.add_argument("--executor", choices=["local", "dask"], default="local")
     sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
-    sweep.add_argument("--replications", type=_positive_int, help="replications per point (default: the file's)")
-    sweep.add_argument("--seed", type=_seed, help="seed (default: the file's)")
-    sweep.add_argument("--days", type=_positive_int,
-                       help="total simulated days of every point, the warm-up days included: sets calendar.days "
-                            "(default: the base scenario's)")
     sweep.add_argument("--target-ci", help="add replications until the 95 %% CI half-width of the mean wait "
                                            "is at most this ('2 min', or relative '5%%')")
     sweep.add_argument("--max-replications", type=_positive_int, help="cap for --target-ci (default: the file's)")
@@ -90,15 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "and report paired differences")
     compare.add_argument("base", type=Path, help="base scenario YAML file")
     compare.add_argument("variants", type=Path, nargs="+", help="variant scenario YAML files")
-    compare.add_argument("--out", type=Path,
-                         help="output folder (default: results/compare/<base>_vs_<variants>/<UTC time>/)")
-    compare.add_argument("--replications", type=_positive_int, help="replications (default: the base scenario's)")
-    compare.add_argument("--seed", type=_seed, help="random seed, the same for every scenario (default: the base's)")
-    compare.add_argument("--days", type=_positive_int,
-                         help="total simulated days of every scenario, the warm-up days included "
-                              "(default: each one's calendar.days)")
-    compare.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                         help="worker processes (default: the number of CPUs; results do not depend on it)")
+    _experiment_options(compare, "results/compare/<base>_vs_<variants>/<UTC time>/", "the base scenario's",
+                        "total simulated days of every scenario, the warm-up days included "
+                        "(default: each one's calendar.days)", seed="random seed, the same for every scenario")
 
     plot = commands.add_parser("plot", help="redraw the figures and report.html of a run, sweep or comparison folder")
     plot.add_argument("folder", type=Path, help="results, sweep or comparison folder")

@@ -164,14 +164,15 @@ def data_mutant(draw) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
 
 
-def _pick(draw, data):
-    """A (container, key) somewhere in ``data``, by a random walk from the top."""
+def _pick(draw, data, to_a_leaf: bool = False):
+    """A (container, key) somewhere in ``data`` (``to_a_leaf``: of a leaf value), by a random walk
+    from the top."""
     parent, key, node = None, None, data
     while isinstance(node, (dict, list)) and node:
         keys = list(node) if isinstance(node, dict) else list(range(len(node)))
         parent, key = node, keys[draw(st.integers(0, len(keys) - 1))]
         node = node[key]
-        if draw(st.integers(0, 3)) == 0:
+        if not to_a_leaf and draw(st.integers(0, 3)) == 0:
             break
     return parent, key
 
@@ -187,7 +188,7 @@ def runnable_mutant(draw) -> str:
     else:                                      # a variant: restate the warm-up over its base
         data["calendar"] = {"warmup_days": draw(st.sampled_from([0, 1]))}
     for _ in range(draw(st.integers(1, 3))):
-        parent, key = _leaf(draw, data)
+        parent, key = _pick(draw, data, to_a_leaf=True)
         if parent is None:
             continue
         value = parent[key]
@@ -199,16 +200,6 @@ def runnable_mutant(draw) -> str:
         new = 1 if factor is None else value * factor
         parent[key] = int(new) if isinstance(value, int) else float(new)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
-
-
-def _leaf(draw, data):
-    """A (container, key) of a leaf value, by a random walk from the top to the bottom."""
-    parent, key, node = None, None, data
-    while isinstance(node, (dict, list)) and node:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        parent, key = node, keys[draw(st.integers(0, len(keys) - 1))]
-        node = node[key]
-    return parent, key
 
 
 mutants = st.one_of(text_mutant(), data_mutant())

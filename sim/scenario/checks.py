@@ -118,34 +118,34 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
     for stage_name in scenario.stages:
         if stage_name not in on_route:
             yield f"stages.{stage_name}", "this stage is on no route"
+    for class_name, direction in travelled_routes(scenario):
+        stages = [scenario.stages[s] for s in scenario.routes.get(direction, []) if s in scenario.stages]
+        if not any(class_name in pool.serves for stage in stages for pool in stage.pools.values()):
+            yield (f"classes.{class_name}",
+                   f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
+
+
+def travelled_routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """(class, direction) for every class with a share of demand in every direction it travels."""
     for class_name, traveler_class in scenario.classes.items():
         if traveler_class.share == 0:
             continue
         for direction, share in traveler_class.directions.items():
-            if share == 0:
-                continue
-            stages = [scenario.stages[s] for s in scenario.routes.get(direction, []) if s in scenario.stages]
-            if not any(class_name in pool.serves for stage in stages for pool in stage.pools.values()):
-                yield (f"classes.{class_name}",
-                       f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
+            if share != 0:
+                yield class_name, direction
 
 
 def class_stage_visits(scenario: Scenario) -> Iterator[tuple[str, str, str]]:
     """(class, direction, stage) for every stage a class with demand visits on a route it travels."""
     if scenario.demand.daily_volume == 0:
         return
-    for class_name, traveler_class in scenario.classes.items():
-        if traveler_class.share == 0:
-            continue
-        for direction, share in traveler_class.directions.items():
-            if share == 0:
+    for class_name, direction in travelled_routes(scenario):
+        for stage_name in dict.fromkeys(scenario.routes.get(direction, [])):
+            stage = scenario.stages.get(stage_name)
+            if stage is None or stage.visit_probability.get(class_name, 1.0) == 0:
                 continue
-            for stage_name in dict.fromkeys(scenario.routes.get(direction, [])):
-                stage = scenario.stages.get(stage_name)
-                if stage is None or stage.visit_probability.get(class_name, 1.0) == 0:
-                    continue
-                if any(class_name in pool.serves for pool in stage.pools.values()):
-                    yield class_name, direction, stage_name
+            if any(class_name in pool.serves for pool in stage.pools.values()):
+                yield class_name, direction, stage_name
 
 
 def lanes_for(scenario: Scenario, stage: Stage, class_name: str) -> list[str]:
