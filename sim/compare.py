@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from .errors import Problem, ScenarioError
 from .experiment import run_replications
+from .groups import EVERYONE, of_kinds
 from .catalogue import phrase
 from .catalogue import unit as unit_of
 from .outputs import atomic_folder
@@ -34,7 +35,7 @@ from .stats import paired_difference_ci
 COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wait_p90", "wait_p95",
                     "share_wait_over_60min", "throughput_per_day", "unfinished_share")
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
-VERDICT_GROUPS = ("class=", "green_channel=", "day=")  # with "all": the groups of the verdict lines
+VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
     ("green channel", ("green_channel=eligible", "eligible travelers"), ("green_channel=not_eligible", "others")),
     ("by day", ("day=weekend", "weekend arrivals"), ("day=weekday", "weekday arrivals")),
@@ -158,11 +159,11 @@ class Comparison:
 
         def describe(row: pd.Series) -> str:
             return describe_change(row.name[1], row["difference"], row["ci_low"], row["ci_high"])
-        groups = [g for g in dict.fromkeys(rows.index.get_level_values(0)) if g == "all" or g.startswith("class=")]
+        groups = of_kinds(rows.index.get_level_values(0), "all", "class")
         def part(group: str, metric: str) -> str:
             text = f"{group_label(group)}{_joined(describe(rows.loc[(group, metric)]))}"
             beside = SIDE_BY_SIDE.get(metric)
-            if group != "all" and (group, beside) in rows.index:
+            if group != str(EVERYONE) and (group, beside) in rows.index:
                 text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
             return text
         lines = []

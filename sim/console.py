@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .catalogue import metric as catalogue_entry
+from .groups import kind, of_kinds
 
 if TYPE_CHECKING:
     from .runner import Results
@@ -28,7 +29,7 @@ CLASS_ONLY = ("backlog_time_mean",)   # the cargo backlog is a truck figure: sho
 
 
 def shown(group: str, metric: str) -> bool:
-    return metric not in CLASS_ONLY or group.startswith("class=")
+    return metric not in CLASS_ONLY or kind(group) == "class"
 
 
 def estimate_text(summary: pd.DataFrame, group: str, metric: str) -> str:
@@ -60,9 +61,8 @@ def key_figures(results: "Results") -> str:
     info, calendar = results.info, results.scenario.calendar
     lines = [f"{results.scenario.crossing.name} — {info['replications']} replications, seed {info['seed']}, "
              f"{calendar.days} days ({calendar.warmup_days} warm-up); waits in min, ± is the 95 % CI half-width"]
-    travellers = ["all", *[g for g in groups if g.startswith(("class=", "day="))]]
-    lines += _table(summary, [g for g in travellers if g in groups], TRAVELLER_COLUMNS, "group")
-    lines += _table(summary, [g for g in groups if g.startswith("stage=")], STAGE_COLUMNS, "stage")
+    lines += _table(summary, of_kinds(groups, "all", "class", "day"), TRAVELLER_COLUMNS, "group")
+    lines += _table(summary, of_kinds(groups, "stage"), STAGE_COLUMNS, "stage")
     if ("all", "arrivals_per_day") in summary.index and summary.loc[("all", "arrivals_per_day"), "mean"] == 0:
         lines.append("nobody arrived in the measurement window (closed season, or no demand)")
     lines += [f"warning: {text}" for text in info.get("warnings", [])]

@@ -14,19 +14,19 @@ import pandas as pd
 
 from .calendar import total_days
 from .catalogue import format_value, phrase
+from .groups import of_kinds
 from .scenario import Scenario
 from .scenario.checks import class_stage_visits, lanes_for
 from .staffing import booth_schedule
 from .stats import replications_needed
 
 CHECKED_METRICS = ("wait_mean", "wait_p90", "throughput_per_day")   # the headline figures
-CHECKED_GROUPS = ("all", "class=")
+CHECKED_KINDS = ("all", "class")
 
 
 def _headline_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    groups = summary["group"].astype(str)
-    keep = summary["metric"].isin(CHECKED_METRICS) & ((groups == "all") | groups.str.startswith("class="))
-    return summary[keep]
+    travellers = of_kinds(summary["group"], *CHECKED_KINDS)
+    return summary[summary["metric"].isin(CHECKED_METRICS) & summary["group"].isin(travellers)]
 
 
 def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
@@ -51,9 +51,7 @@ def unfinished_warnings(summary: pd.DataFrame) -> list[str]:
     """A sentence for every group of travellers (everyone, each class) with some still inside at the end."""
     index = summary.set_index(["group", "metric"])["mean"]
     warnings = []
-    for group in dict.fromkeys(summary["group"].astype(str)):
-        if not (group == "all" or group.startswith("class=")):
-            continue
+    for group in of_kinds(summary["group"], *CHECKED_KINDS):
         share = index.get((group, "unfinished_share"), math.nan)
         if not share > 0.0005:
             continue

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .calendar import MINUTES_PER_DAY, day_dates
+from .groups import EVERYONE, Group
 from .plan import Layout
 from .records import Records
 from .scenario.schema import DIRECTIONS, Scenario
@@ -154,8 +155,9 @@ def peak_or_busiest_hours(weights: Sequence[float]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Group:
-    """What a row of the summary is about: a set of travellers, or a stage's visits.
+class GroupMasks:
+    """What a row of the summary is about (its :class:`~sim.groups.Group`): a set of travellers,
+    or a stage's visits.
 
     ``entities`` masks the entities of the group (None for a stage group, whose visits are
     selected by ``stage``); ``days`` marks the measured days the group covers: its per-day
@@ -164,11 +166,16 @@ class Group:
     the exits made on their days and average the queue of everyone over their days.
     """
 
-    name: str
+    group: Group
     entities: np.ndarray | None
     stage: int | None
     days: np.ndarray
     time_selection: bool = False
+
+    @property
+    def name(self) -> str:
+        """The group's name in the tables (``class=car``)."""
+        return str(self.group)
 
     @property
     def day_count(self) -> int:
@@ -194,27 +201,27 @@ class ReplicationMetrics:
         self.cargo = np.isin(arrivals.class_index, layout.cargo_classes)
         self.groups = self._groups()
 
-    def _groups(self) -> list[Group]:
+    def _groups(self) -> list[GroupMasks]:
         arrivals, layout, measured = self.records.arrivals, self.layout, self.measured
-        groups = [Group("all", np.ones(len(arrivals), bool), None, measured)]
+        groups = [GroupMasks(EVERYONE, np.ones(len(arrivals), bool), None, measured)]
         for index, name in enumerate(layout.class_names):
-            groups.append(Group(f"class={name}", arrivals.class_index == index, None, measured))
+            groups.append(GroupMasks(Group("class", name), arrivals.class_index == index, None, measured))
         for index, name in enumerate(layout.stage_names):
-            groups.append(Group(f"stage={name}", None, index, measured))
+            groups.append(GroupMasks(Group("stage", name), None, index, measured))
         for index, name in enumerate(DIRECTIONS):
             mask = arrivals.direction_index == index
             if mask.any():
-                groups.append(Group(f"direction={name}", mask, None, measured))
+                groups.append(GroupMasks(Group("direction", name), mask, None, measured))
         if any(c.green_channel_share > 0 for c in self.scenario.classes.values()):
-            groups.append(Group("green_channel=eligible", arrivals.green, None, measured))
-            groups.append(Group("green_channel=not_eligible", ~arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "eligible"), arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "not_eligible"), ~arrivals.green, None, measured))
         calendar = self.scenario.calendar
         weekend_day = np.array([date.weekday() >= 5 for date in day_dates(calendar, calendar.days + 1)])
         day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(weekend_day) - 1)
         for label, wanted in (("weekday", False), ("weekend", True)):
             days = measured & (weekend_day[:calendar.days] == wanted)
             if days.any():
-                groups.append(Group(f"day={label}", weekend_day[day_index] == wanted, None, days, True))
+                groups.append(GroupMasks(Group("day", label), weekend_day[day_index] == wanted, None, days, True))
         return groups
 
     @staticmethod
@@ -223,7 +230,7 @@ class ReplicationMetrics:
         day = np.where(np.isnan(times), -1, times // MINUTES_PER_DAY).astype(int)
         return (day >= 0) & (day < len(days)) & days[np.clip(day, 0, len(days) - 1)]
 
-    def _visit_mask(self, group: Group) -> np.ndarray:
+    def _visit_mask(self, group: GroupMasks) -> np.ndarray:
         """The visits of a group (as long as the visit log: made one group at a time)."""
         visits = self.records.visits
         if group.stage is not None:
@@ -232,7 +239,7 @@ class ReplicationMetrics:
             return np.ones(len(visits["entity"]), bool)
         return group.entities[visits["entity"]]
 
-    def _windows(self, group: Group) -> np.ndarray:
+    def _windows(self, group: GroupMasks) -> np.ndarray:
         """The group's measured days as (from, to) minute spans, consecutive days merged."""
         days = np.flatnonzero(group.days)
         if len(days) == 0:
@@ -249,7 +256,7 @@ class ReplicationMetrics:
             visit_mask = self._visit_mask(group)
             values = self._entity_metrics(group) if group.entities is not None else self._stage_metrics(visit_mask)
             values.update(self._queue_metrics(visit_mask, self._windows(group)))
-            if group.name == "all" or group.stage is not None:
+            if group.group == EVERYONE or group.stage is not None:
                 values["utilization"] = self._utilization(group)
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
         return rows
@@ -296,7 +303,7 @@ class ReplicationMetrics:
             values["peak_hour_wait_mean"] = waits[in_peak].mean()
         return values
 
-    def _entity_metrics(self, group: Group) -> dict[str, float]:
+    def _entity_metrics(self, group: GroupMasks) -> dict[str, float]:
         records, arrivals, view = self.records, self.records.arrivals, self.view
         mask, days = group.entities, max(group.day_count, 1)
         measured = mask & self.in_window
@@ -336,12 +343,12 @@ class ReplicationMetrics:
         return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
                 "queue_length_max": maximum_open(starts, ends, windows)}
 
-    def _pools_of(self, group: Group) -> list[int]:
+    def _pools_of(self, group: GroupMasks) -> list[int]:
         if group.stage is None:
             return list(range(len(self.layout.pool_names)))
         return [p for p, s in enumerate(self.layout.pool_stage) if s == group.stage]
 
-    def _busy_and_open(self, group: Group, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _busy_and_open(self, group: GroupMasks, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Busy booth-minutes and open booth-minutes of a stage (or all) in each bin."""
         pools = self._pools_of(group)
         visits = self.records.visits
@@ -349,7 +356,7 @@ class ReplicationMetrics:
         busy = occupancy(visits["start"][mask], self.busy_end[mask], edges)
         return busy, sum((booth_minutes(*self.layout.schedules[p], edges) for p in pools), np.zeros(len(edges) - 1))
 
-    def _utilization(self, group: Group) -> float:
+    def _utilization(self, group: GroupMasks) -> float:
         busy, open_minutes = self._busy_and_open(group, np.array(self.window))
         return float(busy[0] / open_minutes[0]) if open_minutes[0] > 0 else np.nan
 
@@ -375,7 +382,7 @@ class ReplicationMetrics:
             per_hour.update(_per_hour_waits(times, waits, edges))
             queue = occupancy(visits["arrive"][visit_mask], self.wait_start[visit_mask], edges) / 60.0
             per_hour["queue_length_mean"] = day_mean(queue)
-            if group.name == "all" or group.stage is not None:
+            if group.group == EVERYONE or group.stage is not None:
                 busy, open_minutes = (a.reshape(days, 24)[selected].sum(axis=0)
                                       for a in self._busy_and_open(group, edges))
                 per_hour["staffed_booths"] = open_minutes / 60.0 / selected.sum()
@@ -391,7 +398,7 @@ class ReplicationMetrics:
         visits = self.records.visits
         rows: list[tuple[int, str, str, float]] = []
         for group in self.groups:
-            if group.name != "all" and group.stage is None:
+            if group.group != EVERYONE and group.stage is None:
                 continue
             mask = self._visit_mask(group)
             queue = occupancy(visits["arrive"][mask], self.wait_start[mask], edges) / 60.0

@@ -30,6 +30,8 @@ from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
 from .calendar import MINUTES_PER_DAY  # noqa: E402
+from .groups import Group, kind, of_kinds  # noqa: E402
+from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
@@ -55,7 +57,7 @@ CLASS_PALETTE = ("tab:blue", "tab:cyan", "tab:orange", "tab:green", "tab:purple"
 def class_colors(names: Iterable[str]) -> dict[str, str]:
     """Colour of each class name (``class=`` prefix allowed): the classes of ``CLASS_ORDER`` keep
     their fixed colour, others take the next colours in the order of their names."""
-    bare = {str(name).removeprefix("class="): name for name in names}
+    bare = {(Group.parse(name).value if "=" in str(name) else str(name)): name for name in names}
     others = sorted(n for n in bare if n not in CLASS_ORDER)
     colors = {}
     for name, original in bare.items():
@@ -69,7 +71,7 @@ def group_color(group: str, groups: Iterable[str] = ()) -> str:
     other classes in ``groups`` decide the colours of classes outside ``CLASS_ORDER``)."""
     if group == "all":
         return EVERYONE_COLOR
-    classes = [g for g in groups if str(g).startswith("class=")] or [group]
+    classes = of_kinds(groups, "class") or [group]
     return class_colors({*classes, group}).get(group, "0.4")
 
 
@@ -159,24 +161,6 @@ def fit_to_estimates(axis, series: Sequence[tuple[Sequence[float], Sequence[floa
                for positions, _, low, high, color in series)
 
 
-def group_label(group: str) -> str:
-    """``class=car`` -> ``car``; ``all`` -> ``everyone``; other groups as written."""
-    if group == "all":
-        return "everyone"
-    key, _, value = group.partition("=")
-    if key == "green_channel":
-        return "green-channel eligible" if value == "eligible" else "not eligible"
-    if key == "direction":
-        return value.replace("_to_", " → ")
-    if key == "day":
-        return f"{value}s"
-    return value.replace("_", " ") if key in ("class", "stage") else group
-
-
-def _groups(table: pd.DataFrame, prefix: str) -> list[str]:
-    return [g for g in dict.fromkeys(table["group"]) if str(g).startswith(prefix)]
-
-
 # --------------------------------------------------------------------------------------------
 # what the hourly table says about the day: closed hours and peaks
 # --------------------------------------------------------------------------------------------
@@ -237,8 +221,8 @@ def cargo_waits(summary: pd.DataFrame | None) -> pd.DataFrame:
     checkpoint wait side by side. Columns: group, metric, mean, ci_low, ci_high."""
     if summary is None or summary.empty:
         return pd.DataFrame(columns=["group", "metric", "mean", "ci_low", "ci_high"])
-    cargo = summary.loc[(summary["metric"] == "backlog_time_mean") & summary["group"].astype(str).str.startswith(
-        "class="), "group"].unique()
+    backlog = summary[summary["metric"] == "backlog_time_mean"]
+    cargo = of_kinds(backlog["group"], "class")
     rows = summary[summary["group"].isin(cargo) & summary["metric"].isin(["backlog_time_mean", "wait_mean"])]
     return rows[["group", "metric", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
 
@@ -289,7 +273,7 @@ def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None
         figure, (axis, side) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained",
                                             gridspec_kw={"width_ratios": [3.2, 1]})
     _shade_day(axis, hourly, peaks)
-    groups = _groups(hourly, "class=") or ["all"]
+    groups = of_kinds(hourly["group"], "class") or ["all"]
     series = []
     for group in groups:
         rows = hourly[hourly["group"] == group].sort_values("hour")
@@ -312,7 +296,7 @@ def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None
 def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
     """Mean queue length by hour per stage (bars, 95 % CI whiskers), open booths on a second axis;
     closed hours and demand ``peaks`` shaded. Queue axes follow the means (CIs clipped, marked)."""
-    stages = _groups(hourly, "stage=")
+    stages = of_kinds(hourly["group"], "stage")
     columns = 2 if len(stages) > 3 else 1
     rows_count = max(1, -(-len(stages) // columns))
     size = (5.2 * columns if columns > 1 else 9, 1.9 * rows_count + 0.9)
@@ -354,7 +338,7 @@ def _booths_axis(axis, x, booths, linewidth: float = 1.5) -> None:
 def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = None, title: str = "") -> Figure:
     """Mean queue length over the whole horizon, hour by hour, per stage (line, 95 % CI band),
     with open booths on a second axis; the warm-up is shaded. Queue axes follow the means."""
-    stages = _groups(timeline, "stage=")
+    stages = of_kinds(timeline["group"], "stage")
     figure, axes = plt.subplots(len(stages), 1, figsize=(10, 1.7 * len(stages) + 0.9), sharex=True,
                                 layout="constrained", squeeze=False)
     clipped = 0
@@ -382,7 +366,7 @@ def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = No
 
 def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
     """Busy share of the open booths in %, stage x hour of day (blank where no booth is open)."""
-    stages = _groups(hourly, "stage=")
+    stages = of_kinds(hourly["group"], "stage")
     scale = metric_scale("utilization")
     matrix = np.full((len(stages), 24), np.nan)
     for row, group in enumerate(stages):
@@ -465,7 +449,7 @@ def daily_throughput_table(entities: pd.DataFrame, start_date: dt.date | None = 
     days = np.arange(int(finished["exit_min"].max() // MINUTES_PER_DAY) + 1 if len(finished) else 0)
     day_of_exit = (finished["exit_min"] // MINUTES_PER_DAY).astype(int)
     rows = []
-    selections = [("all", slice(None))] + [(f"class={name}", finished["class"] == name)
+    selections = [("all", slice(None))] + [(str(Group("class", name)), finished["class"] == name)
                                            for name in dict.fromkeys(entities["class"])]
     for group, selection in selections:
         counts = pd.crosstab(finished["replication"][selection], day_of_exit[selection])
@@ -486,7 +470,7 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
     figure, axis = plt.subplots(figsize=(10, 4.2), layout="constrained")
     dated = "date" in daily.columns
     x_of = (lambda rows: pd.to_datetime(rows["date"])) if dated else (lambda rows: rows["day"] + 0.5)
-    groups = ["all", *_groups(daily, "class=")]
+    groups = ["all", *of_kinds(daily["group"], "class")]
     series = []
     for group in groups:
         rows = daily[daily["group"] == group].sort_values("day")
@@ -544,10 +528,10 @@ def run_figures(results: "Results") -> dict[str, Figure]:
     if results.entities is not None and len(results.entities):
         window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
         summary = results.summary
-        backlog = summary[(summary["metric"] == "backlog_time_mean") & summary["group"].str.startswith("class=")]
+        backlog = summary[(summary["metric"] == "backlog_time_mean") & summary["group"].isin(of_kinds(summary["group"], "class"))]
         figures["wait_ecdf.png"] = wait_ecdf(results.entities, window=window,
                                              title=f"{name}: who waits how long (measured days)",
-                                             backlog={g.split("=", 1)[1]: m for g, m in zip(backlog["group"], backlog["mean"])})
+                                             backlog={Group.parse(g).value: m for g, m in zip(backlog["group"], backlog["mean"])})
         figures["daily_throughput.png"] = daily_throughput(
             daily_throughput_table(results.entities, calendar.start_date),
             measured=(calendar.warmup_days, calendar.days), title=f"{name}: exits per day")
@@ -865,7 +849,7 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     scenarios = list(dict.fromkeys(summary["scenario"]))
     waits = summary[summary["metric"] == "wait_mean"]
     groups = groups or [g for g in dict.fromkeys(waits["group"])
-                        if g == "all" or g.startswith(("class=", "green_channel="))]
+                        if kind(g) in ("all", "class", "green_channel")]
     figure = plt.figure(figsize=(11, 8.2), layout="constrained")
     top, bottom = figure.subfigures(2, 1, height_ratios=[1.15, 1])
     bars, forest = top.subplots(1, 2)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
-from .compare import VERDICT_GROUPS, Comparison, format_change, metric_phrase, scenario_differences
+from .compare import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
+from .groups import KINDS, Group, of_kinds
 from .outputs import atomic_file
 from .plots import (RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     save_sweep_figures, sweep_parameters)
@@ -427,14 +428,14 @@ def metric_table(summary: pd.DataFrame, groups: list[str], metrics: list[str], k
 def headline_table(summary: pd.DataFrame) -> str:
     """Everyone, each class, direction and day type: throughput, waits (the peak-hour wait and,
     for cargo classes, the cargo backlog time beside them), service level, those still inside."""
-    groups = [g for g in dict.fromkeys(summary["group"]) if not str(g).startswith("stage=")]
+    groups = of_kinds(summary["group"], *(k for k in KINDS if k != "stage"))
     return metric_table(summary, groups, HEADLINE_METRICS, "group", group_label)
 
 
 def stage_table(summary: pd.DataFrame) -> str:
     """Each stage: utilization, waits and queues (throughput: services ended per day)."""
-    stages = [g for g in dict.fromkeys(summary["group"]) if str(g).startswith("stage=")]
-    return metric_table(summary, stages, STAGE_METRICS, "stage", lambda g: g.split("=", 1)[1])
+    return metric_table(summary, of_kinds(summary["group"], "stage"), STAGE_METRICS, "stage",
+                        lambda g: Group.parse(g).value)
 
 
 def _run_facts(info: dict) -> str:
@@ -577,7 +578,7 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
         "<ul class=\"verdicts\">" +
         "".join(f"<li>{esc(line)}</li>" for line in comparison.verdicts(variant.name)) + "</ul>"
         for variant in variants)
-    shown = differences[differences["group"].map(lambda g: g == "all" or str(g).startswith(VERDICT_GROUPS))]
+    shown = differences[differences["group"].isin(of_kinds(differences["group"], *VERDICT_KINDS))]
     paired_tables = ""
     for variant in variants:
         rows: list[list[str] | str] = []

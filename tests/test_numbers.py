@@ -268,3 +268,14 @@ def test_a_pool_shut_all_run_is_warned_on_the_console_and_in_run_json(tmp_path, 
     summary = pd.read_csv(out / "summary.csv").set_index(["group", "metric"])["mean"]
     assert summary[("class=car", "unfinished_share")] == 1.0
     assert summary[("class=car", "wait_mean")] > 24 * 60
+
+
+def test_group_names_round_trip_and_unknown_names_are_refused():
+    from sim.groups import Group, label, of_kinds
+    for name in ("all", "class=car", "stage=cn_passport_entry", "direction=KZ_to_CN", "green_channel=eligible",
+                 "day=weekend"):
+        assert str(Group.parse(name)) == name
+    assert label("direction=KZ_to_CN") == "KZ → CN" and label("all") == "everyone" and label("day=weekend") == "weekends"
+    assert of_kinds(["all", "stage=a", "class=car", "class=car", "day=weekday"], "all", "class") == ["all", "class=car"]
+    with pytest.raises(ValueError, match="not a group name"):
+        Group.parse("klass=car")
