@@ -6,13 +6,33 @@ The data flow is one way: scenario -> model -> raw records -> metrics -> reports
 >>> scenario = sim.load_scenario("scenarios/khorgos.yaml")      # doctest: +SKIP
 >>> results = sim.run(scenario, replications=5, seed=1)          # doctest: +SKIP
 >>> results.summary.query("group == 'all'")                      # doctest: +SKIP
+
+The names below are the public API; each is imported on first use, so that ``import sim`` (and
+``checkpoint-sim --help``) stays fast.
 """
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .errors import ScenarioError  # noqa: E402
-from .scenario import Scenario, load_scenario  # noqa: E402
-from .runner import Results, run  # noqa: E402
-from .outputs import load_results, write_results  # noqa: E402
+from importlib import import_module
+from typing import Any
 
-__all__ = ["Results", "Scenario", "ScenarioError", "load_results", "load_scenario", "run", "write_results",
-           "__version__"]
+from .version import __version__
+
+_PUBLIC = {  # name -> module that defines it
+    "Scenario": "sim.scenario", "load_scenario": "sim.scenario", "ScenarioError": "sim.errors",
+    "Results": "sim.runner", "run": "sim.runner",
+    "load_results": "sim.outputs", "write_results": "sim.outputs",
+}
+
+__all__ = sorted([*_PUBLIC, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -43,8 +43,8 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from . import __version__
-from .calendar import MINUTES_PER_DAY, day_dates, open_days
+from .version import __version__
+from .calendar import day_dates, open_days
 from .errors import Problem, ScenarioError
 from .experiment import Replications
 from .outputs import atomic_file, atomic_folder

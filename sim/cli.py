@@ -13,11 +13,19 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from . import __version__
+from .version import __version__
 from .errors import Problem, ScenarioError
-from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+
+def load_scenario(*args, **kwargs) -> "Scenario":
+    """:func:`sim.scenario.load_scenario`, imported on first use (``--help`` stays fast)."""
+    from .scenario import load_scenario as load
+    return load(*args, **kwargs)
 
 EXIT_USAGE = 2
 

@@ -32,7 +32,7 @@ def _headline_rows(summary: pd.DataFrame) -> pd.DataFrame:
 def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
     """A sentence for every headline figure whose 95 % CI is wider than the estimate itself."""
     if replications < 2:
-        return [f"one replication: no confidence intervals; run at least 5 replications (--replications 5) "
+        return ["one replication: no confidence intervals; run at least 5 replications (--replications 5) "
                 "before reading differences"]
     warnings = []
     for row in _headline_rows(summary).itertuples():

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 
 from .executors import make_executor, progress_bar
-from . import replication
+from . import replication as one_replication
 from .scenario import Scenario
 from .version import __version__
 
@@ -36,7 +36,7 @@ class Replications:
     def __init__(self, workers: int = 1, executor: str = "local", scheduler: str | None = None,
                  description: str = "", progress: bool | None = None, task: Task | None = None,
                  expected: int = 0):
-        self.task = task or replication.run_replication
+        self.task = task or one_replication.run_replication
         self.executor = make_executor(workers, executor, scheduler)
         self.bar = progress_bar(expected, description, progress)
         self.started = time.perf_counter()

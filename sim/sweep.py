@@ -29,7 +29,7 @@ from typing import Annotated, Any, Callable, Union
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from . import __version__
+from .version import __version__
 from .errors import Problem, ScenarioError
 from .experiment import Replications
 from .outputs import (ENTITIES_FILE, atomic_file, atomic_folder, remove_stale_partials, resolved_yaml,

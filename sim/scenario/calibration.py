@@ -30,7 +30,7 @@ from typing import Any, Iterator, Literal, Union
 
 from pydantic import ConfigDict, Field
 
-from .schema import WEEKDAYS, Strict
+from .base import WEEKDAYS, Strict
 from .units import parse_duration
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

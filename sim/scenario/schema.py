@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal, Union
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer,
                       field_validator)
 
+from .base import WEEKDAYS, Strict  # noqa: F401  (WEEKDAYS belongs to the schema: re-exported)
+from .calibration import Calibration
 from .units import format_minutes, parse_duration
 
 DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Direction = Literal["KZ_to_CN", "CN_to_KZ"]
 Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)]
@@ -82,13 +83,6 @@ Weight = Annotated[float, AfterValidator(_non_negative), _at_most(WEIGHT_MAX, "a
 Booths = Annotated[int, AfterValidator(_booths), _at_most(BOOTHS_MAX, "a number of booths")]
 GroupSize = Annotated[int, Field(ge=1), _at_most(GROUP_SIZE_MAX, "a group size")]
 CV = Annotated[float, AfterValidator(_non_negative), _at_most(CV_MAX, "a coefficient of variation")]
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors, instances are immutable, and numbers are finite
-    (``.nan``, ``.inf`` and ``1e999`` are errors wherever a number is expected)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Crossing(Strict):
@@ -332,9 +326,6 @@ class Cargo(Strict):
         if bad:
             raise ValueError(f"expected counts >= 0, got {bad}")
         return counts
-
-
-from .calibration import Calibration  # noqa: E402  (builds on Strict above; read by sim.calibrate only)
 
 
 class Scenario(Strict):
