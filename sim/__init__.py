@@ -15,12 +15,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .version import __version__
+from .version import __version__  # noqa: F401  (in __all__)
 
-_PUBLIC = {  # name -> module that defines it
-    "Scenario": "sim.scenario", "load_scenario": "sim.scenario", "ScenarioError": "sim.errors",
-    "Results": "sim.runner", "run": "sim.runner",
-    "load_results": "sim.outputs", "write_results": "sim.outputs",
+_PUBLIC = {  # name -> (module that defines it, its name there)
+    "Scenario": ("sim.scenario", "Scenario"), "load_scenario": ("sim.scenario", "load_scenario"),
+    "ScenarioError": ("sim.errors", "ScenarioError"),
+    "Results": ("sim.runner", "Results"), "run": ("sim.runner", "run"),
+    "load_results": ("sim.outputs", "load_results"), "write_results": ("sim.publish", "publish_run"),
 }
 
 __all__ = sorted([*_PUBLIC, "__version__"])
@@ -28,7 +29,8 @@ __all__ = sorted([*_PUBLIC, "__version__"])
 
 def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
-        value = getattr(import_module(_PUBLIC[name]), name)
+        module, attribute = _PUBLIC[name]
+        value = getattr(import_module(module), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

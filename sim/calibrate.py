@@ -19,9 +19,9 @@ days and dates, with a band and its source). :func:`calibrate`
 4. re-runs the best point on the full calendar with more replications when
    ``fit.check_replications`` is set; the verdict (met / NOT MET) comes from that check.
 
-:func:`write_calibration` writes the report folder (``calibration.csv``, ``calibration.md``,
-``calibration.png``, ``evaluations.csv``, ``calibration.json``) atomically and the calibrated
-scenario: a new YAML file that ``extends`` the original, with the fitted values and a comment
+:func:`sim.publish.publish_calibration` writes the report folder (``calibration.csv``,
+``report.html``, ``calibration.png``, ``evaluations.csv``, ``calibration.json``) atomically and the
+calibrated scenario (:func:`write_calibrated_scenario`): a new YAML file that ``extends`` the original, with the fitted values and a comment
 block describing the fit. A target that cannot be met within the bounds is reported NOT MET with
 the closest fit; it is never hidden.
 """
@@ -43,11 +43,9 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from .version import __version__
 from .calendar import day_dates, open_days
 from .errors import Problem, ScenarioError
 from .experiment import Replications
-from .outputs import atomic_file, atomic_folder
 from .metrics import ReplicationMetrics
 from .runner import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
@@ -56,6 +54,8 @@ from .scenario.calibration import (Calibration, Parameter, Target, day_selected,
 from .scenario.loader import resolve_extends
 from .scenario.units import MINUTES_PER_UNIT
 from .stats import mean_ci
+from .storage import atomic_file
+from .version import __version__
 
 UNMEASURABLE = 10.0          # distance of a target that could not be measured (no entity selected)
 COLUMNS = ["target", "measure", "selection", "unit", "source", "band_low", "band_high", "mean", "ci_low", "ci_high",
@@ -601,77 +601,6 @@ def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str,
     return _comment("\n".join(header)) + "\n" + body
 
 
-def markdown_report(result: CalibrationResult, command: str, when: dt.datetime,
-                    scenario_out: Path | None) -> str:
-    """``calibration.md``: the fit, the parameters and each target against its source."""
-    lines = [f"# Calibration of {result.scenario.name} ({result.scenario.crossing.name})", "",
-             f"`{command}` — {when:%Y-%m-%d %H:%M} UTC, checkpoint-sim {__version__}.", "",
-             f"{describe_run(result)} Wall time {result.info['wall_time_s']} s.", ""]
-    if scenario_out is not None:
-        lines += [f"Calibrated scenario: `{scenario_out}`", ""]
-    lines += ["## Free parameters", "", "| parameter | start | fitted | bounds | why free |", "|---|---|---|---|---|"]
-    for (label, start, fitted, bounds), parameter in zip(parameter_lines(result), result.parameters):
-        lines.append(f"| `{label}` | {start} | {fitted} | {bounds} | {parameter.spec.source} |")
-    for run, evaluation in [("fit", result.fit)] + ([("check", result.check)] if result.check else []):
-        lines += ["", f"## Targets ({run} run: {evaluation.replications} replications, {evaluation.days} days)", "",
-                  "| target | measure | band | achieved, mean [95 % CI] | verdict | source |", "|---|---|---|---|---|---|"]
-        for (name, what, band, achieved, verdict), target in zip(target_lines(result, evaluation),
-                                                                 result.calibration.targets.values()):
-            lines.append(f"| {name} | {what} | {band} | {achieved} | **{verdict}** | {target.source} |")
-    missed = [n for n in result.calibration.targets if not result.met(n)]
-    lines += ["", "**All targets met.**" if not missed else
-              f"**NOT MET: {', '.join(missed)}.** The values above are the closest fit within the bounds; "
-              "the targets cannot all be reproduced with these free parameters.", ""]
-    return "\n".join(lines)
-
-
-def calibration_figure(table: pd.DataFrame):
-    """Each target's band (shaded) against the achieved mean with its 95 % CI, one panel each."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    final_run = "check" if (table["run"] == "check").any() else "fit"
-    rows = table[table["run"] == final_run].reset_index(drop=True)
-    fit_rows = table[table["run"] == "fit"].set_index("target") if final_run == "check" else None
-    columns = min(len(rows), 2)
-    lines = math.ceil(len(rows) / columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 1.9 * lines), squeeze=False)
-    for ax, row in zip(axes.ravel(), rows.itertuples()):
-        fit = fit_rows.loc[row.target] if fit_rows is not None else None
-        finite = [v for v in (row.band_low, row.band_high, row.mean, row.ci_low, row.ci_high) if np.isfinite(v)]
-        if fit is not None:
-            finite += [v for v in (fit["mean"], fit["ci_low"], fit["ci_high"]) if np.isfinite(v)]
-        left, right = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        pad = 0.15 * (right - left) or 0.15 * abs(right) or 1.0
-        left, right = left - pad, right + pad
-        low = row.band_low if np.isfinite(row.band_low) else left
-        high = row.band_high if np.isfinite(row.band_high) else right
-        ax.axvspan(low, high, color="#cfe8cf", label="target band")
-        color = "#2a7a2a" if row.met else "#c0392b"
-        if np.isfinite(row.mean):
-            error = ([[row.mean - row.ci_low], [row.ci_high - row.mean]] if np.isfinite(row.ci_low) else None)
-            ax.errorbar([row.mean], [0], xerr=error, fmt="o", color=color, capsize=5, label=f"{final_run} (95 % CI)")
-        if fit is not None and np.isfinite(fit["mean"]):
-            error = ([[fit["mean"] - fit["ci_low"]], [fit["ci_high"] - fit["mean"]]]
-                     if np.isfinite(fit["ci_low"]) else None)
-            ax.errorbar([fit["mean"]], [0.5], xerr=error, fmt="o", mfc="white", color="0.45", capsize=4,
-                        label="fit (95 % CI)")
-        ax.set_ylim(-0.6, 1.0 if fit is not None else 0.6)
-        ax.legend(fontsize=7, loc="upper right", frameon=False, ncol=3)
-        ax.set_xlim(left, right)
-        ax.set_yticks([])
-        ax.set_xlabel(row.unit, fontsize=8)
-        title = f"{row.target}: {row.measure}" + (f" ({row.selection})" if row.selection else "")
-        ax.set_title(f"{title} — {'met' if row.met else 'NOT MET'}", fontsize=9, color=color)
-        ax.tick_params(labelsize=8)
-    for ax in axes.ravel()[len(rows):]:
-        ax.set_visible(False)
-    figure.suptitle(f"Calibration targets vs achieved ({final_run} run)", fontsize=10)
-    figure.tight_layout()
-    return figure
-
-
 def evaluations_table(result: CalibrationResult) -> pd.DataFrame:
     """Every evaluated point in order: parameter values as written, objective, target means."""
     rows = []
@@ -689,37 +618,18 @@ def default_scenario_out(source: Path) -> Path:
     return source.with_name(f"{source.stem}_calibrated.yaml")
 
 
-def write_calibration(result: CalibrationResult, out_dir: str | os.PathLike, scenario_out: Path | None,
-                      command: str, force: bool = False) -> Path:
-    """Write the report folder atomically, then the calibrated scenario (validated before it
-    replaces anything). ``scenario_out`` None writes no scenario file."""
-    out_dir = Path(out_dir)
+def check_scenario_out(result: CalibrationResult, scenario_out: Path | None, force: bool = False) -> None:
+    """Refuse a calibrated scenario file that cannot be written: a result without a source
+    file (a calibrated scenario extends it), or an existing file without ``force``."""
     if scenario_out is not None and result.source is None:
         raise ValueError("a calibrated scenario extends its original file: calibrate a scenario file, not a dict")
     if scenario_out is not None and scenario_out.exists() and not force:
         raise ScenarioError(Problem("--scenario-out", "", f"{scenario_out} already exists: pass --force to replace it"))
-    when = dt.datetime.now(dt.timezone.utc)
-    text = calibrated_yaml(result, scenario_out, command, when) if scenario_out is not None else None
-    table = result.table()
-    with atomic_folder(out_dir) as staging:
-        table.to_csv(staging / "calibration.csv", index=False)
-        evaluations_table(result).to_csv(staging / "evaluations.csv", index=False)
-        (staging / "calibration.md").write_text(markdown_report(result, command, when, scenario_out), encoding="utf-8")
-        figure = calibration_figure(table)
-        figure.savefig(staging / "calibration.png", dpi=90)
-        import matplotlib.pyplot as plt
-        plt.close(figure)
-        (staging / "calibration.json").write_text(json.dumps(
-            {**result.info, "command": command, "created_utc": when.isoformat(timespec="seconds"),
-             "all_met": result.all_met, "scenario_out": str(scenario_out) if scenario_out else None},
-            indent=2) + "\n", encoding="utf-8")
-    if text is not None:
-        _write_scenario(text, scenario_out, result)
-    return out_dir
 
 
-def _write_scenario(text: str, path: Path, result: CalibrationResult) -> None:
-    """Write under a hidden name beside ``path``, check it loads to the fitted values, rename."""
+def write_calibrated_scenario(text: str, path: Path, result: CalibrationResult) -> None:
+    """Write the calibrated scenario ``text`` (:func:`calibrated_yaml`) under a hidden name beside
+    ``path``, check it loads to the fitted values, and rename it into place."""
     with atomic_file(path) as staging:
         staging.write_text(text, encoding="utf-8")
         loaded = load_scenario(staging)
@@ -733,4 +643,4 @@ def _write_scenario(text: str, path: Path, result: CalibrationResult) -> None:
 
 __all__ = ["CalibrationResult", "Evaluation", "FreeParameter", "calibrate", "calibrated_yaml", "check_targets",
            "default_scenario_out", "distance", "format_summary", "inside", "measure_target", "objective",
-           "target_table", "write_calibration"]
+           "target_table", "write_calibrated_scenario"]

@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _output_folder(out: Path | None, *default: str, if_exists: str | None = None) -> Path:
     """``--out``, or ``results/<default...>/<UTC time>/``, checked before anything is simulated
-    (see :func:`sim.outputs.check_destination`): the path to write the results folder to."""
-    from .outputs import NEVER_OVERWRITTEN, check_destination
+    (see :func:`sim.storage.check_destination`): the path to write the results folder to."""
+    from .storage import NEVER_OVERWRITTEN, check_destination
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return check_destination(out or Path("results", *default, stamp), if_exists=if_exists or NEVER_OVERWRITTEN)
@@ -233,8 +233,9 @@ def command_validate(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     from .console import key_figures
-    from .outputs import write_results, writing
+    from .publish import publish_run
     from .runner import run
+    from .storage import writing
 
     scenario = load_scenario(args.scenario)
     overrides = _days_override(args.days, [scenario], [args.scenario])
@@ -245,7 +246,7 @@ def command_run(args: argparse.Namespace) -> int:
                   keep_entities=not args.no_entities)
     results.info["command"] = _command_line()
     with writing(out):
-        folder = write_results(results, out, figures=not args.no_plots)
+        folder = publish_run(results, out, figures=not args.no_plots)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0
@@ -268,7 +269,8 @@ def _load_sweep(args: argparse.Namespace):
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from .outputs import check_destination, writing
+    from .publish import publish_sweep
+    from .storage import check_destination, writing
     from .sweep import MANIFEST, run_sweep
 
     if args.executor == "dask" and not args.scheduler:
@@ -287,14 +289,16 @@ def command_sweep(args: argparse.Namespace) -> int:
                  if (out / MANIFEST).is_file() else ""):
         table = run_sweep(sweep, out, workers=args.workers, resume=args.resume, executor=args.executor,
                           scheduler=args.scheduler)
+        publish_sweep(out, table, sweep.base)
     points = table["point"].nunique() if not table.empty else 0
     print(f"{points} points written to {out} (sweep.csv, report.html, points/<id>/summary.csv, hourly.csv)")
     return 0
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from .compare import compare, write_comparison
-    from .outputs import writing
+    from .compare import compare
+    from .publish import publish_comparison
+    from .storage import writing
 
     files = [args.base, *args.variants]
     scenarios = [load_scenario(file) for file in files]
@@ -305,7 +309,7 @@ def command_compare(args: argparse.Namespace) -> int:
                          overrides=overrides or None)
     comparison.info["command"] = _command_line()
     with writing(out):
-        folder = write_comparison(comparison, out)
+        folder = publish_comparison(comparison, out)
     for variant in names[1:]:
         print(f"{variant} vs {names[0]} ({comparison.info['replications']} paired replications, "
               f"seed {comparison.info['seed']}):")
@@ -354,23 +358,21 @@ def command_plot(args: argparse.Namespace) -> int:
     folder = args.folder
     _check_metric(args.metric)
     if (folder / "sweep.csv").is_file():
-        from .sweep import write_sweep_outputs
+        from .publish import redraw_sweep
 
         table = _read_sweep_table(folder)
         _check_metric(args.metric, table)
         base_file = folder / "scenario.resolved.yaml"
-        write_sweep_outputs(folder, table, load_scenario(base_file) if base_file.is_file() else None,
-                            metric=args.metric, target=args.target)
+        redraw_sweep(folder, table, load_scenario(base_file) if base_file.is_file() else None,
+                     metric=args.metric, target=args.target)
     elif (folder / "compare.json").is_file():
-        from .compare import load_comparison, write_report_and_figure
-        write_report_and_figure(load_comparison(folder), folder)
+        from .compare import load_comparison
+        from .publish import redraw_comparison
+        redraw_comparison(load_comparison(folder), folder)
     elif (folder / "summary.csv").is_file() and (folder / "scenario.resolved.yaml").is_file():
         from .outputs import load_results
-        from .plots import save_run_figures
-        from .report import write_run_report
-        results = load_results(folder)
-        save_run_figures(results, folder)
-        write_run_report(results, folder)
+        from .publish import redraw_run
+        redraw_run(load_results(folder), folder)
     else:
         raise ScenarioError(Problem(str(folder), "", "not a results, sweep or comparison folder (no summary.csv with "
                                     "scenario.resolved.yaml, sweep.csv or compare.json)"))
@@ -379,8 +381,9 @@ def command_plot(args: argparse.Namespace) -> int:
 
 
 def command_validate_model(args: argparse.Namespace) -> int:
-    from .outputs import atomic_folder, check_destination, writing
-    from .validation import check_page_replaceable, markdown_report, run_suite, write_page
+    from .publish import publish_validation, publish_validation_page
+    from .storage import check_destination, writing
+    from .validation import check_page_replaceable, run_suite
 
     out = _output_folder(args.out, "validation")
     if args.docs is not None:
@@ -388,14 +391,12 @@ def command_validate_model(args: argparse.Namespace) -> int:
         check_destination(args.docs, kind="file")
     table = run_suite(reduced=args.reduced, workers=args.workers)
     command = "checkpoint-sim validate-model" + (" --reduced" if args.reduced else "")
-    report = markdown_report(table, command, args.reduced)
-    with writing(out), atomic_folder(out) as staging:
-        table.to_csv(staging / "validation.csv", index=False)
-        (staging / "validation.md").write_text(report, encoding="utf-8")
-    written = [f"{out}/validation.csv", f"{out}/validation.md"]
+    with writing(out):
+        publish_validation(table, out, command, args.reduced)
+    written = [f"{out}/validation.csv", f"{out}/report.html"]
     if args.docs is not None:
         with writing(args.docs):
-            write_page(report, args.docs)
+            publish_validation_page(table, args.docs, command, args.reduced)
         written.append(str(args.docs))
     failed = table[~table["passed"]]
     print(f"{len(table) - len(failed)} of {len(table)} checks pass; written to {', '.join(written)}")
@@ -406,8 +407,9 @@ def command_validate_model(args: argparse.Namespace) -> int:
 
 
 def command_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration, write_calibration
-    from .outputs import check_destination, writing
+    from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration
+    from .publish import publish_calibration
+    from .storage import check_destination, writing
 
     scenario = load_for_calibration(args.scenario)
     out = _output_folder(args.out, f"{scenario.name}-calibration")
@@ -420,7 +422,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
     command = f"checkpoint-sim calibrate {args.scenario}" + (
         f" --max-evaluations {args.max_evaluations}" if args.max_evaluations else "")
     with writing(out):
-        write_calibration(result, out, scenario_out, command, force=args.force)
+        publish_calibration(result, out, scenario_out, command, force=args.force)
     print(format_summary(result))
     print(f"\nreport written to {out}; calibrated scenario: {scenario_out}")
     return 0 if result.all_met else 1

@@ -19,15 +19,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from .errors import Problem, ScenarioError
 from .experiment import run_replications
 from .groups import EVERYONE, of_kinds
+from .groups import label as group_label
 from .catalogue import phrase
 from .catalogue import unit as unit_of
-from .outputs import atomic_folder
-from .plots import comparison_figure, group_label, peak_hours, save_figure
 from .runner import Results, hourly_table, replication_table, summary_table
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
@@ -255,45 +253,6 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike | dict], replicatio
 # the comparison folder
 # --------------------------------------------------------------------------------------------
 SCENARIO_FOLDER = "scenarios"
-
-
-def draw_comparison(comparison: Comparison) -> Figure:
-    """The side-by-side figure of a comparison."""
-    names = [s.name for s in comparison.scenarios]
-    return comparison_figure(comparison.summary, comparison.differences, comparison.hourly,
-                             peaks=peak_hours(comparison.base.demand.hour_weights),
-                             title=f"{comparison.base.crossing.name}: {names[0]} (base) vs {', '.join(names[1:])}")
-
-
-def write_report_and_figure(comparison: Comparison, folder: Path, figures: bool = True) -> None:
-    """(Re)draw ``compare.png`` and write ``report.html`` into ``folder``."""
-    from .report import REPORT_FILE, comparison_report, read_images, write_text_atomic  # report imports this module
-    if figures:
-        save_figure(draw_comparison(comparison), folder / FIGURE_FILE)
-    images = read_images(folder, {FIGURE_FILE: REPORT_CAPTION})
-    write_text_atomic(comparison_report(comparison, images), folder / REPORT_FILE)
-
-
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> Path:
-    """Write a comparison folder (which must not exist yet): ``compare.csv`` (paired differences),
-    ``summary.csv``, ``hourly.csv`` and ``replications.csv`` (with a scenario column),
-    ``compare.json``, ``scenarios/<name>.resolved.yaml``, ``compare.png`` and ``report.html``."""
-    from .outputs import resolved_yaml
-    target = Path(out_dir)
-    with atomic_folder(target) as staging:
-        comparison.differences.to_csv(staging / "compare.csv", index=False)
-        comparison.summary.to_csv(staging / "summary.csv", index=False)
-        comparison.hourly.to_csv(staging / "hourly.csv", index=False)
-        comparison.replications.to_csv(staging / "replications.csv", index=False)
-        (staging / SCENARIO_FOLDER).mkdir()
-        for scenario in comparison.scenarios:
-            (staging / SCENARIO_FOLDER / f"{scenario.name}.resolved.yaml").write_text(
-                resolved_yaml(scenario), encoding="utf-8")
-        verdicts = {s.name: comparison.verdicts(s.name) for s in comparison.scenarios[1:]}
-        (staging / "compare.json").write_text(json.dumps({**comparison.info, "verdicts": verdicts}, indent=2,
-                                                         ensure_ascii=False) + "\n", encoding="utf-8")
-        write_report_and_figure(comparison, staging, figures)
-    return target
 
 
 def load_comparison(folder: str | os.PathLike) -> Comparison:

@@ -1,8 +1,9 @@
 """Figures from the results tables: pure functions that take DataFrames and return a Figure.
 
 A researcher can call them in a notebook on the tables of ``sim.run`` / ``sim.load_results``, a
-sweep's ``sweep.csv`` or a comparison; ``save_run_figures`` and ``save_sweep_figures`` write the
-standard sets as PNG files. Nothing here runs a model: closed hours and per-day counts are read
+sweep's ``sweep.csv`` or a comparison; ``run_figures`` and ``sweep_figures`` give the standard
+sets by file name, ``png_bytes`` renders one (files are written by :mod:`sim.publish` only: nothing
+here reads or writes a file). Nothing here runs a model: closed hours and per-day counts are read
 from the tables themselves; demand peaks come from the scenario's hour weights when given (else
 they are estimated from the simulated arrivals).
 """
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
+import math
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
@@ -33,6 +33,7 @@ from .calendar import MINUTES_PER_DAY  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402
+from .scenario.units import parse_duration  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
 if TYPE_CHECKING:
@@ -538,37 +539,19 @@ def run_figures(results: "Results") -> dict[str, Figure]:
     return figures
 
 
-def png_bytes(figure: Figure) -> bytes:
+def png_bytes(figure: Figure, close: bool = False) -> bytes:
     """``figure`` as a compact PNG: drawn at ``DPI``, then reduced to a 256-colour palette (a
-    third of the size, no visible change for line and bar charts)."""
+    third of the size, no visible change for line and bar charts); ``close`` closes the figure."""
     drawn = io.BytesIO()
-    figure.savefig(drawn, format="png", dpi=DPI)
+    try:
+        figure.savefig(drawn, format="png", dpi=DPI)
+    finally:
+        if close:
+            plt.close(figure)
     palette = Image.open(drawn).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
     compact = io.BytesIO()
     palette.save(compact, format="png", optimize=True)
     return compact.getvalue()
-
-
-def save_figure(figure: Figure, path: str | os.PathLike) -> Path:
-    """Write ``figure`` as PNG under a temporary name, rename it into place and close it."""
-    from .outputs import atomic_file
-
-    try:
-        with atomic_file(path) as staging:
-            staging.write_bytes(png_bytes(figure))
-    finally:
-        plt.close(figure)
-    return Path(path)
-
-
-def save_figures(figures: dict[str, Figure], folder: str | os.PathLike) -> list[Path]:
-    """Write each figure as ``folder/<file name>``."""
-    return [save_figure(figure, Path(folder) / file_name) for file_name, figure in figures.items()]
-
-
-def save_run_figures(results: "Results", folder: Path) -> list[Path]:
-    """Write the standard figures of a run as PNG files into ``folder``."""
-    return save_figures(run_figures(results), folder)
 
 
 # --------------------------------------------------------------------------------------------
@@ -590,7 +573,6 @@ def parameter_order(values: pd.Series) -> tuple[list, bool]:
     numbers = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce")
     if not numbers.isna().any():
         return [v for _, v in sorted(zip(numbers, distinct))], True
-    from .scenario.units import parse_duration
     try:
         minutes = [parse_duration(str(v)) for v in distinct]
     except (ValueError, TypeError):
@@ -817,12 +799,6 @@ def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: fl
     return figures
 
 
-def save_sweep_figures(table: pd.DataFrame, folder: str | os.PathLike, metric: str = SWEEP_TARGET[0],
-                       target: float | None = SWEEP_TARGET[1]) -> list[Path]:
-    """Write the standard sweep figures as PNG files into ``folder``."""
-    return save_figures(sweep_figures(table, metric, target), folder)
-
-
 # --------------------------------------------------------------------------------------------
 # comparisons
 # --------------------------------------------------------------------------------------------
@@ -913,3 +889,55 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     if title:
         figure.suptitle(title)
     return figure
+
+
+# --------------------------------------------------------------------------------------------
+# calibrations
+# --------------------------------------------------------------------------------------------
+def calibration_figure(table: pd.DataFrame) -> Figure:
+    """Each target's band (shaded) against the achieved mean with its 95 % CI, one panel each,
+    from a calibration table (``calibration.csv``: the fit run, and the check run if any)."""
+    final_run = "check" if (table["run"] == "check").any() else "fit"
+    rows = table[table["run"] == final_run].reset_index(drop=True)
+    fit_rows = table[table["run"] == "fit"].set_index("target") if final_run == "check" else None
+    columns = min(len(rows), 2)
+    lines = math.ceil(len(rows) / columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 1.9 * lines), squeeze=False)
+    for ax, row in zip(axes.ravel(), rows.itertuples()):
+        fit = fit_rows.loc[row.target] if fit_rows is not None else None
+        finite = [v for v in (row.band_low, row.band_high, row.mean, row.ci_low, row.ci_high) if np.isfinite(v)]
+        if fit is not None:
+            finite += [v for v in (fit["mean"], fit["ci_low"], fit["ci_high"]) if np.isfinite(v)]
+        left, right = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        pad = 0.15 * (right - left) or 0.15 * abs(right) or 1.0
+        left, right = left - pad, right + pad
+        low = row.band_low if np.isfinite(row.band_low) else left
+        high = row.band_high if np.isfinite(row.band_high) else right
+        ax.axvspan(low, high, color="#cfe8cf", label="target band")
+        color = "#2a7a2a" if row.met else "#c0392b"
+        if np.isfinite(row.mean):
+            error = ([[row.mean - row.ci_low], [row.ci_high - row.mean]] if np.isfinite(row.ci_low) else None)
+            ax.errorbar([row.mean], [0], xerr=error, fmt="o", color=color, capsize=5, label=f"{final_run} (95 % CI)")
+        if fit is not None and np.isfinite(fit["mean"]):
+            error = ([[fit["mean"] - fit["ci_low"]], [fit["ci_high"] - fit["mean"]]]
+                     if np.isfinite(fit["ci_low"]) else None)
+            ax.errorbar([fit["mean"]], [0.5], xerr=error, fmt="o", mfc="white", color="0.45", capsize=4,
+                        label="fit (95 % CI)")
+        ax.set_ylim(-0.6, 1.0 if fit is not None else 0.6)
+        ax.legend(fontsize=7, loc="upper right", frameon=False, ncol=3)
+        ax.set_xlim(left, right)
+        ax.set_yticks([])
+        ax.set_xlabel(row.unit, fontsize=8)
+        title = f"{row.target}: {row.measure}" + (f" ({row.selection})" if row.selection else "")
+        ax.set_title(f"{title} — {'met' if row.met else 'NOT MET'}", fontsize=9, color=color)
+        ax.tick_params(labelsize=8)
+    for ax in axes.ravel()[len(rows):]:
+        ax.set_visible(False)
+    figure.suptitle(f"Calibration targets vs achieved ({final_run} run)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def close(figure: Figure) -> None:
+    """Release ``figure`` (pyplot keeps every figure it made until closed)."""
+    plt.close(figure)

@@ -3,16 +3,15 @@
 One file, ``report.html``, that a planner can open anywhere, offline, on a phone or a desktop:
 figures embedded as base64 PNG, inline CSS, no script and no link to the network. Each report
 says what was simulated (the scenario's description, calendar, demand, classes, staffing and
-sources), gives the headline table and shows the figures. The pieces are pure functions that
-return HTML strings; ``write_*_report`` put them together from a results folder.
+sources), gives the headline table and shows the figures; calibrations and the validation suite
+get a page of the same kind. Everything here is a pure function that returns an HTML string
+(figures come in as PNG bytes): :mod:`sim.publish` renders the figures and writes the files.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import html
-import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -20,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
+from .calibrate import CalibrationResult, describe_run, parameter_lines, target_lines
 from .compare import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
 from .groups import KINDS, Group, of_kinds
-from .outputs import atomic_file
-from .plots import (RUN_FIGURES, SWEEP_TARGET, group_label, hour_spans, peak_hours,
-                    save_sweep_figures, sweep_parameters)
+from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
+                    sweep_parameters)
 from .scenario.schema import (WEEKDAYS, BoothSchedule, Deterministic, Distribution, Empirical, Gamma, HourRule,
                               LogNormal, Scenario)
 from .scenario.units import format_minutes
@@ -208,19 +207,6 @@ def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: st
             f"<header><div class=\"inner\"><h1>{esc(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>"
             "</div></header>"
             f"<main>{body}</main><footer>{footer}</footer></body></html>\n")
-
-
-def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` under a temporary name and rename it into place."""
-    with atomic_file(path) as staging:
-        staging.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-def read_images(folder: Path, captions: dict[str, str]) -> dict[str, tuple[bytes, str]]:
-    """The PNG files of ``captions`` that exist in ``folder``, in that order, with their captions."""
-    return {name: ((folder / name).read_bytes(), caption) for name, caption in captions.items()
-            if (folder / name).is_file()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,12 +476,6 @@ def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
                 warnings=run_warnings(results.summary, info))
 
 
-def write_run_report(results: "Results", folder: str | os.PathLike) -> Path:
-    """Write ``report.html`` into a results folder, embedding the figures found there."""
-    folder = Path(folder)
-    return write_text_atomic(run_report(results, read_images(folder, RUN_FIGURES)), folder / REPORT_FILE)
-
-
 def sweep_table_html(table_: pd.DataFrame, parameters: list[str]) -> str:
     """One row per point: its parameters and the headline numbers of everyone."""
     everyone = table_[table_["group"] == "all"]
@@ -543,22 +523,6 @@ def sweep_caption(file_name: str, metric: str = SWEEP_TARGET[0], target: float |
     shown, _, parameter = file_name.removeprefix("sweep_").removesuffix(".png").partition("_vs_")
     return (f"{catalogue.label(shown)} of everyone against {parameter}, with 95 % confidence bands (the axis "
             "follows the means; wider bands are clipped and marked ▲).")
-
-
-def write_sweep_report(folder: str | os.PathLike, table_: pd.DataFrame, base: Scenario | None,
-                       figures: bool = True, metric: str = SWEEP_TARGET[0],
-                       target: float | None = SWEEP_TARGET[1]) -> Path:
-    """Draw the sweep figures into a sweep folder (unless ``figures`` is False) and write its
-    ``report.html`` with every ``sweep_*.png`` found there."""
-    folder = Path(folder)
-    if figures and not table_.empty:
-        save_sweep_figures(table_, folder, metric, target)
-    manifest_path = folder / "sweep.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    names = sorted(path.name for path in folder.glob("sweep_*.png"))
-    names.sort(key=lambda name: name == "sweep_heatmap.png")
-    images = read_images(folder, {name: sweep_caption(name, metric, target) for name in names})
-    return write_text_atomic(sweep_report(table_, base, images, manifest), folder / REPORT_FILE)
 
 
 def _significant(text: str, low: float, high: float) -> str:
@@ -629,3 +593,76 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
     return page(f"{base.crossing.name}: scenario comparison", meta, sections,
                 footer="Written by checkpoint-sim. Reproduce with <code>" + esc(info.get("command", "")) + "</code>.",
                 warnings=[str(w) for w in info.get("warnings") or []])
+
+
+def calibration_report(result: CalibrationResult, command: str, when: dt.datetime, scenario_out: Path | None,
+                       images: dict[str, tuple[bytes, str]], version: str = "") -> str:
+    """The report of a calibration: the fit, the free parameters, each target against its band
+    and source (fit run, and check run if any), the figure."""
+    scenario = result.scenario
+    missed = [name for name in result.calibration.targets if not result.met(name)]
+    verdict = ("<p><strong>All targets met.</strong></p>" if not missed else
+               f"<p><strong>NOT MET: {esc(', '.join(missed))}.</strong> The values below are the closest fit "
+               "within the bounds; the targets cannot all be reproduced with these free parameters.</p>")
+    summary = (verdict + f"<p>{esc(describe_run(result))} Wall time {esc(result.info.get('wall_time_s', ''))} s.</p>" +
+               facts([("command", f"<code>{esc(command)}</code>"),
+                      ("written", esc(f"{when:%Y-%m-%d %H:%M} UTC")),
+                      *([("calibrated scenario", f"<code>{esc(scenario_out)}</code>")] if scenario_out is not None
+                        else [])]))
+    parameters = table(["parameter", "start", "fitted", "bounds", "why free"],
+                       [[f"<code>{esc(label)}</code>", esc(start), esc(fitted), esc(bounds), esc(p.spec.source)]
+                        for (label, start, fitted, bounds), p in zip(parameter_lines(result), result.parameters)],
+                       text_columns=[4])
+    targets = ""
+    for run, evaluation in [("fit", result.fit)] + ([("check", result.check)] if result.check else []):
+        rows = [[esc(name), esc(what), esc(band), esc(achieved),
+                 f"<strong>{esc(verdict_)}</strong>" if verdict_ != "met" else esc(verdict_), esc(target.source)]
+                for (name, what, band, achieved, verdict_), target in zip(target_lines(result, evaluation),
+                                                                          result.calibration.targets.values())]
+        targets += (f"<h3>{esc(run)} run: {esc(evaluation.replications)} replications, {esc(evaluation.days)} days</h3>" +
+                    table(["target", "measure", "band", "achieved, mean [95 % CI]", "verdict", "source"], rows,
+                          text_columns=[1, 5]))
+    sections = [("summary", "Result", summary),
+                ("parameters", "Free parameters", parameters),
+                ("targets", "Targets", targets),
+                ("figures", "Figure", figures_section(images)),
+                ("assumptions", "Scenario and key assumptions", assumptions_section(scenario)),
+                ("sources", "Sources", sources_section(scenario))]
+    meta = esc(f"scenario {scenario.name} · {result.info.get('evaluations', '?')} evaluations · seed "
+               f"{result.info.get('seed', '?')} · checkpoint-sim {version}")
+    return page(f"{scenario.crossing.name}: calibration of {scenario.name}", meta, sections,
+                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(command) + "</code>.")
+
+
+VALIDATION_NOTE = (
+    "Each case is simulated with independent replications (warm-up day dropped; the time-varying day starts "
+    "empty, like its reference). The CI is the 95 % t interval of the simulated mean across replications. A check "
+    "passes when the reference lies inside the interval widened to a Bonferroni-adjusted level over all {checks} "
+    "checks (family-wise 95 %), so a correct engine passes the whole suite 95 % of the time. The last row checks "
+    "the intervals themselves: over independent repetitions, the share of 95 % CIs that contain the exact mean "
+    "wait must lie in 92-98 %.")
+VALIDATION_REFERENCES = (
+    "Erlang C and Little's law (Gross et al., Fundamentals of Queueing Theory, 2008); Cobham (1954) for "
+    "non-preemptive priorities; Pollaczek–Khinchine for M/G/1; Jackson (1957) for stages in series; the "
+    "M(t)/M/c(t) reference solves the forward equations of the birth-death chain "
+    "(sim.analytic.transient_mmc_queue_length).")
+
+
+def validation_report(table_: pd.DataFrame, command: str, reduced: bool, when: dt.date, version: str = "") -> str:
+    """The report of the validation suite: every case, its reference, the simulated mean with its
+    CI and pass/fail (a ``validation.csv`` table)."""
+    passed = int(table_["passed"].sum())
+    suite = "reduced suite" if reduced else "full suite"
+    rows = [[esc(r.case), esc(r.quantity), esc(f"{r.reference:.4g} ({r.reference_kind})"), esc(f"{r.sim_mean:.4g}"),
+             esc(f"[{r.ci_low:.4g}, {r.ci_high:.4g}]"), esc(r.replications),
+             "pass" if r.passed else "<strong>FAIL</strong>"] for r in table_.itertuples()]
+    sections = [("result", "Result",
+                 f"<p><strong>{passed} of {len(table_)} checks pass</strong> ({esc(suite)}).</p>" +
+                 f"<p class=\"note\">{esc(VALIDATION_NOTE.format(checks=len(table_) - 1))}</p>" +
+                 facts([("command", f"<code>{esc(command)}</code>"), ("date", esc(when.isoformat()))])),
+                ("checks", "Checks", table(["case", "quantity", "reference", "simulated mean", "95 % CI", "reps",
+                                            "result"], rows, text_columns=[0, 1, 2])),
+                ("references", "References", f"<p>{esc(VALIDATION_REFERENCES)}</p>")]
+    meta = esc(f"{suite} · {passed} of {len(table_)} checks pass · checkpoint-sim {version}")
+    return page("Validation against queueing theory", meta, sections,
+                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(command) + "</code>.")

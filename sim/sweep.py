@@ -29,16 +29,15 @@ from typing import Annotated, Any, Callable, Union
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .version import __version__
 from .errors import Problem, ScenarioError
 from .experiment import Replications
-from .outputs import (ENTITIES_FILE, atomic_file, atomic_folder, remove_stale_partials, resolved_yaml,
-                      write_csv_atomic, write_entities)
 from .runner import ReplicationOutput, hourly_table, replication_table, summary_table
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.loader import validate_model
 from .scenario.units import parse_duration
 from .stats import mean_ci
+from .storage import ENTITIES_FILE, atomic_folder, remove_stale_partials, write_entities
+from .version import __version__
 
 MANIFEST = "sweep.json"
 POINT_FILE = "point.json"
@@ -206,9 +205,10 @@ def more_replications(spec: SweepFile, outputs: dict[int, ReplicationOutput]) ->
 
 def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bool = False,
               executor: str = "local", scheduler: str | None = None, progress: bool | None = None,
-              on_point_done: Callable[[str, Any], None] | None = None, figures: bool = True) -> pd.DataFrame:
-    """Run every point not finished yet, write each as it completes, then ``sweep.csv`` (and,
-    with ``figures``, the sweep's figures and ``report.html``)."""
+              on_point_done: Callable[[str, Any], None] | None = None) -> pd.DataFrame:
+    """Run every point not finished yet, write each as it completes into ``out/points/<id>/``,
+    and return the sweep table of every finished point (:func:`collect`); the sweep's own files
+    (``sweep.csv``, figures, ``report.html``) are written by :func:`sim.publish.publish_sweep`."""
     out = Path(out)
     spec = sweep.spec
     with Replications(workers, executor, scheduler, f"sweep {sweep.file.stem}", progress) as runner:
@@ -235,22 +235,7 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, workers: int = 1, resume: bo
             runner.bar.set_postfix_str(f"points {done_points}/{len(todo)}")
             if on_point_done is not None:
                 on_point_done(point_id, runner.executor)
-    table = collect(out, sweep)
-    write_csv_atomic(table, out / "sweep.csv")
-    if figures:
-        write_sweep_outputs(out, table, sweep.base)
-    return table
-
-
-def write_sweep_outputs(out: Path, table: pd.DataFrame, base: Scenario | None, metric: str = "wait_p90",
-                        target: float = 60.0) -> None:
-    """The sweep's figures, ``report.html`` and its base scenario (``scenario.resolved.yaml``)."""
-    from .report import write_sweep_report
-
-    if base is not None and not (out / "scenario.resolved.yaml").exists():
-        with atomic_file(out / "scenario.resolved.yaml") as staging:
-            staging.write_text(resolved_yaml(base), encoding="utf-8")
-    write_sweep_report(out, table, base, metric=metric, target=target)
+    return collect(out, sweep)
 
 
 def _submit(runner: Replications, sweep: Sweep, point: Point, state: _PointState, replications: range) -> None:

@@ -6,8 +6,9 @@ queue). The engine simulates it with independent replications; a check passes wh
 reference value lies inside the simulated confidence interval, Bonferroni-adjusted over all the
 checks of the suite (family-wise 95 %), so that a correct engine passes the whole suite 95 % of
 the time and a wrong one fails. One more check measures the coverage of the confidence intervals
-themselves. ``checkpoint-sim validate-model`` writes ``validation.csv`` and ``validation.md`` in its
-results folder, and the Markdown page elsewhere only when asked (``--docs docs/validation.md``).
+themselves. ``checkpoint-sim validate-model`` writes ``validation.csv`` and ``report.html`` in its results folder
+(:func:`sim.publish.publish_validation`), and the Markdown page (:func:`markdown_report`) elsewhere
+only when asked (``--docs docs/validation.md``).
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ import pandas as pd
 from . import analytic
 from .errors import Problem, ScenarioError
 from .experiment import Replications
-from .outputs import atomic_file
 from .runner import ReplicationOutput
 from .scenario import load_scenario
 from .stats import mean_ci
@@ -326,12 +326,3 @@ def check_page_replaceable(path: str | os.PathLike, reduced: bool) -> None:
     if reduced and suite == "full":
         raise ScenarioError(Problem("--docs", "", f"{path} holds the full suite's results: a --reduced run does "
                                     "not replace them (run the full suite, or give another --docs path)"))
-
-
-def write_page(report: str, path: str | os.PathLike) -> Path:
-    """Write the Markdown page atomically (a hidden file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as staging:
-        staging.write_text(report, encoding="utf-8")
-    return path

@@ -145,7 +145,7 @@ def test_cli_writes_report_and_calibrated_scenario(mmc_file, tmp_path, capsys):
     assert main(["calibrate", str(mmc_file), "--out", str(out), "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert "wait" in printed and "met" in printed and "NOT MET" not in printed
-    for name in ("calibration.csv", "calibration.md", "calibration.png", "evaluations.csv", "calibration.json"):
+    for name in ("calibration.csv", "report.html", "calibration.png", "evaluations.csv", "calibration.json"):
         assert (out / name).is_file(), name
     table = pd.read_csv(out / "calibration.csv")
     assert list(table.columns[:10]) == ["target", "measure", "selection", "unit", "source", "band_low", "band_high",

@@ -20,13 +20,13 @@ import sim.calibrate
 import sim.compare
 import sim.executors
 import sim.experiment
-import sim.outputs
+import sim.publish
 import sim.replication
 import sim.runner
 import sim.sweep
 import sim.validation
 from sim.cli import main
-from sim.outputs import remove_stale_partials
+from sim.storage import remove_stale_partials
 from sim.validation import markdown_report, page_suite
 
 from conftest import SCENARIOS, mmc_scenario
@@ -132,7 +132,7 @@ def test_validate_model_writes_no_page_unless_asked(tmp_path: Path, monkeypatch,
     (tmp_path / "docs").mkdir()
     assert main(["validate-model", "--reduced", "--out", "out", "--workers", "1"]) == 0
     assert _entries(tmp_path / "docs") == []
-    assert _entries(tmp_path / "out") == ["validation.csv", "validation.md"]
+    assert _entries(tmp_path / "out") == ["report.html", "validation.csv"]
     assert "docs" not in capsys.readouterr().out
 
 
@@ -324,7 +324,7 @@ def test_disk_full_while_writing_is_one_line_and_leaves_nothing(tmp_path: Path, 
                                                                 monkeypatch) -> None:
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(sim.outputs, "write_entities", full)
+    monkeypatch.setattr(sim.publish, "write_entities", full)
     parent = tmp_path / "results"
     assert main(["run", str(small_yaml), "--out", str(parent / "out"), "--replications", "1", "--workers", "1"]) == 2
     _one_error_line(capsys, str(parent / "out"), "No space left on device")
@@ -335,13 +335,13 @@ def test_two_runs_racing_for_one_folder(tmp_path: Path, small_yaml: Path, capsys
     """The other run renames its folder into place while this one writes: this rename fails
     cleanly, the other folder is untouched, and no staging folder is left."""
     out = tmp_path / "out"
-    real = sim.outputs.write_entities
+    real = sim.publish.write_entities
 
     def other_run_finishes_first(entities, path):
         out.mkdir()
         (out / "summary.csv").write_text("the other run's\n")
         real(entities, path)
-    monkeypatch.setattr(sim.outputs, "write_entities", other_run_finishes_first)
+    monkeypatch.setattr(sim.publish, "write_entities", other_run_finishes_first)
     assert main(["run", str(small_yaml), "--out", str(out), "--replications", "1", "--workers", "1",
                  "--no-plots"]) == 2
     _one_error_line(capsys, str(out), "already exists")

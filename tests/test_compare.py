@@ -11,7 +11,8 @@ import pytest
 
 from sim.cli import main
 from sim.compare import (COMPARED_METRICS, DIFFERENCE_COLUMNS, compare, describe_change, format_change,
-                         load_comparison, scenario_differences, write_comparison)
+                         load_comparison, scenario_differences)
+from sim.publish import publish_comparison
 from sim.runner import run_replication
 from sim.stats import paired_difference_ci
 from conftest import load, mmc_scenario, small_scenario, write_yaml
@@ -33,7 +34,7 @@ def green(tmp_path_factory):
     """Priority on (base) vs off, paired, written to a comparison folder."""
     comparison = compare([load(_priority_desk("desk", True)), load(_priority_desk("desk_no_green", False))],
                          replications=REPLICATIONS, seed=4)
-    folder = write_comparison(comparison, tmp_path_factory.mktemp("compare") / "out")
+    folder = publish_comparison(comparison, tmp_path_factory.mktemp("compare") / "out")
     return comparison, folder
 
 

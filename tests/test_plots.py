@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 import sim
 from sim import plots
 from sim.cli import main
+from sim.publish import save_figures
 from conftest import MINUTES_PER_DAY, load, mmc_scenario, small_scenario
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -99,8 +100,8 @@ def test_daily_throughput_table_counts_exits_per_day(results):
     _close(figure)
 
 
-def test_save_run_figures_writes_pngs_with_or_without_entities(results, tmp_path):
-    paths = plots.save_run_figures(results, tmp_path)
+def test_run_figures_are_saved_as_pngs_with_or_without_entities(results, tmp_path):
+    paths = [tmp_path / name for name in save_figures(plots.run_figures(results), tmp_path)]
     assert {p.name for p in paths} == RUN_PNGS
     for path in paths:
         assert path.read_bytes().startswith(PNG_MAGIC)
@@ -109,7 +110,7 @@ def test_save_run_figures_writes_pngs_with_or_without_entities(results, tmp_path
     without = sim.Results(results.scenario, results.summary, results.hourly, None, results.info, results.timeline)
     folder = tmp_path / "no_entities"
     folder.mkdir()
-    assert {p.name for p in plots.save_run_figures(without, folder)} == \
+    assert set(save_figures(plots.run_figures(without), folder)) == \
         {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png", "queue_timeline.png"}
 
 

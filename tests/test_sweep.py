@@ -12,6 +12,7 @@ import yaml
 
 import sim
 from sim.cli import main
+from sim.publish import publish_sweep
 from sim.runner import run_replication
 from sim.stats import paired_difference_ci, welch_difference_ci
 from sim.sweep import load_sweep, run_sweep
@@ -79,6 +80,8 @@ def test_results_do_not_depend_on_workers(sweep_file: Path, tmp_path: Path) -> N
     serial = run_sweep(sweep, tmp_path / "serial", workers=1)
     pooled = run_sweep(sweep, tmp_path / "pooled", workers=2)
     pd.testing.assert_frame_equal(serial, pooled)
+    publish_sweep(tmp_path / "serial", serial, sweep.base)
+    publish_sweep(tmp_path / "pooled", pooled, sweep.base)
     assert (tmp_path / "serial" / "sweep.csv").read_bytes() == (tmp_path / "pooled" / "sweep.csv").read_bytes()
     assert set(serial.columns[:4]) == {"point", "variant", "demand.daily_volume", "replications"}
     assert list(serial.columns[4:]) == ["group", "metric", "mean", "ci_low", "ci_high", "unit"]

@@ -1,0 +1,230 @@
+"""The publishing layer: the only module that writes results folders.
+
+One function per kind of result: :func:`publish_run`, :func:`publish_comparison`,
+:func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration` and
+:func:`publish_validation`. Each writes the CSV/JSON contract of docs/outputs.md (file names and
+columns) and one self-contained ``report.html``; the figures are drawn by :mod:`sim.plots`
+(``Figure`` objects), rendered here to PNG bytes, saved beside the report and embedded in it, and
+the pages are built by :mod:`sim.report` (HTML strings). A new folder is written atomically and
+never overwrites anything (:mod:`sim.storage`); the ``redraw_*`` functions (``checkpoint-sim plot
+DIR``) replace the figures and the report of an existing folder, file by file, atomically.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import plots
+from .calibrate import CalibrationResult, calibrated_yaml, check_scenario_out, evaluations_table, \
+    write_calibrated_scenario
+from .compare import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
+from .metrics import peak_hours
+from .outputs import RESOLVED_FILE, resolved_yaml
+from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
+                     validation_report)
+from .runner import Results
+from .scenario import Scenario
+from .storage import (ENTITIES_FILE, atomic_folder, json_text, write_bytes_atomic, write_csv_atomic,
+                      write_entities, write_text_atomic)
+from .sweep import MANIFEST
+from .validation import markdown_report
+from .version import __version__
+
+Images = dict[str, tuple[bytes, str]]      # file name -> (PNG bytes, caption), in report order
+
+CALIBRATION_FIGURE = "calibration.png"
+CALIBRATION_CAPTION = ("Each target's band (shaded green) against the achieved mean with its 95 % confidence "
+                       "interval (green: met, red: not met); with a check run, the fit run in grey above it.")
+
+
+# --------------------------------------------------------------------------------------------
+# figures: drawn by sim.plots, rendered and saved here
+# --------------------------------------------------------------------------------------------
+def save_figures(figures: dict[str, Figure], folder: Path) -> dict[str, bytes]:
+    """Render each figure to PNG, write it as ``folder/<file name>`` (atomically) and close it;
+    returns the PNG bytes by file name."""
+    pngs: dict[str, bytes] = {}
+    try:
+        for name, figure in figures.items():
+            pngs[name] = plots.png_bytes(figure)
+            write_bytes_atomic(pngs[name], folder / name)
+    finally:
+        for figure in figures.values():
+            plots.close(figure)
+    return pngs
+
+
+def _images(folder: Path, captions: dict[str, str], drawn: dict[str, bytes]) -> Images:
+    """The figures of ``captions`` in that order: those just ``drawn``, else those already in
+    ``folder`` (a redraw that cannot draw them keeps them in the report)."""
+    images: Images = {}
+    for name, caption in captions.items():
+        if name in drawn:
+            images[name] = (drawn[name], caption)
+        elif (folder / name).is_file():
+            images[name] = ((folder / name).read_bytes(), caption)
+    return images
+
+
+# --------------------------------------------------------------------------------------------
+# a run
+# --------------------------------------------------------------------------------------------
+def publish_run(results: Results, out: str | os.PathLike, figures: bool = True) -> Path:
+    """Write ``results`` into ``out`` (which must not exist yet, or be empty) and return its path:
+    the tables, ``scenario.resolved.yaml``, ``run.json``, ``report.html`` and, with ``figures``,
+    the PNG figures (embedded in the report)."""
+    target = Path(out)
+    with atomic_folder(target) as staging:
+        results.summary.to_csv(staging / "summary.csv", index=False)
+        results.hourly.to_csv(staging / "hourly.csv", index=False)
+        if results.timeline is not None:
+            results.timeline.to_csv(staging / "timeline.csv", index=False)
+        if results.entities is not None:
+            write_entities(results.entities, staging / ENTITIES_FILE)
+        (staging / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
+        (staging / "run.json").write_text(json_text(results.info), encoding="utf-8")
+        _run_figures_and_report(results, staging, figures)
+    return target
+
+
+def _run_figures_and_report(results: Results, folder: Path, figures: bool) -> None:
+    drawn = save_figures(plots.run_figures(results), folder) if figures else {}
+    write_text_atomic(run_report(results, _images(folder, plots.RUN_FIGURES, drawn)), folder / REPORT_FILE)
+
+
+def redraw_run(results: Results, folder: str | os.PathLike) -> None:
+    """Draw the figures of a results folder again and rewrite its ``report.html``."""
+    _run_figures_and_report(results, Path(folder), figures=True)
+
+
+# --------------------------------------------------------------------------------------------
+# a comparison
+# --------------------------------------------------------------------------------------------
+def draw_comparison(comparison: Comparison) -> Figure:
+    """The side-by-side figure of a comparison."""
+    names = [s.name for s in comparison.scenarios]
+    return plots.comparison_figure(comparison.summary, comparison.differences, comparison.hourly,
+                                   peaks=peak_hours(comparison.base.demand.hour_weights),
+                                   title=f"{comparison.base.crossing.name}: {names[0]} (base) vs "
+                                         f"{', '.join(names[1:])}")
+
+
+def publish_comparison(comparison: Comparison, out: str | os.PathLike, figures: bool = True) -> Path:
+    """Write a comparison folder (which must not exist yet): ``compare.csv`` (paired differences),
+    ``summary.csv``, ``hourly.csv`` and ``replications.csv`` (with a scenario column),
+    ``compare.json``, ``scenarios/<name>.resolved.yaml``, ``compare.png`` and ``report.html``."""
+    target = Path(out)
+    with atomic_folder(target) as staging:
+        comparison.differences.to_csv(staging / "compare.csv", index=False)
+        comparison.summary.to_csv(staging / "summary.csv", index=False)
+        comparison.hourly.to_csv(staging / "hourly.csv", index=False)
+        comparison.replications.to_csv(staging / "replications.csv", index=False)
+        (staging / SCENARIO_FOLDER).mkdir()
+        for scenario in comparison.scenarios:
+            (staging / SCENARIO_FOLDER / f"{scenario.name}.resolved.yaml").write_text(
+                resolved_yaml(scenario), encoding="utf-8")
+        verdicts = {s.name: comparison.verdicts(s.name) for s in comparison.scenarios[1:]}
+        (staging / "compare.json").write_text(json_text({**comparison.info, "verdicts": verdicts},
+                                                        ensure_ascii=False), encoding="utf-8")
+        _comparison_figure_and_report(comparison, staging, figures)
+    return target
+
+
+def _comparison_figure_and_report(comparison: Comparison, folder: Path, figures: bool) -> None:
+    drawn = save_figures({FIGURE_FILE: draw_comparison(comparison)}, folder) if figures else {}
+    images = _images(folder, {FIGURE_FILE: REPORT_CAPTION}, drawn)
+    write_text_atomic(comparison_report(comparison, images), folder / REPORT_FILE)
+
+
+def redraw_comparison(comparison: Comparison, folder: str | os.PathLike) -> None:
+    """Draw ``compare.png`` of a comparison folder again and rewrite its ``report.html``."""
+    _comparison_figure_and_report(comparison, Path(folder), figures=True)
+
+
+# --------------------------------------------------------------------------------------------
+# a sweep: its points are written by sim.sweep while it runs; these are its own files
+# --------------------------------------------------------------------------------------------
+def publish_sweep(out: str | os.PathLike, table: pd.DataFrame, base: Scenario | None,
+                  metric: str = plots.SWEEP_TARGET[0], target: float | None = plots.SWEEP_TARGET[1]) -> Path:
+    """The files of a sweep folder once its points are written (:func:`sim.sweep.run_sweep`):
+    ``sweep.csv`` (the table of every finished point), the base scenario
+    (``scenario.resolved.yaml``), the sweep figures and ``report.html``."""
+    out = Path(out)
+    write_csv_atomic(table, out / "sweep.csv")
+    redraw_sweep(out, table, base, metric, target)
+    return out
+
+
+def redraw_sweep(out: str | os.PathLike, table: pd.DataFrame, base: Scenario | None,
+                 metric: str = plots.SWEEP_TARGET[0], target: float | None = plots.SWEEP_TARGET[1]) -> None:
+    """The sweep's figures (``metric`` and its ``target`` on the heatmap), its ``report.html``
+    with every ``sweep_*.png`` of the folder, and the base scenario if not written yet."""
+    out = Path(out)
+    if base is not None and not (out / RESOLVED_FILE).exists():
+        write_text_atomic(resolved_yaml(base), out / RESOLVED_FILE)
+    drawn = save_figures(plots.sweep_figures(table, metric, target), out) if not table.empty else {}
+    manifest_path = out / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    names = sorted(path.name for path in out.glob("sweep_*.png"))
+    names.sort(key=lambda name: name == "sweep_heatmap.png")
+    images = _images(out, {name: sweep_caption(name, metric, target) for name in names}, drawn)
+    write_text_atomic(sweep_report(table, base, images, manifest), out / REPORT_FILE)
+
+
+# --------------------------------------------------------------------------------------------
+# a calibration
+# --------------------------------------------------------------------------------------------
+def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scenario_out: Path | None,
+                        command: str, force: bool = False) -> Path:
+    """Write the calibration folder atomically (``calibration.csv``, ``evaluations.csv``,
+    ``calibration.png``, ``calibration.json``, ``report.html``), then the calibrated scenario
+    file (validated before it replaces anything; ``scenario_out`` None writes none)."""
+    out = Path(out)
+    check_scenario_out(result, scenario_out, force)
+    when = dt.datetime.now(dt.timezone.utc)
+    text = calibrated_yaml(result, scenario_out, command, when) if scenario_out is not None else None
+    table = result.table()
+    with atomic_folder(out) as staging:
+        table.to_csv(staging / "calibration.csv", index=False)
+        evaluations_table(result).to_csv(staging / "evaluations.csv", index=False)
+        drawn = save_figures({CALIBRATION_FIGURE: plots.calibration_figure(table)}, staging)
+        images = _images(staging, {CALIBRATION_FIGURE: CALIBRATION_CAPTION}, drawn)
+        (staging / REPORT_FILE).write_text(
+            calibration_report(result, command, when, scenario_out, images, __version__), encoding="utf-8")
+        (staging / "calibration.json").write_text(json_text(
+            {**result.info, "command": command, "created_utc": when.isoformat(timespec="seconds"),
+             "all_met": result.all_met, "scenario_out": str(scenario_out) if scenario_out else None}),
+            encoding="utf-8")
+    if text is not None:
+        write_calibrated_scenario(text, scenario_out, result)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the validation suite
+# --------------------------------------------------------------------------------------------
+def publish_validation(table: pd.DataFrame, out: str | os.PathLike, command: str, reduced: bool) -> Path:
+    """Write the validation folder atomically: ``validation.csv`` and ``report.html``."""
+    out = Path(out)
+    with atomic_folder(out) as staging:
+        table.to_csv(staging / "validation.csv", index=False)
+        (staging / REPORT_FILE).write_text(validation_report(table, command, reduced, dt.date.today(), __version__),
+                                           encoding="utf-8")
+    return out
+
+
+def publish_validation_page(table: pd.DataFrame, path: str | os.PathLike, command: str, reduced: bool) -> Path:
+    """Write the Markdown documentation page of the suite (``--docs docs/validation.md``),
+    atomically (a hidden file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(markdown_report(table, command, reduced), path)
+
+
+__all__ = ["publish_calibration", "publish_comparison", "publish_run", "publish_sweep", "publish_validation",
+           "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep", "save_figures"]
