@@ -161,7 +161,7 @@ class Checkpoint:
         self.green = _small_ints(arrivals.green)
         self.class_of = _small_ints(arrivals.class_index)
         self.group_size = _small_ints(arrivals.group_size)
-        self.token_offset = array("q", plan.token_offset[:-1].astype(np.int64).tobytes())
+        self.next_token = array("q", plan.token_offset[:-1].astype(np.int64).tobytes())   # each entity's next token
         route_keys = list(layout.routes)            # (class, direction) -> route number
         self.route_table = [layout.routes[key] for key in route_keys]
         route_number = np.zeros((max(len(layout.class_names), 1), len(DIRECTIONS)), dtype=np.int64)
@@ -177,7 +177,7 @@ class Checkpoint:
         self.pools: list[Pool] = []
         for index, (times, booths) in enumerate(layout.schedules):
             first_booth = sum(pool.capacity for pool in self.pools)
-            self.pools.append(Pool(self, index, plan.service[layout.pool_stage[index]], times, booths, first_booth))
+            self.pools.append(Pool(self, index, plan.service, times, booths, first_booth))
         self.candidates = {key: [self.pools[p] for p in pools] for key, pools in layout.candidates.items()}
         self.per_person = layout.per_person
         self.visits = plan.visits
@@ -290,14 +290,16 @@ class Checkpoint:
             if any(pool.staffed for pool in ordinary):
                 pools = ordinary
         pool = pools[0] if len(pools) == 1 else min(pools, key=_load)
-        first = self.token_offset[entity]
+        first = self.next_token[entity]
         if class_of in self.per_person[stage]:
             size = self.group_size[entity]
             self.remaining[entity] = size
+            self.next_token[entity] = first + size
             for token in range(first, first + size):
                 pool.put(entity, token, green)
         else:
             self.remaining[entity] = 1
+            self.next_token[entity] = first + 1
             pool.put(entity, first, green)
 
     # --- running -----------------------------------------------------------------------------
@@ -362,10 +364,9 @@ def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | N
     """Run one replication of ``scenario`` and return its raw records."""
     layout = layout or build_layout(scenario)
     arrivals = generate_arrivals(scenario, seed, replication)
-    plan = draw_plan(scenario, layout, arrivals, seed, replication)
-    checkpoint = Checkpoint(scenario, layout, plan, arrivals)
+    checkpoint = Checkpoint(scenario, layout, draw_plan(scenario, layout, arrivals, seed, replication), arrivals)
     records = checkpoint.run(replication)
-    del checkpoint, plan
+    del checkpoint
     if len(records.visits["entity"]) > LARGE_RUN_VISITS:
         gc.collect()        # the model's pools and callbacks refer to each other: free them now
     return records

@@ -58,10 +58,7 @@ class VisitLog:
         booth = np.where(served, code - np.asarray(first_booth, dtype=np.int32)[pool], -1).astype(np.int32)
         stage = np.asarray(pool_stage, dtype=np.int32)[pool]
         entity = (np.searchsorted(plan.token_offset, token, side="right") - 1).astype(np.int32)
-        end = np.empty_like(start)
-        for index, service in enumerate(plan.service):
-            rows = stage == index
-            end[rows] = start[rows] + np.frombuffer(service, dtype=np.float64)[token[rows]]
+        end = start + np.frombuffer(plan.service, dtype=np.float64)[token]
         return {"entity": entity, "pool": pool, "booth": booth,
                 "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
                 "stage": stage}
