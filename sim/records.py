@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
+CHUNK = 1 << 20     # rows per step when deriving a column in pieces
+
+
 class VisitLog:
     """Append-only columns of visits, cheap to write in the hot path: four appends per visit.
 
@@ -52,13 +55,17 @@ class VisitLog:
         token = np.frombuffer(self.token, dtype=np.int32)
         code = np.frombuffer(self.booth, dtype=np.int32)
         start = np.frombuffer(self.start, dtype=np.float64)
-        served = code >= 0
-        pool = np.where(served, np.asarray(booth_pool, dtype=np.int32)[np.where(served, code, 0)],
-                        -1 - code).astype(np.int32)
-        booth = np.where(served, code - np.asarray(first_booth, dtype=np.int32)[pool], -1).astype(np.int32)
-        stage = np.asarray(pool_stage, dtype=np.int32)[pool]
-        entity = (np.searchsorted(plan.token_offset, token, side="right") - 1).astype(np.int32)
         end = start + np.frombuffer(plan.service, dtype=np.float64)[token]
+        entity = np.empty(len(token), dtype=np.int32)
+        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long int64 temporary
+            part = slice(chunk, chunk + CHUNK)
+            entity[part] = np.searchsorted(plan.token_offset, token[part], side="right") - 1
+        unstarted = np.flatnonzero(code < 0)                # the few tokens never served
+        pool = np.asarray(booth_pool, dtype=np.int32)[np.maximum(code, 0)]
+        pool[unstarted] = -1 - code[unstarted]
+        booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
+        booth[unstarted] = -1
+        stage = np.asarray(pool_stage, dtype=np.int32)[pool]
         return {"entity": entity, "pool": pool, "booth": booth,
                 "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
                 "stage": stage}
