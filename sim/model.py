@@ -1,7 +1,7 @@
 """The SimPy model: entities through stages, lane pools, priorities and truck quotas.
 
-Entities are not processes. Each booth is a long-lived SimPy process that takes the next token
-from its pool's queue, serves it for its pre-drawn service time and hands it on; arrivals come
+Entities are not processes, nor are booths: a booth's service is one scheduled event whose
+callback hands the token on and takes the next token from its pool's queue; arrivals come
 from one process that walks the pre-drawn arrival times; staffing and the cargo gate are small
 processes of their own. Routing happens in plain method calls between those events. This keeps
 the per-event cost below a hand-written one-process-per-customer model.
