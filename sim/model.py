@@ -1,7 +1,7 @@
 """The SimPy model: entities through stages, lane pools, priorities and truck quotas.
 
-Entities are not processes. Each booth is a long-lived SimPy process that takes the next token
-from its pool's queue, serves it for its pre-drawn service time and hands it on; arrivals come
+Entities are not processes, nor are booths: a booth's service is one scheduled event whose
+callback hands the token on and takes the next token from its pool's queue; arrivals come
 from one process that walks the pre-drawn arrival times; staffing and the cargo gate are small
 processes of their own. Routing happens in plain method calls between those events. This keeps
 the per-event cost below a hand-written one-process-per-customer model.
@@ -21,10 +21,11 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import deque
+from heapq import heappush
 
 import numpy as np
 import simpy
-from simpy.core import URGENT
+from simpy.core import NORMAL, URGENT
 
 from .calendar import MINUTES_PER_DAY, open_days, total_days
 from .demand import Arrivals, generate_arrivals
@@ -39,9 +40,15 @@ LARGE_RUN_VISITS = 100_000
 
 
 class Pool:
-    """A set of identical booths serving one queue (two priority levels)."""
+    """A set of identical booths serving one queue (two priority levels).
 
-    def __init__(self, checkpoint: "Checkpoint", index: int, service: array, times: np.ndarray, booths: np.ndarray):
+    Booths are not SimPy processes: a booth's service is one scheduled event whose callback
+    (:meth:`_end`) hands the token on and takes the next one (:meth:`_next`). An idle booth is
+    only a number in ``sleeping``; see :meth:`Checkpoint.wake` for how it is woken.
+    """
+
+    def __init__(self, checkpoint: "Checkpoint", index: int, service: array, times: np.ndarray, booths: np.ndarray,
+                 first_booth: int):
         self.checkpoint = checkpoint
         self.env = checkpoint.env
         self.index = index
@@ -51,10 +58,18 @@ class Pool:
         self.queues = (deque(), deque())    # (green-channel priority, everyone else)
         self.staffed = int(booths[0])
         self.in_service = 0
-        self.sleeping: dict[int, simpy.Event] = {}
         self.capacity = int(max(booths))
-        for booth in range(self.capacity):
-            self.env.process(self.booth(booth))
+        self.first_booth = first_booth      # booth b of this pool is booth first_booth + b of the checkpoint
+        # Idle booths in the order they fell idle (a dict keeps insertion order), and the open ones
+        # among them (booth < staffed) in the same order: who serves the next token is the first
+        # open idle booth, found without walking past closed ones.
+        self.sleeping: dict[int, None] = dict.fromkeys(range(self.capacity))
+        self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
+        self.serving = [0] * self.capacity  # entity in service at each booth
+        self.calls = [_Call(self._end_callback(booth)) for booth in range(self.capacity)]
+        log = checkpoint.log
+        self.log_token, self.log_booth = log.token.append, log.booth.append
+        self.log_arrive, self.log_start = log.arrive.append, log.start.append
         if len(times) > 1:
             self.env.process(self.shifts(times, booths))
 
@@ -62,47 +77,74 @@ class Pool:
         return len(self.queues[0]) + len(self.queues[1])
 
     def put(self, entity: int, token: int, green: bool) -> None:
-        """A token joins the queue; an idle open booth, if any, is woken."""
-        self.queues[0 if (green and self.priority) else 1].append((entity, token, self.env.now))
-        for booth, event in self.sleeping.items():
-            if booth < self.staffed:
-                del self.sleeping[booth]
-                event.succeed()
-                return
+        """A token joins the queue; the first open idle booth, if any, is woken."""
+        self.queues[0 if (green and self.priority) else 1].append((entity, token, self.env._now))
+        if self.idle:
+            booth = self.idle.popleft()
+            del self.sleeping[booth]
+            self.checkpoint.wake(self, booth)
 
-    def booth(self, booth: int):
-        """One booth: serve the next token while open, sleep when idle or closed."""
-        env, first, rest = self.env, self.queues[0], self.queues[1]
-        log, service, stage, pool = self.checkpoint.log, self.service, self.stage, self.index
-        done = self.checkpoint.stage_done
-        while True:
-            if booth < self.staffed and (first or rest):
-                entity, token, arrived = (first or rest).popleft()
-                start = env.now
-                duration = service[token]
-                log.entity.append(entity)
-                log.pool.append(pool)
-                log.booth.append(booth)
-                log.arrive.append(arrived)
-                log.start.append(start)
-                log.end.append(start + duration)
-                self.in_service += 1
-                yield env.timeout(duration)
-                self.in_service -= 1
-                done(stage, entity)
-            else:
-                event = self.sleeping[booth] = env.event()
-                yield event
+    def _next(self, booth: int) -> None:
+        """A free booth: serve the next token while open, else fall idle."""
+        first, rest = self.queues
+        if booth < self.staffed and (first or rest):
+            entity, token, arrived = (first or rest).popleft()
+            env = self.env
+            now = env._now
+            self.log_token(token)
+            self.log_booth(self.first_booth + booth)
+            self.log_arrive(arrived)
+            self.log_start(now)
+            self.in_service += 1
+            self.serving[booth] = entity
+            # the end of the service: the booth's own event object, re-armed (it is out of the
+            # heap: it was just processed, or never scheduled); SimPy's Timeout(duration) would
+            # schedule the same (time, priority, id)
+            call = self.calls[booth]
+            call.callbacks = call.armed
+            heappush(env._queue, (now + self.service[token], NORMAL, next(env._eid), call))
+        else:
+            self.sleeping[booth] = None
+            if booth < self.staffed:
+                self.idle.append(booth)
+
+    def _end_callback(self, booth: int):
+        """The callback that ends a service at ``booth`` (one per booth, made once)."""
+        checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
+        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+
+        def end(_event) -> None:
+            self.in_service -= 1
+            entity = serving[booth]
+            remaining[entity] -= 1           # Checkpoint.stage_done, inlined
+            if not remaining[entity]:
+                advance(entity)
+            next_token(booth)
+            if pending:
+                flush()
+        return end
 
     def shifts(self, times: np.ndarray, booths: np.ndarray):
         """Change the number of open booths at the schedule's change points, before anything else
-        that happens at the same instant (a service ending exactly then sees the new count)."""
-        env = self.env
-        for time, count in zip(times[1:].tolist(), booths[1:].tolist()):
-            yield _urgent_timeout(env, time - env.now)
+        that happens at the same instant (a service ending exactly then sees the new count).
+
+        Every idle booth below the new count is woken (in the order it fell idle): it serves a
+        waiting token or falls idle again, now behind the closed ones."""
+        env, checkpoint = self.env, self.checkpoint
+        changes = list(zip(times[1:].tolist(), booths[1:].tolist()))
+        event = _urgent_timeout(env, changes[0][0] - env._now)
+        for index, (_time, count) in enumerate(changes):
+            yield event
             self.staffed = count
-            for booth in [b for b in self.sleeping if b < count]:
-                self.sleeping.pop(booth).succeed()
+            woken = [b for b in self.sleeping if b < count]
+            for booth in woken:
+                del self.sleeping[booth]
+            self.idle.clear()
+            for booth in woken:
+                checkpoint.wake(self, booth)
+            if index + 1 < len(changes):
+                event = _urgent_timeout(env, changes[index + 1][0] - env._now)
+            checkpoint.flush()
 
 
 class Checkpoint:
@@ -112,23 +154,30 @@ class Checkpoint:
         self.env = simpy.Environment()
         self.scenario, self.layout, self.plan, self.arrivals = scenario, layout, plan, arrivals
         self.log = VisitLog()
+        self.pending: list[tuple[Pool, int]] = []   # booths woken during the current step (see wake)
         count = len(arrivals)
-        self.green = arrivals.green.tolist()
-        self.class_of = arrivals.class_index.tolist()
-        self.group_size = arrivals.group_size.tolist()
-        self.token_offset = plan.token_offset.tolist()
-        route_keys = list(layout.routes)
-        route_index = {key: i for i, key in enumerate(route_keys)}
+        # Per-entity state in compact typed sequences (bytes / array: 1 to 8 bytes an entity
+        # instead of a list's 8-byte pointer plus a boxed int or float).
+        self.green = _small_ints(arrivals.green)
+        self.class_of = _small_ints(arrivals.class_index)
+        self.group_size = _small_ints(arrivals.group_size)
+        self.next_token = array("q", plan.token_offset[:-1].astype(np.int64).tobytes())   # each entity's next token
+        route_keys = list(layout.routes)            # (class, direction) -> route number
         self.route_table = [layout.routes[key] for key in route_keys]
-        self.route_of = [route_index[c, d] for c, d in zip(self.class_of, arrivals.direction_index.tolist())]
-        self.position = [0] * count
-        self.remaining = [0] * count
-        self.exit_time = [np.nan] * count
-        self.release_time = [np.nan] * count
+        route_number = np.zeros((max(len(layout.class_names), 1), len(DIRECTIONS)), dtype=np.int64)
+        for number, (class_index, direction_index) in enumerate(route_keys):
+            route_number[class_index, direction_index] = number
+        self.route_of = _small_ints(route_number[arrivals.class_index, arrivals.direction_index])
+        self.position = bytearray(count) if len(layout.stage_names) < 256 else array("i", bytes(4 * count))
+        self.remaining = _mutable_small_ints(count, int(arrivals.group_size.max()) if count else 0)
+        self.exit_time = array("d", np.full(count, np.nan).tobytes())
+        self.release_time = array("d", np.full(count, np.nan).tobytes())
         self.exited = 0
         self.all_done = self.env.event()
-        self.pools = [Pool(self, index, plan.service[layout.pool_stage[index]], times, booths)
-                      for index, (times, booths) in enumerate(layout.schedules)]
+        self.pools: list[Pool] = []
+        for index, (times, booths) in enumerate(layout.schedules):
+            first_booth = sum(pool.capacity for pool in self.pools)
+            self.pools.append(Pool(self, index, plan.service, times, booths, first_booth))
         self.candidates = {key: [self.pools[p] for p in pools] for key, pools in layout.candidates.items()}
         self.per_person = layout.per_person
         self.visits = plan.visits
@@ -141,19 +190,50 @@ class Checkpoint:
         if count == 0:
             self.all_done.succeed()
 
+    # --- waking idle booths ------------------------------------------------------------------
+    def wake(self, pool: Pool, booth: int) -> None:
+        """Wake an idle ``booth`` of ``pool``: it serves the next token, or falls idle again.
+
+        A SimPy model would trigger a wake-up event, processed after every event already due at
+        this instant, and before anything scheduled later. When nothing else is due now, that is
+        right after the current step, so the booth is instead put on ``pending`` and served by
+        :meth:`flush` at the end of the step: the same order of events (and of visit records) as
+        with the event, without the event. When something else is due now, a real event keeps
+        the order exact.
+        """
+        env = self.env
+        queue = env._queue      # SimPy's event heap of (time, priority, id, event)
+        if queue and queue[0][0] == env._now:
+            heappush(queue, (env._now, NORMAL, next(env._eid), _Call(lambda _event: pool._next(booth))))
+        else:
+            self.pending.append((pool, booth))
+
+    def flush(self) -> None:
+        """Serve the booths woken during this step, in the order they were woken. Called by every
+        step that can put tokens into queues, as its last action."""
+        pending = self.pending
+        for pool, booth in pending:
+            pool._next(booth)
+        pending.clear()
+
     # --- processes -------------------------------------------------------------------------
     def arrive(self):
         """Walk the pre-drawn arrival times; cargo joins the backlog, others the first stage."""
-        env, advance = self.env, self.advance
+        env, advance, flush, pending = self.env, self.advance, self.flush, self.pending
         cargo = set(self.layout.cargo_classes)
-        directions = self.arrivals.direction_index.tolist()
-        for entity, time in enumerate(self.arrivals.time.tolist()):
-            if time > env.now:
-                yield env.timeout(time - env.now)
+        directions = _small_ints(self.arrivals.direction_index)
+        times = array("d", self.arrivals.time.astype(np.float64).tobytes())   # yields Python floats
+        for entity, time in enumerate(times):
+            if time > env._now:
+                event = env.timeout(time - env._now)
+                if pending:
+                    flush()
+                yield event
             if cargo and self.class_of[entity] in cargo:
                 self.backlog[directions[entity]].append(entity)
             else:
                 advance(entity)
+        flush()
 
     def cargo_gate(self, direction_index: int, direction: str):
         """Release backlogged trucks at evenly spaced slots, up to the day's quota."""
@@ -172,11 +252,14 @@ class Checkpoint:
                 continue
             for slot in range(per_day):
                 time = day * MINUTES_PER_DAY + start + (slot + 0.5) * spacing
-                yield env.timeout(time - env.now)
+                event = env.timeout(time - env._now)
+                self.flush()
+                yield event
                 if backlog:
                     entity = backlog.popleft()
-                    self.release_time[entity] = env.now
+                    self.release_time[entity] = env._now
                     self.advance(entity)
+        self.flush()
 
     # --- routing (plain calls, no events) ----------------------------------------------------
     def advance(self, entity: int) -> None:
@@ -192,33 +275,32 @@ class Checkpoint:
                 self.enter(stage, entity)
                 return
         self.position[entity] = position
-        self.exit_time[entity] = self.env.now
+        self.exit_time[entity] = self.env._now
         self.exited += 1
         if self.exited == len(self.exit_time):
             self.all_done.succeed()
 
     def enter(self, stage: int, entity: int) -> None:
+        """Put the entity's tokens for ``stage`` into the lane it chooses."""
         green = self.green[entity]
-        pools = self.candidates[stage, self.class_of[entity], green]
+        class_of = self.class_of[entity]
+        pools = self.candidates[stage, class_of, green]
         if green and not any(pool.staffed for pool in pools):     # green lanes closed: ordinary lanes if open
-            ordinary = self.candidates[stage, self.class_of[entity], False]
+            ordinary = self.candidates[stage, class_of, False]
             if any(pool.staffed for pool in ordinary):
                 pools = ordinary
         pool = pools[0] if len(pools) == 1 else min(pools, key=_load)
-        first = self.token_offset[entity]
-        if self.class_of[entity] in self.per_person[stage]:
+        first = self.next_token[entity]
+        if class_of in self.per_person[stage]:
             size = self.group_size[entity]
             self.remaining[entity] = size
+            self.next_token[entity] = first + size
             for token in range(first, first + size):
                 pool.put(entity, token, green)
         else:
             self.remaining[entity] = 1
+            self.next_token[entity] = first + 1
             pool.put(entity, first, green)
-
-    def stage_done(self, stage: int, entity: int) -> None:
-        self.remaining[entity] -= 1
-        if not self.remaining[entity]:
-            self.advance(entity)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:
@@ -228,15 +310,26 @@ class Checkpoint:
         end_time = self.env.now
         for pool in self.pools:                      # tokens still queued: never started
             for queue in pool.queues:
-                for entity, _token, arrived in queue:
-                    for column, value in ((self.log.entity, entity), (self.log.pool, pool.index),
-                                          (self.log.booth, -1),
-                                          (self.log.arrive, arrived), (self.log.start, np.nan),
-                                          (self.log.end, np.nan)):
-                        column.append(value)
-        return Records(replication=replication, arrivals=self.arrivals, visits=self.log.columns(self.layout.pool_stage),
-                       exit_time=np.array(self.exit_time), release_time=np.array(self.release_time),
-                       end_time=end_time)
+                for _entity, token, arrived in queue:
+                    self.log.unstarted(token, pool.index, arrived)
+        booth_pool = [pool.index for pool in self.pools for _ in range(pool.capacity)]
+        visits = self.log.columns(self.plan, self.layout.pool_stage, booth_pool,
+                                  [pool.first_booth for pool in self.pools])
+        return Records(replication=replication, arrivals=self.arrivals, visits=visits,
+                       exit_time=np.frombuffer(self.exit_time, dtype=np.float64),
+                       release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time)
+
+
+class _Call:
+    """A triggered event that calls its callbacks when SimPy processes it: all that
+    ``Environment.step`` uses of an event (``callbacks``, ``_ok``), without an ``Event``'s set-up."""
+
+    __slots__ = ("callbacks", "armed")
+    _ok = True
+
+    def __init__(self, callback) -> None:
+        self.armed = [callback]         # SimPy sets callbacks to None once processed: re-arm with this
+        self.callbacks = self.armed
 
 
 def _urgent_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
@@ -245,6 +338,20 @@ def _urgent_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
     event._ok, event._value = True, None
     env.schedule(event, URGENT, delay)
     return event
+
+
+def _small_ints(values: np.ndarray) -> bytes | array:
+    """Non-negative integers (or booleans) as ``bytes`` when they fit in a byte (indexing gives
+    small, cached ints: as fast as a list), else as an int64 ``array``."""
+    values = np.asarray(values)
+    if len(values) == 0 or (values.min() >= 0 and values.max() < 256):
+        return values.astype(np.uint8).tobytes()
+    return array("q", values.astype(np.int64).tobytes())
+
+
+def _mutable_small_ints(count: int, largest: int) -> bytearray | array:
+    """``count`` zeros that can hold values up to ``largest``: a bytearray when a byte is enough."""
+    return bytearray(count) if largest < 256 else array("q", bytes(8 * count))
 
 
 def _load(pool: Pool) -> tuple[bool, float]:
@@ -257,10 +364,9 @@ def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | N
     """Run one replication of ``scenario`` and return its raw records."""
     layout = layout or build_layout(scenario)
     arrivals = generate_arrivals(scenario, seed, replication)
-    plan = draw_plan(scenario, layout, arrivals, seed, replication)
-    checkpoint = Checkpoint(scenario, layout, plan, arrivals)
+    checkpoint = Checkpoint(scenario, layout, draw_plan(scenario, layout, arrivals, seed, replication), arrivals)
     records = checkpoint.run(replication)
-    del checkpoint, plan
+    del checkpoint
     if len(records.visits["entity"]) > LARGE_RUN_VISITS:
-        gc.collect()        # the model's processes and pools refer to each other: free them now
+        gc.collect()        # the model's pools and callbacks refer to each other: free them now
     return records

@@ -78,46 +78,99 @@ def build_layout(scenario: Scenario) -> Layout:
 
 @dataclass
 class Plan:
-    """One replication's draws, as compact arrays indexed by entity (or token) id."""
+    """One replication's draws, as compact arrays indexed by entity (or token) id.
 
-    service: list[array]           # per stage: service minutes per token (see token_offset)
+    A *token* is one service at one stage: entity ``e``'s tokens are ``token_offset[e]`` ...
+    ``token_offset[e + 1] - 1``, one per stage it visits, in the order of its route (a group
+    served per person at a stage has one token per member there). Only visited stages have
+    tokens, so ``service`` holds one number per service the run can give.
+    """
+
+    service: array                 # service minutes per token
     visits: list[bytearray | None]  # per stage: 1 if the entity visits it (None: everyone does)
-    token_offset: np.ndarray       # entity e's tokens are token_offset[e] + 0..group_size-1;
-                                   # a group served as one uses its first token only
+    token_offset: np.ndarray       # int64, entities + 1: where each entity's tokens start
 
 
 def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int) -> Plan:
-    """Draw service times, optional visits and extra checks for every entity and stage."""
+    """Draw service times, optional visits and extra checks for every entity and stage.
+
+    Each (stage, class) draws one number per member of the class (per group member at a
+    per-person stage), in entity order, whatever the members' routes: the streams, and so the
+    numbers, do not depend on which draws are used (common random numbers)."""
     count = len(arrivals)
-    token_offset = np.concatenate(([0], np.cumsum(arrivals.group_size)))
-    service, visits = [], []
-    for stage_name, stage in scenario.stages.items():
-        times = np.zeros(int(token_offset[-1]))
-        visit = np.ones(count, dtype=bool)
+    visit = [_draw_visits(scenario, layout, arrivals, seed, replication, stage)
+             for stage in range(len(layout.stage_names))]
+    first = _first_tokens(scenario, layout, arrivals, visit)
+    token_offset = first.pop()
+    service = np.zeros(int(token_offset[-1]))
+    for stage_index, (stage_name, stage) in enumerate(scenario.stages.items()):
         for class_index, class_name in enumerate(layout.class_names):
             if class_name not in stage.service_time:
                 continue
             members = np.flatnonzero(arrivals.class_index == class_index)
-            if class_name in stage.per_person:
-                sizes = arrivals.group_size[members]
-                token_ids = np.repeat(token_offset[members], sizes) + _ranks(sizes)
-            else:
-                token_ids = token_offset[members]
+            sizes = arrivals.group_size[members] if class_name in stage.per_person else np.ones(len(members), np.int64)
             name = f"{stage_name}/{class_name}"
-            times[token_ids] = draw(stage.service_time[class_name], stream(seed, replication, f"service/{name}"),
-                                    len(token_ids))
+            times = draw(stage.service_time[class_name], stream(seed, replication, f"service/{name}"), int(sizes.sum()))
             for check_name, check in stage.extra_checks.items():
                 probability = check.probability.get(class_name, 0.0)
                 if probability > 0:
                     rng = stream(seed, replication, f"check/{name}/{check_name}")
-                    hit = rng.uniform(size=len(token_ids)) < probability
-                    times[token_ids] += hit * draw(check.service_time, rng, len(token_ids))
-            probability = stage.visit_probability.get(class_name, 1.0)
-            if probability < 1.0:
-                visit[members] = stream(seed, replication, f"visit/{name}").uniform(size=len(members)) < probability
-        service.append(array("d", times.tobytes()))
-        visits.append(None if visit.all() else bytearray(visit.tobytes()))
-    return Plan(service=service, visits=visits, token_offset=token_offset)
+                    hit = rng.uniform(size=len(times)) < probability
+                    times = times + hit * draw(check.service_time, rng, len(times))
+            # where each drawn number goes: the member's first token at this stage + its rank (a
+            # stage that a route lists twice serves the same numbers both times)
+            ranks = _ranks(sizes)
+            for visit_first in first[stage_index]:
+                slots = np.repeat(visit_first[members], sizes) + ranks
+                used = np.repeat(visit_first[members] >= 0, sizes)
+                service[slots[used]] = times[used]
+    return Plan(service=array("d", service.tobytes()), token_offset=token_offset,
+                visits=[None if v.all() else bytearray(v.tobytes()) for v in visit])
+
+
+def _draw_visits(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int,
+                 stage_index: int) -> np.ndarray:
+    """Whether each entity visits the stage (optional stages: visit probability by class)."""
+    stage_name = layout.stage_names[stage_index]
+    stage = scenario.stages[stage_name]
+    visit = np.ones(len(arrivals), dtype=bool)
+    for class_index, class_name in enumerate(layout.class_names):
+        if class_name not in stage.service_time:
+            continue
+        probability = stage.visit_probability.get(class_name, 1.0)
+        if probability < 1.0:
+            members = np.flatnonzero(arrivals.class_index == class_index)
+            visit[members] = stream(seed, replication, f"visit/{stage_name}/{class_name}").uniform(
+                size=len(members)) < probability
+    return visit
+
+
+def _first_tokens(scenario: Scenario, layout: Layout, arrivals: Arrivals,
+                  visit: list[np.ndarray]) -> list[list[np.ndarray] | np.ndarray]:
+    """Per stage, a list with, for each time a route passes it, each entity's first token there
+    (-1 if it does not visit it); last in the result, the entities' token offsets (entities + 1).
+    Tokens follow the route order."""
+    count, stages = len(arrivals), len(layout.stage_names)
+    used = np.zeros(count, dtype=np.int64)                 # tokens per entity
+    placed = []                                            # (stage, pass, members, offset in the entity's tokens)
+    for (class_index, direction_index), route in layout.routes.items():
+        members = np.flatnonzero((arrivals.class_index == class_index) & (arrivals.direction_index == direction_index))
+        if not len(members):
+            continue
+        class_name = layout.class_names[class_index]
+        for index, stage in enumerate(route):
+            per_person = class_name in scenario.stages[layout.stage_names[stage]].per_person
+            tokens = arrivals.group_size[members] if per_person else np.ones(len(members), np.int64)
+            visiting = visit[stage][members]
+            placed.append((stage, route[:index].count(stage), members[visiting], used[members[visiting]]))
+            used[members] += tokens * visiting
+    token_offset = np.concatenate(([0], np.cumsum(used))).astype(np.int64)
+    first: list[list[np.ndarray]] = [[] for _ in range(stages)]
+    for stage, passage, members, offset in placed:
+        while len(first[stage]) <= passage:
+            first[stage].append(np.full(count, -1, dtype=np.int64))
+        first[stage][passage][members] = token_offset[members] + offset
+    return first + [token_offset]
 
 
 def _ranks(sizes: np.ndarray) -> np.ndarray:

@@ -9,30 +9,66 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .demand import Arrivals
 
+if TYPE_CHECKING:
+    from .plan import Plan
+
+
+CHUNK = 1 << 20     # rows per step when deriving a column in pieces
+
 
 class VisitLog:
-    """Append-only columns of visits, cheap to write in the hot path (int32 ids, float64 times)."""
+    """Append-only columns of visits, cheap to write in the hot path: four appends per visit.
+
+    Only what cannot be derived is stored: the token served (int32; its entity and service time
+    follow from the plan), the checkpoint-wide booth number (int32; pool and booth within the pool
+    follow from it; ``-1 - pool`` for a token never served), and the queue-join and service-start
+    times (float64). :meth:`columns` derives the rest after the run.
+    """
 
     def __init__(self) -> None:
-        self.entity = array("i")
-        self.pool = array("i")
+        self.token = array("i")
         self.booth = array("i")
         self.arrive = array("d")
         self.start = array("d")
-        self.end = array("d")
 
-    def columns(self, pool_stage: list[int]) -> dict[str, np.ndarray]:
-        """The log as numpy columns (sharing the log's memory), plus the stage of each visit."""
-        columns = {name: np.frombuffer(getattr(self, name), dtype=np.int32 if name in ("entity", "pool", "booth")
-                                       else np.float64)
-                   for name in ("entity", "pool", "booth", "arrive", "start", "end")}
-        columns["stage"] = np.asarray(pool_stage, dtype=np.int32)[columns["pool"]]
-        return columns
+    def unstarted(self, token: int, pool: int, arrived: float) -> None:
+        """Log a token still queued when the run stopped (no booth, NaN start)."""
+        self.token.append(token)
+        self.booth.append(-1 - pool)
+        self.arrive.append(arrived)
+        self.start.append(np.nan)
+
+    def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
+                first_booth: list[int]) -> dict[str, np.ndarray]:
+        """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage.
+
+        ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
+        checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
+        same floating-point addition the model made.
+        """
+        token = np.frombuffer(self.token, dtype=np.int32)
+        code = np.frombuffer(self.booth, dtype=np.int32)
+        start = np.frombuffer(self.start, dtype=np.float64)
+        end = start + np.frombuffer(plan.service, dtype=np.float64)[token]
+        entity = np.empty(len(token), dtype=np.int32)
+        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long int64 temporary
+            part = slice(chunk, chunk + CHUNK)
+            entity[part] = np.searchsorted(plan.token_offset, token[part], side="right") - 1
+        unstarted = np.flatnonzero(code < 0)                # the few tokens never served
+        pool = np.asarray(booth_pool, dtype=np.int32)[np.maximum(code, 0)]
+        pool[unstarted] = -1 - code[unstarted]
+        booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
+        booth[unstarted] = -1
+        stage = np.asarray(pool_stage, dtype=np.int32)[pool]
+        return {"entity": entity, "pool": pool, "booth": booth,
+                "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
+                "stage": stage}
 
 
 @dataclass
@@ -41,7 +77,7 @@ class Records:
 
     replication: int
     arrivals: Arrivals
-    visits: dict[str, np.ndarray]   # columns of the VisitLog
+    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end (float64), stage (int32)
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)
