@@ -19,10 +19,6 @@ def day_dates(calendar: Calendar, days: int) -> list[dt.date]:
     return [calendar.start_date + dt.timedelta(days=d) for d in range(days)]
 
 
-def is_weekend(date: dt.date) -> bool:
-    return date.weekday() >= 5
-
-
 def open_days(calendar: Calendar, days: int) -> np.ndarray:
     """Boolean per day: False on closure dates and closed weekdays."""
     closed_dates = set(calendar.closed_dates)

@@ -12,10 +12,11 @@ an entry.
 from __future__ import annotations
 
 import csv
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from .errors import did_you_mean
 
 Better = Literal["lower", "higher", "neutral"]
 
@@ -75,9 +76,7 @@ class UnknownMetric(KeyError):
 def unknown_metric_message(name: str, known: list[str] | None = None) -> str:
     """``unknown metric 'wait_avg' (did you mean 'wait_max'?); known: ...``."""
     known = sorted(METRICS) if known is None else sorted(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown metric {name!r}{hint}; known metrics: {', '.join(known)}"
+    return f"unknown metric {name!r}{did_you_mean(name, known, 'known metrics', cutoff=0.5)}"
 
 
 def metric(name: str) -> Metric:

@@ -6,6 +6,7 @@ line on stderr and exits with status 2; programming errors are not caught and st
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -49,3 +50,11 @@ class ScenarioError(ValueError):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p).lstrip(": ") for p in self.problems))
+
+
+def did_you_mean(name: str, known: list[str], known_words: str = "known", cutoff: float = 0.6) -> str:
+    """``; did you mean 'car'?``, or ``; known: a, b`` when nothing is close (``""`` if none known)."""
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
+    if guess:
+        return f"; did you mean {guess[0]!r}?"
+    return f"; {known_words}: {', '.join(known)}" if known else ""

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .calendar import MINUTES_PER_DAY, day_dates
 from .groups import EVERYONE, Group
+from .scenario.base import day_matches
 from .plan import Layout
 from .records import Records
 from .scenario.schema import DIRECTIONS, Scenario
@@ -216,7 +217,7 @@ class ReplicationMetrics:
             groups.append(GroupMasks(Group("green_channel", "eligible"), arrivals.green, None, measured))
             groups.append(GroupMasks(Group("green_channel", "not_eligible"), ~arrivals.green, None, measured))
         calendar = self.scenario.calendar
-        weekend_day = np.array([date.weekday() >= 5 for date in day_dates(calendar, calendar.days + 1)])
+        weekend_day = np.array([day_matches("weekend", date) for date in day_dates(calendar, calendar.days + 1)])
         day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(weekend_day) - 1)
         for label, wanted in (("weekday", False), ("weekend", True)):
             days = measured & (weekend_day[:calendar.days] == wanted)

@@ -97,7 +97,6 @@ def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
     Each (stage, class) draws one number per member of the class (per group member at a
     per-person stage), in entity order, whatever the members' routes: the streams, and so the
     numbers, do not depend on which draws are used (common random numbers)."""
-    count = len(arrivals)
     visit = [_draw_visits(scenario, layout, arrivals, seed, replication, stage)
              for stage in range(len(layout.stage_names))]
     first = _first_tokens(scenario, layout, arrivals, visit)

@@ -26,7 +26,7 @@ from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     sweep_parameters)
 from .scenario.schema import (WEEKDAYS, BoothSchedule, Deterministic, Distribution, Empirical, Gamma, HourRule,
                               LogNormal, Scenario)
-from .scenario.units import format_minutes
+from .scenario.units import clock_text, format_minutes
 
 if TYPE_CHECKING:
     from .runner import Results
@@ -212,10 +212,6 @@ def page(title: str, meta: str, sections: list[tuple[str, str, str]], footer: st
 # --------------------------------------------------------------------------------------------
 # the scenario: key assumptions and sources
 # --------------------------------------------------------------------------------------------
-def _clock(hours: float) -> str:
-    return f"{int(hours):02d}:{int(round(60 * (hours % 1))):02d}"
-
-
 def duration_text(minutes: float) -> str:
     """Minutes in the largest whole unit: ``1 d``, ``12 h``, ``90 min``."""
     for size, unit in ((1440.0, "d"), (60.0, "h")):
@@ -228,7 +224,7 @@ def rule_text(rule: HourRule) -> str:
     """A booth rule in words: ``3 booths 07:00–13:00, weekend, months 7, 8``."""
     parts = [f"{rule.booths} {'booth' if rule.booths == 1 else 'booths'}"]
     if tuple(rule.hours) != (0, 24):
-        parts.append(f"{_clock(rule.hours[0])}–{_clock(rule.hours[1])}")
+        parts.append(f"{clock_text(rule.hours[0])}–{clock_text(rule.hours[1])}")
     if rule.days != "all":
         parts.append(rule.days if isinstance(rule.days, str) else " ".join(rule.days))
     if rule.months:
@@ -250,8 +246,8 @@ def demand_peaks(weights: list[float]) -> str:
     active = np.flatnonzero(weights_array > 0)
     peaks = peak_hours(weights)
     window = "arrivals around the clock" if len(active) == 24 else \
-        f"arrivals {_clock(active[0])}–{_clock(active[-1] + 1)}"
-    peak = ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in hour_spans(peaks))
+        f"arrivals {clock_text(active[0])}–{clock_text(active[-1] + 1)}"
+    peak = ", ".join(f"{clock_text(a)}–{clock_text(b)}" for a, b in hour_spans(peaks))
     share = 100 * weights_array[peaks].sum() / weights_array.sum() if peaks else 0
     return window + (f"; peak {peak} ({share:.0f} % of the day)" if peaks else "")
 
@@ -312,7 +308,7 @@ def assumptions_section(scenario: Scenario) -> str:
         parts.append(facts([
             ("daily release quota", esc(", ".join(f"{d}: {n}" for d, n in cargo.daily_release_quota.items()))),
             ("accepted per day", esc(", ".join(f"{d}: {n}" for d, n in cargo.accepted_per_day.items()) or "no limit")),
-            ("release hours", esc(f"{_clock(cargo.release_hours[0])}–{_clock(cargo.release_hours[1])}")),
+            ("release hours", esc(f"{clock_text(cargo.release_hours[0])}–{clock_text(cargo.release_hours[1])}")),
             ("initial backlog", esc(", ".join(f"{d}: {n}" for d, n in cargo.initial_backlog.items()) or "none")),
         ]))
     return "".join(parts)

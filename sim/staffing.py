@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calendar import MINUTES_PER_DAY, day_dates, is_weekend, open_days, opening_window
-from .scenario.schema import WEEKDAYS, BoothSchedule, Calendar, HourRule, LanePool
+from .calendar import MINUTES_PER_DAY, day_dates, open_days, opening_window
+from .scenario.base import day_matches
+from .scenario.schema import BoothSchedule, Calendar, HourRule, LanePool
 
 
 def _rule_applies(rule: HourRule, date) -> bool:
-    if rule.days == "weekday" and is_weekend(date):
-        return False
-    if rule.days == "weekend" and not is_weekend(date):
-        return False
-    if isinstance(rule.days, list) and WEEKDAYS[date.weekday()] not in rule.days:
-        return False
-    return rule.covers_date(date)
+    return day_matches(rule.days, date) and rule.covers_date(date)
 
 
 def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.ndarray, np.ndarray]:

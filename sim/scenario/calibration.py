@@ -23,15 +23,15 @@ exact field path, as the cross-field checks of :mod:`sim.scenario.checks` do:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from typing import Any, Iterator, Literal, Union
 
 from pydantic import ConfigDict, Field
 
-from .base import WEEKDAYS, Strict
-from .units import parse_duration
+from ..errors import did_you_mean
+from .base import Strict, day_matches
+from .units import clock_text, parse_duration
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Measure = Literal["throughput", "arrivals", "wait_mean", "wait_p50", "wait_p90", "share_wait_over_60min"]
@@ -183,7 +183,7 @@ def reference_problems(scenario: Any) -> Iterator[tuple[str, str]]:
         for index, class_name in enumerate(target.classes):
             if class_name not in scenario.classes:
                 yield (f"calibration.targets.{name}.classes.{index}",
-                       f"unknown class {class_name!r}{_hint(class_name, known)}")
+                       f"unknown class {class_name!r}{did_you_mean(class_name, known)}")
         yield from _coverage(target, f"calibration.targets.{name}", scenario)
     fit = calibration.fit
     if fit.days is not None and fit.days <= scenario.calendar.warmup_days:
@@ -198,7 +198,7 @@ def resolve_path(data: Any, dotted: str) -> tuple[Any, str | None]:
         if isinstance(node, dict):
             if part not in node:
                 where = ".".join(walked) or "the top level"
-                return None, f"no field {part!r} under {where}{_hint(part, list(node))}"
+                return None, f"no field {part!r} under {where}{did_you_mean(part, list(node))}"
             node = node[part]
         elif isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
@@ -229,11 +229,6 @@ def value_kind(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)}: point at one element by its index"
     return "empty (null)"
-
-
-def _hint(name: str, known: list[str]) -> str:
-    guess = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {guess[0]!r}?" if guess else (f"; known: {', '.join(known)}" if known else "")
 
 
 def _parameters(calibration: Calibration, data: dict) -> Iterator[tuple[str, str]]:
@@ -381,12 +376,7 @@ def day_selected(target: Target, date: dt.date) -> bool:
         return False
     if target.to_date is not None and date > target.to_date:
         return False
-    weekday = WEEKDAYS[date.weekday()]
-    if target.days == "weekday":
-        return date.weekday() < 5
-    if target.days == "weekend":
-        return date.weekday() >= 5
-    return target.days == "all" or weekday in target.days
+    return day_matches(target.days, date)
 
 
 def _coverage(target: Target, base: str, scenario: Any) -> Iterator[tuple[str, str]]:
@@ -421,16 +411,12 @@ def describe_selection(target: Target) -> str:
     """A short human description of a target's filters, e.g. 'car, bus; 07-10 h; weekend'."""
     parts = [", ".join(target.classes) if target.classes else ""]
     if target.hours is not None:
-        parts.append(f"{_clock(target.hours[0])}-{_clock(target.hours[1])}")
+        parts.append(f"{clock_text(target.hours[0])}-{clock_text(target.hours[1])}")
     if target.days != "all":
         parts.append(target.days if isinstance(target.days, str) else ", ".join(target.days))
     if target.from_date or target.to_date:
         parts.append(f"{target.from_date or '...'} to {target.to_date or '...'}")
     return "; ".join(part for part in parts if part)
-
-
-def _clock(hours: float) -> str:
-    return f"{int(hours):02d}:{int(round((hours % 1) * 60)):02d}"
 
 
 def unit_of(target: Target) -> str:

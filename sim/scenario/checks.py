@@ -6,20 +6,15 @@ routes name real stages, every stage serves someone and every class has a lane o
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from typing import Iterator
 
+from ..errors import did_you_mean
 from .schema import MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage
 from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
 ARRIVALS_MAX = 3_000_000    # expected entities of one replication (a year at Khorgos is ~2.6 million)
 PERSONS_MAX = 10_000_000    # expected people they carry (one service-time slot each at every stage)
-
-
-def _hint(name: str, known: list[str]) -> str:
-    guess = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(known)}"
 
 
 def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
@@ -71,7 +66,7 @@ def _stages(scenario: Scenario) -> Iterator[tuple[str, str]]:
                 yield f"{base}.pools.{pool_name}.serves", "this lane pool serves no class: list the classes it serves"
             for index, class_name in enumerate(pool.serves):
                 if class_name not in scenario.classes:
-                    yield f"{base}.pools.{pool_name}.serves.{index}", f"unknown class {class_name!r}{_hint(class_name, known)}"
+                    yield f"{base}.pools.{pool_name}.serves.{index}", f"unknown class {class_name!r}{did_you_mean(class_name, known)}"
             served.update(pool.serves)
             if pool.green_channel == "dedicated" and scenario.green_channel.enabled:
                 for class_name in pool.serves:
@@ -113,7 +108,7 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
     for direction, stage_names in scenario.routes.items():
         for index, stage_name in enumerate(stage_names):
             if stage_name not in scenario.stages:
-                yield f"routes.{direction}.{index}", f"unknown stage {stage_name!r}{_hint(stage_name, known)}"
+                yield f"routes.{direction}.{index}", f"unknown stage {stage_name!r}{did_you_mean(stage_name, known)}"
         on_route.update(stage_names)
     for stage_name in scenario.stages:
         if stage_name not in on_route:

@@ -7,7 +7,6 @@ misspelt key gets a "did you mean" hint.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import stat
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Annotated, Any, Mapping, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, ScenarioError
+from ..errors import Problem, ScenarioError, did_you_mean
 from .checks import check_scenario
 from .schema import Scenario
 
@@ -473,9 +472,7 @@ def _problem(item: dict, data: Any, lines: LineMap, label: str, model: type[Base
     message = item["msg"]
     if item["type"] == "extra_forbidden":
         known = _known_fields(tuple(path[:-1]), data, model)
-        guess = difflib.get_close_matches(path[-1], known, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else (f"; expected one of: {', '.join(known)}" if known else "")
-        message = f"unknown field {path[-1]!r}{hint}"
+        message = f"unknown field {path[-1]!r}{did_you_mean(path[-1], known, 'expected one of')}"
     elif item["type"] == "missing":
         message = f"missing required field {str(item['loc'][-1])!r}"
         if not dotted.endswith(str(item["loc"][-1])):

@@ -45,3 +45,8 @@ def parse_duration(value: object) -> float:
 def format_minutes(minutes: float) -> str:
     """Write minutes back as a duration string that :func:`parse_duration` reads exactly."""
     return f"{float(minutes)!r} min"
+
+
+def clock_text(hours: float) -> str:
+    """An hour of the day as a clock time: ``7.5`` -> ``07:30``."""
+    return f"{int(hours):02d}:{int(round(60 * (hours % 1))):02d}"
