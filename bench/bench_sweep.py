@@ -6,7 +6,7 @@ Four measurements, each printed with its target (nothing is asserted):
    run as a whole ``checkpoint-sim sweep`` process with 1 and then 2 workers; wall-time ratio.
    Target: >= 1.8x (a plain multiprocessing loop of SimPy replications reaches ~1.85x here).
 2. ``overhead``: the same replications in one process, once through ``sim.run`` and once through
-   ``sim.sweep.run_sweep`` (1 worker each); the sweep's extra time per replication. Target < 5 %.
+   ``sim.sweeps.run_sweep`` (1 worker each); the sweep's extra time per replication. Target < 5 %.
 3. ``memory``: a sweep of ``--memory-runs`` runs (10 points) without ``keep_entities`` in a fresh
    process; peak RSS of the main process and of the largest worker. Target: < 1 GB in all.
 4. ``ciw``: the same M/M/10 day (~7,000 arrivals, rho ~0.97) through a minimal hand-written SimPy
@@ -43,7 +43,7 @@ import plain_simpy  # noqa: E402
 import sim  # noqa: E402
 from sim.model import simulate  # noqa: E402
 from sim.plan import build_layout  # noqa: E402
-from sim.sweep import load_sweep, run_sweep  # noqa: E402
+from sim.sweeps import load_sweep, run_sweep  # noqa: E402
 from sim.validation import exponential, queue_scenario  # noqa: E402
 
 

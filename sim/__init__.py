@@ -22,9 +22,24 @@ _PUBLIC = {  # name -> (module that defines it, its name there)
     "ScenarioError": ("sim.errors", "ScenarioError"),
     "Results": ("sim.runner", "Results"), "run": ("sim.runner", "run"),
     "load_results": ("sim.outputs", "load_results"), "write_results": ("sim.publish", "publish_run"),
+    "compare": ("sim.comparison", "compare"), "Comparison": ("sim.comparison", "Comparison"),
+    "load_sweep": ("sim.sweeps", "load_sweep"), "run_sweep": ("sim.sweeps", "run_sweep"),
+    "calibrate": ("sim.fitting", "calibrate"),
 }
 
-__all__ = sorted([*_PUBLIC, "__version__"])
+__all__ = sorted([*_PUBLIC, "sweep", "__version__"])
+
+
+def sweep(path: str, out: str, workers: int = 1, resume: bool = False, executor: str = "local",
+          scheduler: str | None = None, progress: bool | None = None) -> Any:
+    """Run the sweep file ``path`` into the folder ``out`` (``resume``: finish an interrupted one)
+    and publish it (``sweep.csv``, figures, ``report.html``); return the sweep table."""
+    from .publish import publish_sweep
+    from .sweeps import load_sweep, run_sweep
+    loaded = load_sweep(path)
+    table = run_sweep(loaded, out, workers, resume, executor, scheduler, progress)
+    publish_sweep(out, table, loaded.base)
+    return table
 
 
 def __getattr__(name: str) -> Any:

@@ -179,7 +179,7 @@ def interrupted_message(args: argparse.Namespace) -> str:
     """What Ctrl-C left behind, for each command; for a sweep, how to resume it."""
     if args.command != "sweep":
         return INTERRUPTED[args.command]
-    from .sweep import MANIFEST
+    from .sweeps import MANIFEST
 
     out = getattr(args, "sweep_folder", None)
     if out is None or not (out / MANIFEST).is_file():
@@ -254,7 +254,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _load_sweep(args: argparse.Namespace):
     """The sweep file with the command line's overrides (``--days`` on every point)."""
-    from .sweep import load_sweep
+    from .sweeps import load_sweep
 
     overrides = {key: value for key, value in (
         ("replications", args.replications), ("seed", args.seed), ("target_ci", args.target_ci),
@@ -271,7 +271,7 @@ def _load_sweep(args: argparse.Namespace):
 def command_sweep(args: argparse.Namespace) -> int:
     from .publish import publish_sweep
     from .storage import check_destination, writing
-    from .sweep import MANIFEST, run_sweep
+    from .sweeps import MANIFEST, run_sweep
 
     if args.executor == "dask" and not args.scheduler:
         raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
@@ -296,7 +296,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .comparison import compare
     from .publish import publish_comparison
     from .storage import writing
 
@@ -340,7 +340,7 @@ def _read_sweep_table(folder: Path):
     """``sweep.csv`` of a sweep folder, its ``sweep.json`` checked; unreadable ones are user errors."""
     import pandas as pd
 
-    from .sweep import MANIFEST, read_manifest
+    from .sweeps import MANIFEST, read_manifest
 
     if (folder / MANIFEST).exists():
         read_manifest(folder)
@@ -366,7 +366,7 @@ def command_plot(args: argparse.Namespace) -> int:
         redraw_sweep(folder, table, load_scenario(base_file) if base_file.is_file() else None,
                      metric=args.metric, target=args.target)
     elif (folder / "compare.json").is_file():
-        from .compare import load_comparison
+        from .comparison import load_comparison
         from .publish import redraw_comparison
         redraw_comparison(load_comparison(folder), folder)
     elif (folder / "summary.csv").is_file() and (folder / "scenario.resolved.yaml").is_file():
@@ -407,7 +407,7 @@ def command_validate_model(args: argparse.Namespace) -> int:
 
 
 def command_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate, default_scenario_out, format_summary, load_for_calibration
+    from .fitting import calibrate, default_scenario_out, format_summary, load_for_calibration
     from .publish import publish_calibration
     from .storage import check_destination, writing
 

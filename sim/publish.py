@@ -20,9 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import plots
-from .calibrate import CalibrationResult, calibrated_yaml, check_scenario_out, evaluations_table, \
+from .fitting import CalibrationResult, calibrated_yaml, check_scenario_out, evaluations_table, \
     write_calibrated_scenario
-from .compare import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
+from .comparison import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
 from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
@@ -31,7 +31,7 @@ from .runner import Results
 from .scenario import Scenario
 from .storage import (ENTITIES_FILE, atomic_folder, json_text, write_bytes_atomic, write_csv_atomic,
                       write_entities, write_text_atomic)
-from .sweep import MANIFEST
+from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
 
@@ -147,11 +147,11 @@ def redraw_comparison(comparison: Comparison, folder: str | os.PathLike) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# a sweep: its points are written by sim.sweep while it runs; these are its own files
+# a sweep: its points are written by sim.sweeps while it runs; these are its own files
 # --------------------------------------------------------------------------------------------
 def publish_sweep(out: str | os.PathLike, table: pd.DataFrame, base: Scenario | None,
                   metric: str = plots.SWEEP_TARGET[0], target: float | None = plots.SWEEP_TARGET[1]) -> Path:
-    """The files of a sweep folder once its points are written (:func:`sim.sweep.run_sweep`):
+    """The files of a sweep folder once its points are written (:func:`sim.sweeps.run_sweep`):
     ``sweep.csv`` (the table of every finished point), the base scenario
     (``scenario.resolved.yaml``), the sweep figures and ``report.html``."""
     out = Path(out)

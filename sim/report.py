@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
-from .calibrate import CalibrationResult, describe_run, parameter_lines, target_lines
-from .compare import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
+from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
+from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
 from .groups import KINDS, Group, of_kinds
 from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     sweep_parameters)

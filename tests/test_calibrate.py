@@ -14,7 +14,7 @@ import yaml
 import sim
 from conftest import SCENARIOS, line_of, mmc_scenario, small_scenario, write_yaml
 from sim.analytic import mmc_wait_mean
-from sim.calibrate import (calibrate, check_targets, distance, inside, load_for_calibration, measure_target,
+from sim.fitting import (calibrate, check_targets, distance, inside, load_for_calibration, measure_target,
                            objective)
 from sim.cli import main
 from sim.metrics import entity_table

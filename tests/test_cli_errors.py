@@ -16,14 +16,14 @@ import pytest
 import yaml
 
 import sim
-import sim.calibrate
-import sim.compare
+import sim.fitting
+import sim.comparison
 import sim.executors
 import sim.experiment
 import sim.publish
 import sim.replication
 import sim.runner
-import sim.sweep
+import sim.sweeps
 import sim.validation
 from sim.cli import main
 from sim.storage import remove_stale_partials
@@ -53,7 +53,7 @@ def no_simulation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a replication was simulated before the destination was checked")
     monkeypatch.setattr(sim.replication, "run_replication", refuse)    # the task of every experiment
-    monkeypatch.setattr(sim.calibrate, "calibrate", refuse)
+    monkeypatch.setattr(sim.fitting, "calibrate", refuse)
 
 
 @pytest.fixture()
@@ -190,9 +190,9 @@ def test_days_help_says_it_counts_the_warm_up(capsys) -> None:
 
 
 def test_sweep_days_sets_every_point(tiny_sweep: Path, tmp_path: Path, capsys) -> None:
-    sweep = sim.sweep.load_sweep(tiny_sweep, point_overrides={"calendar.days": 3})
+    sweep = sim.sweeps.load_sweep(tiny_sweep, point_overrides={"calendar.days": 3})
     assert {s.calendar.days for s in sweep.scenarios.values()} == {3}
-    assert sweep.digest != sim.sweep.load_sweep(tiny_sweep).digest          # a resume must say --days too
+    assert sweep.digest != sim.sweeps.load_sweep(tiny_sweep).digest          # a resume must say --days too
     out = tmp_path / "out"
     assert _sweep(tiny_sweep, out, "--days", "3") == 0
     assert yaml.safe_load((out / "scenario.resolved.yaml").read_text())["calendar"]["days"] == 3
@@ -439,7 +439,7 @@ def test_readme_sweep_example_loads_and_its_grid_changes_the_scenarios(tmp_path:
     spec["base"] = str(SCENARIOS / spec["base"])
     path = tmp_path / "readme_sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
-    sweep = sim.sweep.load_sweep(path)
+    sweep = sim.sweeps.load_sweep(path)
     for name in spec["grid"]:
         assert "default" not in name.split("."), f"{name}: the night-time default rarely changes the answer"
     dumps = {json.dumps(s.model_dump(mode="json"), sort_keys=True) for s in sweep.scenarios.values()}

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.compare import (COMPARED_METRICS, DIFFERENCE_COLUMNS, compare, describe_change, format_change,
+from sim.comparison import (COMPARED_METRICS, DIFFERENCE_COLUMNS, compare, describe_change, format_change,
                          load_comparison, scenario_differences)
 from sim.publish import publish_comparison
 from sim.runner import run_replication

@@ -23,7 +23,7 @@ LAYERS = [  # lowest first
                   "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader"}),
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication"}),
-    ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.compare", "sim.sweep", "sim.calibrate",
+    ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",
                      "sim.validation"}),
     ("publishing", {"sim.plots", "sim.report", "sim.console", "sim.outputs", "sim.publish"}),
     ("interface", {"sim", "sim.cli"}),
@@ -94,3 +94,12 @@ def test_the_command_line_starts_without_the_numeric_stack():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=PACKAGE.parent).stdout.strip()
     assert out == "[]"
+
+
+def test_every_public_name_resolves_and_nothing_else_is_public():
+    import sim
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None, name
+    assert {"run", "compare", "sweep", "calibrate", "load_scenario", "load_results", "write_results"} <= set(sim.__all__)
+    with pytest.raises(AttributeError):
+        sim.no_such_name  # noqa: B018

@@ -15,7 +15,7 @@ import pytest
 import sim
 from sim.catalogue import METRICS, UnknownMetric, metric
 from sim.cli import main
-from sim.compare import compare
+from sim.comparison import compare
 from sim.console import key_figures
 from sim.diagnostics import precision_warnings
 from sim.stats import replications_needed

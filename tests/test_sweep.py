@@ -15,7 +15,7 @@ from sim.cli import main
 from sim.publish import publish_sweep
 from sim.runner import run_replication
 from sim.stats import paired_difference_ci, welch_difference_ci
-from sim.sweep import load_sweep, run_sweep
+from sim.sweeps import load_sweep, run_sweep
 
 from conftest import mmc_scenario
 

@@ -1,6 +1,6 @@
 """The optional ``calibration`` block of a scenario: free parameters, targets and fit settings.
 
-The engine ignores the block; ``checkpoint-sim calibrate`` (:mod:`sim.calibrate`) reads it. A
+The engine ignores the block; ``checkpoint-sim calibrate`` (:mod:`sim.fitting`) reads it. A
 *parameter* is a number or a duration somewhere in the scenario, named by its dotted field path,
 with bounds. A *target* is one general measurement with filters and an acceptable band::
 
