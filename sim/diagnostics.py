@@ -48,10 +48,11 @@ def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
 
 
 def unfinished_warnings(summary: pd.DataFrame) -> list[str]:
-    """A sentence for every group of travellers (everyone, each class) with some still inside at the end."""
+    """A sentence for every class with some travellers still inside at the end (for everyone when
+    the summary has no class groups)."""
     index = summary.set_index(["group", "metric"])["mean"]
     warnings = []
-    for group in of_kinds(summary["group"], *CHECKED_KINDS):
+    for group in of_kinds(summary["group"], "class") or of_kinds(summary["group"], "all"):
         share = index.get((group, "unfinished_share"), math.nan)
         if not share > 0.0005:
             continue

@@ -21,6 +21,7 @@ import pandas as pd
 from . import catalogue
 from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
 from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
+from .diagnostics import unfinished_warnings
 from .groups import KINDS, Group, of_kinds
 from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     sweep_parameters)
@@ -438,18 +439,11 @@ HEADLINE_NOTE = ("<p class=\"note\">Means over replications ± the half-width of
 # the three reports
 # --------------------------------------------------------------------------------------------
 def run_warnings(summary: pd.DataFrame, info: dict) -> list[str]:
-    """What the reader must see first: ``info["warnings"]`` (plain text, from the run) and how
-    many entities were still inside when the run stopped."""
-    warnings = [str(w) for w in info.get("warnings") or []]
-    rows = summary[(summary["group"] == "all") & (summary["metric"] == "unfinished")]
-    if not rows.empty and rows["mean"].iloc[0] > 0:
-        share = summary[(summary["group"] == "all") & (summary["metric"] == "unfinished_share")]
-        of = f" ({catalogue.format_value('unfinished_share', share['mean'].iloc[0])} of arrivals)" \
-            if not share.empty else ""
-        warnings.append(f"{rows['mean'].iloc[0]:,.0f} entities per replication{of} were still inside when the run "
-                        "stopped (a cargo backlog or an overloaded stage); the wait statistics of those who left "
-                        "do not include them (see 'still inside' in the headline table).")
-    return warnings
+    """What the reader must see first: the run's warnings (``info["warnings"]``; for a folder
+    written before runs kept them, the travellers still inside, from the summary)."""
+    if "warnings" in info:
+        return [str(w) for w in info["warnings"] or []]
+    return unfinished_warnings(summary)
 
 
 def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:

@@ -228,8 +228,10 @@ def test_a_ci_wider_than_its_estimate_is_warned_with_the_replications_that_fix_i
 def test_unfinished_travellers_are_warned_on_the_console():
     results = _run(_overloaded(), replications=2)
     text = key_figures(results)
-    share = summary_row(results, "unfinished_share")["mean"]
-    assert any(line.startswith("warning: all:") and f"{100 * share:.1f} %" in line for line in text.splitlines())
+    share = summary_row(results, "unfinished_share", "class=traveler")["mean"]
+    assert any(line.startswith("warning: class=traveler:") and f"{100 * share:.1f} %" in line
+               for line in text.splitlines())
+    assert not any(line.startswith("warning: all:") for line in text.splitlines())   # the class says it
     assert results.info["warnings"] == [line[len("warning: "):] for line in text.splitlines()
                                         if line.startswith("warning: ")]
 
