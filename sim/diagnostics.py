@@ -30,21 +30,25 @@ def _headline_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
-    """A sentence for every headline figure whose 95 % CI is wider than the estimate itself."""
+    """One sentence on the headline figures whose 95 % CI is wider than the estimate itself: how
+    many there are, the widest, and the replications that would bring every one of them under."""
     if replications < 2:
         return ["one replication: no confidence intervals; run at least 5 replications (--replications 5) "
                 "before reading differences"]
-    warnings = []
+    wide = []
     for row in _headline_rows(summary).itertuples():
         width = row.ci_high - row.ci_low
-        if not (row.mean > 0 and width > row.mean):
-            continue
-        needed = replications_needed(replications, width / 2, row.mean / 2)
-        warnings.append(f"the 95 % CI of the {phrase(row.metric)} of {row.group} "
-                        f"({format_value(row.metric, row.ci_low)} to {format_value(row.metric, row.ci_high)}) "
-                        f"is wider than its estimate ({format_value(row.metric, row.mean)}): about {needed} "
-                        f"replications (--replications {needed}) would make it narrower than the estimate")
-    return warnings
+        if row.mean > 0 and width > row.mean:
+            wide.append((width / row.mean, replications_needed(replications, width / 2, row.mean / 2), row))
+    if not wide:
+        return []
+    _, needed, worst = max(wide, key=lambda item: item[0])
+    needed = max(item[1] for item in wide)
+    others = f" and {len(wide) - 1} more headline figure{'s' if len(wide) > 2 else ''}" if len(wide) > 1 else ""
+    return [f"the 95 % CI of the {phrase(worst.metric)} of {worst.group} ({format_value(worst.metric, worst.ci_low)} "
+            f"to {format_value(worst.metric, worst.ci_high)}){others} is wider than the estimate itself "
+            f"({format_value(worst.metric, worst.mean)}): about {needed} replications (--replications {needed}) "
+            "would make each narrower than its estimate"]
 
 
 def unfinished_warnings(summary: pd.DataFrame) -> list[str]:

@@ -220,8 +220,13 @@ def test_a_ci_wider_than_its_estimate_is_warned_with_the_replications_that_fix_i
                             ("class=car", "wait_mean", 10.0, 8.0, 12.0, "min")],
                            columns=["group", "metric", "mean", "ci_low", "ci_high", "unit"])
     warnings = precision_warnings(summary, 3)
-    assert len(warnings) == 1 and "class=bus" in warnings[0]
+    assert len(warnings) == 1 and "class=bus" in warnings[0] and "more headline" not in warnings[0]
     assert f"--replications {replications_needed(3, 8.0, 5.0)}" in warnings[0]
+    # several wide intervals: one sentence, the widest named, enough replications for all of them
+    summary.loc[1, ["ci_low", "ci_high"]] = (0.0, 30.0)
+    warnings = precision_warnings(summary, 3)
+    assert len(warnings) == 1 and "class=car" in warnings[0] and "and 1 more headline figure" in warnings[0]
+    assert f"--replications {replications_needed(3, 15.0, 5.0)}" in warnings[0]
     assert "one replication" in precision_warnings(summary, 1)[0]
 
 
