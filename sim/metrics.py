@@ -102,7 +102,22 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     table["finished"] = view.finished
     table["secondary"] = view.secondary
     table["green_channel"] = arrivals.green
+    if layout.impatient:
+        table.update(_leaving_columns(records, layout, view))
     return pd.DataFrame(table)
+
+
+OUTCOMES = np.asarray(["", "balked", "reneged"], dtype=object)     # by Records.outcome
+
+
+def _leaving_columns(records: Records, layout: Layout, view: EntityView) -> dict[str, np.ndarray]:
+    """The entity table's columns about leaving: outcome (served, inside, balked, reneged), when
+    the lost left, and the stage a deferred entity left to come back the next day."""
+    outcome = np.where(view.finished, "served", "inside").astype(object)
+    outcome[view.lost] = OUTCOMES[records.outcome[view.lost]]
+    stage_names = np.asarray(layout.stage_names + [""], dtype=object)     # -1: ""
+    return {"outcome": outcome, "left_min": records.leave_time,
+            "deferred_at": stage_names[records.deferred_stage]}
 
 
 def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -77,7 +77,6 @@ class Pool:
         self.sleeping: dict[int, None] = dict.fromkeys(range(self.capacity))
         self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
         self.serving = [0] * self.capacity  # entity in service at each booth
-        self.allow_leave = checkpoint.layout.allow_leave[self.stage]
         if checkpoint.layout.impatient:
             self._next = self._next_impatient
         self.calls = [_Call(self._end_callback(booth)) for booth in range(self.capacity)]

@@ -14,10 +14,12 @@ import sim
 from sim import analytic
 from sim.metrics import ReplicationMetrics
 from sim.model import simulate
-from sim.plan import build_layout, draw_plan
 from sim.demand import generate_arrivals
+from sim.plan import build_layout, draw_plan
+from sim.catalogue import METRICS
+from sim.console import key_figures
 from sim.records import BALKED, RENEGED
-from conftest import MINUTES_PER_DAY, assert_matches_theory, load, mmc_scenario
+from conftest import MINUTES_PER_DAY, assert_matches_theory, load, mmc_scenario, small_scenario
 
 
 def _impatient(rate: float, service_mean: float, servers: int, days: int, patience: dict | None = None,
@@ -217,3 +219,29 @@ def test_mmck_blocking():
 @pytest.mark.slow
 def test_mmck_blocking_long():
     _mmck_check(1.2, 4.0, 4, 5, days=10, replications=12)
+
+
+# --- a whole run -----------------------------------------------------------------------------
+def test_a_run_with_impatience_reports_leaving_everywhere():
+    """The small crossing with impatient pedestrians and deferring cars: the new metrics are in
+    the summary (and the catalogue), the console shows the lost share, and a scenario without
+    impatience has none of them."""
+    data = small_scenario()
+    data["classes"]["pedestrian"]["patience"] = {"dist": "exponential", "mean": "3 min"}
+    data["classes"]["car"]["patience"] = {"dist": "deterministic", "value": "2 min"}
+    data["classes"]["car"]["on_leave"] = "defer"
+    results = sim.run(data, replications=2, progress=False)
+    produced = set(results.summary["metric"])
+    leaving = {"balked", "reneged", "deferred", "lost_share", "wait_mean_served", "wait_mean_lost"}
+    assert leaving - {"balked"} <= produced and produced <= set(METRICS)
+    assert "lost" in key_figures(results).splitlines()[1]
+    entities = results.entities
+    assert set(entities["outcome"]) <= {"served", "inside", "balked", "reneged"}
+    reneged = entities["outcome"] == "reneged"
+    assert reneged.any() and entities["left_min"][reneged].notna().all() and entities["exit_min"][reneged].isna().all()
+    assert (entities["deferred_at"][entities["class"] == "car"] != "").any()
+    assert (entities["deferred_at"][entities["class"] != "car"] == "").all()
+    plain = sim.run(small_scenario(), replications=1, progress=False)
+    assert not leaving & set(plain.summary["metric"])
+    assert "lost" not in key_figures(plain).splitlines()[1]
+    assert "outcome" not in plain.entities.columns
