@@ -48,9 +48,9 @@ class EntityView:
 def waited_until(records: Records) -> np.ndarray:
     """When each visit's wait ended: its service start, when it left the queue unserved, or the
     end of the run if still queued."""
-    visits = records.visits
-    start, left = visits["start"], visits["left"]
-    return np.where(np.isnan(start), np.where(np.isnan(left), records.end_time, left), start)
+    start, left = records.visits["start"], records.visits.get("left")
+    unstarted_until = records.end_time if left is None else np.where(np.isnan(left), records.end_time, left)
+    return np.where(np.isnan(start), unstarted_until, start)
 
 
 def entity_view(records: Records, layout: Layout) -> EntityView:

@@ -393,10 +393,16 @@ class Checkpoint:
         capacity = self.layout.queue_capacity[stage]
         if capacity is not None and self.may_leave(stage, entity):
             tokens = self._tokens_at(stage, entity)
-            if sum(pool.queued() for pool in self.stage_pools[stage]) + tokens > capacity:
+            if self._waiting_with(stage, entity, tokens) > capacity:
                 self._balk(stage, entity, tokens)
                 return
         Checkpoint.enter(self, stage, entity)
+
+    def _waiting_with(self, stage: int, entity: int, tokens: int) -> int:
+        """Tokens that would wait at ``stage`` once the entity's ``tokens`` joined: those queued in
+        all its pools, plus the entity's own beyond the idle open booths of the lanes it may take."""
+        free = sum(len(pool.idle) for pool in self.candidates[stage, self.class_of[entity], self.green[entity]])
+        return sum(pool.queued() for pool in self.stage_pools[stage]) + max(tokens - free, 0)
 
     def _tokens_at(self, stage: int, entity: int) -> int:
         """How many tokens the entity has at ``stage``: its group's size at a per-person stage, else 1."""

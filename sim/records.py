@@ -55,8 +55,8 @@ class VisitLog:
 
     def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
                 first_booth: list[int]) -> dict[str, np.ndarray]:
-        """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage,
-        left (when a token that was never served left its queue; NaN otherwise).
+        """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage, and
+        ``left`` (when a token never served left its queue; NaN otherwise) if any token left.
 
         ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
         checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
@@ -76,11 +76,13 @@ class VisitLog:
         booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
         booth[unstarted] = -1
         stage = np.asarray(pool_stage, dtype=np.int32)[pool]
-        left = np.full(len(token), np.nan)
-        left[np.frombuffer(self.left_row, dtype=np.int64)] = np.frombuffer(self.left_at, dtype=np.float64)
-        return {"left": left, "entity": entity, "pool": pool, "booth": booth,
-                "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
-                "stage": stage}
+        columns = {"entity": entity, "pool": pool, "booth": booth,
+                   "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
+                   "stage": stage}
+        if len(self.left_row):                              # only when some token left: no cost otherwise
+            columns["left"] = np.full(len(token), np.nan)
+            columns["left"][np.frombuffer(self.left_row, dtype=np.int64)] = np.frombuffer(self.left_at, dtype=np.float64)
+        return columns
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Records:
 
     replication: int
     arrivals: Arrivals
-    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end, left (float64), stage (int32)
+    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left (float64) if any token left
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)

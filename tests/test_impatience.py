@@ -182,16 +182,20 @@ def _erlang_a_check(rate: float, service_mean: float, servers: int, patience_mea
     scenario = load(_impatient(rate, service_mean, servers, days=days,
                                patience={"dist": "exponential", "mean": f"{patience_mean} min"}))
     exact = analytic.erlang_a(rate, 1 / service_mean, 1 / patience_mean, servers)
-    lost, served_wait, wait = [], [], []
+    lost, served_wait, wait, little = [], [], [], []
     for replication in range(replications):
         _, metrics = _metrics(scenario, replication)
         lost.append(metrics["all", "lost_share"])
         served_wait.append(metrics["all", "wait_mean_served"])
         wait.append(metrics["all", "wait_mean"])
+        arrival_rate = metrics["all", "arrivals_per_day"] / MINUTES_PER_DAY
+        little.append(metrics["all", "queue_length_mean"] / (arrival_rate * metrics["all", "wait_mean"]))
     label = f"M/M/{servers}+M rho={rate * service_mean / servers:.2f}"
     assert_matches_theory(f"{label} P(abandon)", exact.abandon_probability, lost)
     assert_matches_theory(f"{label} served wait", exact.wait_mean_served, served_wait)
     assert_matches_theory(f"{label} wait", exact.wait_mean, wait)
+    # Little's law with abandonment: leavers are in the queue until they leave, and only then
+    assert np.allclose(little, 1.0, atol=0.03), little
 
 
 def test_erlang_a():
@@ -214,6 +218,11 @@ def _mmck_check(rate: float, service_mean: float, servers: int, capacity: int, d
 
 def test_mmck_blocking():
     _mmck_check(1.0, 2.0, 2, 3, days=4, replications=8)
+
+
+def test_a_zero_queue_cap_is_erlang_b():
+    """queue_capacity 0: who finds a free booth is served, who finds none is lost (M/M/c/c)."""
+    _mmck_check(1.0, 2.0, 3, 0, days=4, replications=8)
 
 
 @pytest.mark.slow
