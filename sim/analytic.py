@@ -19,6 +19,9 @@ References
    *Operations Research* 2(1):70-76, 1954.
 .. [HW] S. Halfin, W. Whitt, "Heavy-traffic limits for queues with many
    exponential servers", *Operations Research* 29(3):567-588, 1981.
+.. [GMR] O. Garnett, A. Mandelbaum, M. Reiman, "Designing a call center with
+   impatient customers", *Manufacturing & Service Operations Management*
+   4(3):208-227, 2002 (Erlang-A, M/M/c+M).
 .. [GKS] L. V. Green, P. J. Kolesar, J. Soares, "Improving the SIPP approach
    for staffing service systems that have cyclic demands", *Operations
    Research* 49(4):549-564, 2001.
@@ -29,13 +32,14 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from typing import NamedTuple
 
 __all__ = [
     "erlang_c", "mmc_utilization", "mmc_wait_probability", "mmc_wait_mean",
     "mmc_wait_tail", "mmc_wait_quantile", "mmc_queue_length_mean",
     "priority_mmc_wait_means", "mg1_wait_mean", "allen_cunneen_wait_mean",
     "square_root_staffing", "servers_for_wait_target", "sipp_wait_means",
-    "transient_mmc_queue_length",
+    "transient_mmc_queue_length", "ErlangA", "erlang_a", "mmck_blocking",
 ]
 
 
@@ -321,3 +325,63 @@ def _fluid_peak(arrival_rates: Sequence[float], servers: Sequence[int], service_
             level = max(0.0, level + (rate - service_rate * min(level, count)) * period / steps)
             peak = max(peak, level)
     return peak
+
+
+class ErlangA(NamedTuple):
+    """Steady state of M/M/c+M (Erlang-A): exponential patience, FIFO, abandonment from the queue."""
+
+    wait_probability: float      # an arrival finds every server busy
+    abandon_probability: float   # an arrival leaves before its service starts
+    wait_mean: float             # of all arrivals, until service or abandonment
+    wait_mean_served: float      # of those served
+
+
+def erlang_a(arrival_rate: float, service_rate: float, patience_rate: float, servers: int,
+             tolerance: float = 1e-15) -> ErlangA:
+    """Exact Erlang-A measures from the birth-death chain of the number in system [GMR].
+
+    State ``n`` falls at rate ``min(n, c) mu + max(n - c, 0) theta``; the chain is truncated where
+    its stationary terms drop below ``tolerance`` (relative). By PASTA an arrival sees ``n``;
+    seeing ``i = n - c`` ahead in the queue, it waits through phases ``j = i, ..., 0`` that end at
+    rate ``c mu + (j + 1) theta``: by the one ahead moving on (``c mu + j theta``) or by its own
+    abandonment (``theta``). Time in a phase does not depend on how it ends, so the served wait
+    ``sum_j 1 / (c mu + (j + 1) theta)``; served with probability ``prod_j (c mu + j theta) / (c mu + (j + 1) theta)``.
+    """
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    theta = _positive("patience_rate", patience_rate)
+    weights, term, n = [1.0], 1.0, 0
+    while n < c or term > tolerance * sum(weights):
+        n += 1
+        term *= lam / (min(n, c) * mu + max(n - c, 0) * theta)
+        weights.append(term)
+    total = sum(weights)
+    served = served_wait = 0.0
+    p_served, wait_if_served = 1.0, 0.0          # of an arrival that finds n = c + i
+    for n, weight in enumerate(weights):
+        probability = weight / total
+        if n < c:
+            served += probability
+            continue
+        j = n - c                                # phase with j ahead in the queue
+        rate = c * mu + (j + 1) * theta
+        p_served *= (c * mu + j * theta) / rate
+        wait_if_served += 1.0 / rate
+        served += probability * p_served
+        served_wait += probability * p_served * wait_if_served
+    queue_mean = sum((n - c) * w for n, w in enumerate(weights) if n > c) / total
+    return ErlangA(wait_probability=sum(weights[c:]) / total, abandon_probability=1.0 - served,
+                   wait_mean=queue_mean / lam if lam > 0 else 0.0,
+                   wait_mean_served=served_wait / served)
+
+
+def mmck_blocking(arrival_rate: float, service_rate: float, servers: int, queue_capacity: int) -> float:
+    """Probability that an arrival finds M/M/c/K full (``c`` busy, ``queue_capacity`` waiting) and
+    is turned away: the stationary probability of ``c + queue_capacity`` in system [GH]."""
+    lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
+    if operator.index(queue_capacity) < 0:
+        raise ValueError(f"queue_capacity must be >= 0, got {queue_capacity!r}")
+    weights, term = [1.0], 1.0
+    for n in range(1, c + queue_capacity + 1):
+        term *= lam / (min(n, c) * mu)
+        weights.append(term)
+    return weights[-1] / sum(weights)

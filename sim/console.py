@@ -3,7 +3,8 @@
 A pure function of the results (no model, no files); the CLI prints it after a run. Every figure
 is a mean over replications with the half-width of its 95 % CI, in the catalogue's units
 (shares in %). Cargo classes show their time in the cargo backlog beside the checkpoint wait,
-and the warnings of :mod:`sim.diagnostics` close the table.
+and the warnings of :mod:`sim.diagnostics` close the table. Runs with impatience add the share
+lost and the deferred per day.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ TRAVELLER_COLUMNS = [  # (metric, heading, width)
     ("peak_hour_wait_mean", "peak-hour wait", 15), ("share_wait_over_60min", "> 60 min", 11),
     ("backlog_time_mean", "cargo backlog", 15), ("unfinished", "still inside", 13),
 ]
+LEAVING_COLUMNS = [("lost_share", "lost", 11), ("deferred", "deferred/day", 13)]   # runs with impatience only
 STAGE_COLUMNS = [("utilization", "utilization", 13), ("queue_length_mean", "queue mean", 13),
                  ("queue_length_max", "queue max", 14)]
 GROUP_WIDTH = 24
@@ -61,7 +63,8 @@ def key_figures(results: "Results") -> str:
     info, calendar = results.info, results.scenario.calendar
     lines = [f"{results.scenario.crossing.name} — {info['replications']} replications, seed {info['seed']}, "
              f"{calendar.days} days ({calendar.warmup_days} warm-up); waits in min, ± is the 95 % CI half-width"]
-    lines += _table(summary, of_kinds(groups, "all", "class", "day"), TRAVELLER_COLUMNS, "group")
+    columns = TRAVELLER_COLUMNS + (LEAVING_COLUMNS if ("all", "lost_share") in summary.index else [])
+    lines += _table(summary, of_kinds(groups, "all", "class", "day"), columns, "group")
     lines += _table(summary, of_kinds(groups, "stage"), STAGE_COLUMNS, "stage")
     if ("all", "arrivals_per_day") in summary.index and summary.loc[("all", "arrivals_per_day"), "mean"] == 0:
         lines.append("nobody arrived in the measurement window (closed season, or no demand)")

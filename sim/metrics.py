@@ -26,7 +26,7 @@ from .calendar import MINUTES_PER_DAY, day_dates
 from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
-from .records import Records
+from .records import BALKED, RENEGED, Records
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
 
@@ -39,15 +39,18 @@ class EntityView:
     wait: np.ndarray            # (entities, stages): mean token wait (so far, if still queued), NaN if not visited
     service: np.ndarray         # (entities, stages): booth minutes, NaN if not started
     lane: np.ndarray            # (entities, stages): pool index, -1 if not visited
-    total_wait: np.ndarray      # summed over stages; for entities still inside: the wait so far
-    finished: np.ndarray        # left the crossing before the run stopped
+    total_wait: np.ndarray      # summed over stages; for entities still inside: the wait so far; leavers: until they left
+    finished: np.ndarray        # left the crossing, served, before the run stopped
     secondary: np.ndarray
+    lost: np.ndarray            # balked or reneged, and did not come back
 
 
 def waited_until(records: Records) -> np.ndarray:
-    """When each visit's wait ended: its service start, or the end of the run if still queued."""
-    start = records.visits["start"]
-    return np.where(np.isnan(start), records.end_time, start)
+    """When each visit's wait ended: its service start, when it left the queue unserved, or the
+    end of the run if still queued."""
+    start, left = records.visits["start"], records.visits.get("left")
+    unstarted_until = records.end_time if left is None else np.where(np.isnan(left), records.end_time, left)
+    return np.where(np.isnan(start), unstarted_until, start)
 
 
 def entity_view(records: Records, layout: Layout) -> EntityView:
@@ -58,6 +61,8 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
     key = visits["entity"].astype(np.int64) * stages + visits["stage"]
     size = count * stages
     tokens = np.bincount(key, minlength=size).astype(float)
+    back = np.flatnonzero(records.came_back)    # a deferred visit logs its tokens twice: once per day
+    tokens[back * stages + records.deferred_stage[back]] /= 2
     with np.errstate(invalid="ignore", divide="ignore"):
         wait = np.bincount(key, weights=waited_until(records) - visits["arrive"], minlength=size) / tokens
     service = np.bincount(key[started], weights=(visits["end"] - visits["start"])[started],
@@ -67,10 +72,11 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
     lane[key] = visits["pool"]
     wait, service, lane = (a.reshape(count, stages) for a in (wait, service, lane))
     finished = ~np.isnan(records.exit_time)
+    lost = records.outcome > 0
     total_wait = np.nansum(wait, axis=1) if stages else np.zeros(count)
     secondary_stages = np.asarray(layout.secondary, dtype=bool)
     secondary = (lane[:, secondary_stages] >= 0).any(axis=1) if secondary_stages.any() else np.zeros(count, bool)
-    return EntityView(wait, service, lane, total_wait, finished, secondary)
+    return EntityView(wait, service, lane, total_wait, finished, secondary, lost)
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
@@ -96,7 +102,22 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     table["finished"] = view.finished
     table["secondary"] = view.secondary
     table["green_channel"] = arrivals.green
+    if layout.impatient:
+        table.update(_leaving_columns(records, layout, view))
     return pd.DataFrame(table)
+
+
+OUTCOMES = np.asarray(["", "balked", "reneged"], dtype=object)     # by Records.outcome
+
+
+def _leaving_columns(records: Records, layout: Layout, view: EntityView) -> dict[str, np.ndarray]:
+    """The entity table's columns about leaving: outcome (served, inside, balked, reneged), when
+    the lost left, and the stage a deferred entity left to come back the next day."""
+    outcome = np.where(view.finished, "served", "inside").astype(object)
+    outcome[view.lost] = OUTCOMES[records.outcome[view.lost]]
+    stage_names = np.asarray(layout.stage_names + [""], dtype=object)     # -1: ""
+    return {"outcome": outcome, "left_min": records.leave_time,
+            "deferred_at": stage_names[records.deferred_stage]}
 
 
 def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -308,7 +329,7 @@ class ReplicationMetrics:
         records, arrivals, view = self.records, self.records.arrivals, self.view
         mask, days = group.entities, max(group.day_count, 1)
         measured = mask & self.in_window
-        left, inside = measured & view.finished, measured & ~view.finished
+        left, inside = measured & view.finished, measured & ~view.finished & ~view.lost
         exits = self.exit_in_window & (self._on_days(records.exit_time, group.days) if group.time_selection else mask)
         values = {"arrivals_per_day": np.sum(measured) / days,
                   "throughput_per_day": np.sum(exits) / days,
@@ -323,9 +344,27 @@ class ReplicationMetrics:
             values["backlog_time_mean"] = np.mean(released[cargo] - arrivals.time[cargo])
         values["unfinished"] = np.sum(inside)
         if measured.any():
-            values["unfinished_share"] = np.mean(~view.finished[measured])
+            values["unfinished_share"] = np.mean(inside[measured])
         if inside.any():
             values["unfinished_wait_mean"] = np.mean(view.total_wait[inside])
+        if self.layout.impatient:
+            values.update(self._leaving_metrics(measured, left, days))
+        return values
+
+    def _leaving_metrics(self, measured: np.ndarray, served: np.ndarray, days: int) -> dict[str, float]:
+        """Balked, reneged (lost) and deferred entities per day; the lost share; waits of the served
+        and of the lost (until they left), over the group's ``measured`` arrivals."""
+        records, view = self.records, self.view
+        lost = measured & view.lost
+        values = {"balked": np.sum(measured & (records.outcome == BALKED)) / days,
+                  "reneged": np.sum(measured & (records.outcome == RENEGED)) / days,
+                  "deferred": np.sum(measured & (records.deferred_stage >= 0)) / days}
+        if measured.any():
+            values["lost_share"] = np.mean(lost[measured])
+        if served.any():
+            values["wait_mean_served"] = np.mean(view.total_wait[served])
+        if lost.any():
+            values["wait_mean_lost"] = np.mean(view.total_wait[lost])
         return values
 
     def _stage_metrics(self, visit_mask: np.ndarray) -> dict[str, float]:

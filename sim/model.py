@@ -15,6 +15,17 @@ is closed and an ordinary one is open.
 
 Shift changes: when a pool's open booths drop, the highest-numbered booths finish the service
 they have started and then close; when they rise, closed booths reopen at once.
+
+Impatience (only when a class has a ``patience`` or a stage a ``queue_capacity``; otherwise the
+plain methods run and the results are those of a model without it): where leaving is allowed (a
+route's first stage, or a stage with ``allow_leave``), an entity whose tokens would exceed the
+stage's queue cap balks, and a token whose wait would exceed its entity's patience reneges. Reneging
+is found lazily: a booth about to serve a token whose patience ran out skips it and records it as
+gone at join + patience. In a FIFO queue this is exact, since whether a token is served before
+its patience runs out is decided when it would start. Until then it still counts in the queue
+that lane choice and the queue cap see (not in the queue-length metrics, which end its wait
+when it left). A leaver is lost, or (``on_leave: defer``, once) joins the same stage again the next
+day at the clock time it first joined.
 """
 from __future__ import annotations
 
@@ -30,7 +41,7 @@ from simpy.core import NORMAL, URGENT
 from .calendar import MINUTES_PER_DAY, open_days, total_days
 from .demand import Arrivals, generate_arrivals
 from .plan import Layout, Plan, build_layout, draw_plan
-from .records import Records, VisitLog
+from .records import BALKED, RENEGED, Records, VisitLog
 from .scenario.schema import DIRECTIONS, Scenario
 
 
@@ -66,6 +77,8 @@ class Pool:
         self.sleeping: dict[int, None] = dict.fromkeys(range(self.capacity))
         self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
         self.serving = [0] * self.capacity  # entity in service at each booth
+        if checkpoint.layout.impatient:
+            self._next = self._next_impatient
         self.calls = [_Call(self._end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
         self.log_token, self.log_booth = log.token.append, log.booth.append
@@ -107,6 +120,34 @@ class Pool:
             self.sleeping[booth] = None
             if booth < self.staffed:
                 self.idle.append(booth)
+
+    def _next_impatient(self, booth: int) -> None:
+        """:meth:`_next` skipping tokens that reneged while they waited."""
+        first, rest = self.queues
+        if booth < self.staffed:
+            reneges, now = self.checkpoint.reneges, self.env._now
+            while first or rest:
+                entity, token, arrived = (first or rest).popleft()
+                if not reneges(self, entity, token, arrived, now):
+                    self._start(booth, entity, token, arrived)
+                    return
+        self.sleeping[booth] = None
+        if booth < self.staffed:
+            self.idle.append(booth)
+
+    def _start(self, booth: int, entity: int, token: int, arrived: float) -> None:
+        """Start serving ``token`` at ``booth`` (what :meth:`_next` does inline, for speed)."""
+        env = self.env
+        now = env._now
+        self.log_token(token)
+        self.log_booth(self.first_booth + booth)
+        self.log_arrive(arrived)
+        self.log_start(now)
+        self.in_service += 1
+        self.serving[booth] = entity
+        call = self.calls[booth]
+        call.callbacks = call.armed
+        heappush(env._queue, (now + self.service[token], NORMAL, next(env._eid), call))
 
     def _end_callback(self, booth: int):
         """The callback that ends a service at ``booth`` (one per booth, made once)."""
@@ -174,11 +215,14 @@ class Checkpoint:
         self.release_time = array("d", np.full(count, np.nan).tobytes())
         self.exited = 0
         self.all_done = self.env.event()
+        if layout.impatient:
+            self._impatience_state(count)
         self.pools: list[Pool] = []
         for index, (times, booths) in enumerate(layout.schedules):
             first_booth = sum(pool.capacity for pool in self.pools)
             self.pools.append(Pool(self, index, plan.service, times, booths, first_booth))
         self.candidates = {key: [self.pools[p] for p in pools] for key, pools in layout.candidates.items()}
+        self.stage_pools = [[pool for pool in self.pools if pool.stage == stage] for stage in range(len(layout.stage_names))]
         self.per_person = layout.per_person
         self.visits = plan.visits
         self.backlog = [deque() for _ in DIRECTIONS]
@@ -302,22 +346,128 @@ class Checkpoint:
             self.next_token[entity] = first + 1
             pool.put(entity, first, green)
 
+    # --- impatience (bound in place of advance and enter when the scenario has it) -------------
+    def _impatience_state(self, count: int) -> None:
+        """Per-entity state of leaving; route through the impatient versions of advance and enter."""
+        self.patience = self.plan.patience           # None: nobody reneges (queue caps only)
+        self.outcome = bytearray(count)              # BALKED / RENEGED once a token of the visit left
+        self.leave_time = array("d", np.full(count, np.nan).tobytes())
+        self.joined = array("d", bytes(8 * count))   # when the visit being left joined its queue
+        self.deferred_stage = array("i", np.full(count, -1, dtype=np.int32).tobytes())
+        self.came_back = bytearray(count)
+        self.advance, self.enter = self._advance_impatient, self._enter_impatient
+
+    def may_leave(self, stage: int, entity: int) -> bool:
+        """Leaving is allowed at the first stage of the entity's route, or where the stage says so."""
+        return self.position[entity] == 1 or self.layout.allow_leave[stage]
+
+    def reneges(self, pool: Pool, entity: int, token: int, arrived: float, now: float) -> bool:
+        """Whether ``token``, about to be served at ``now``, ran out of patience while waiting;
+        if so it is logged as gone at ``arrived`` + patience and its entity leaves."""
+        if self.patience is None:
+            return False
+        deadline = arrived + self.patience[entity]
+        if deadline >= now or not self.may_leave(pool.stage, entity):
+            return False
+        self.log.left(token, pool.index, arrived, deadline)
+        self._mark_left(entity, RENEGED, deadline, arrived)
+        self.remaining[entity] -= 1
+        if not self.remaining[entity]:
+            self.advance(entity)
+        return True
+
+    def _mark_left(self, entity: int, outcome: int, at: float, joined: float) -> None:
+        """Record the first token of a visit to leave (a group leaves with its first leaver)."""
+        if not self.outcome[entity]:
+            self.outcome[entity], self.leave_time[entity], self.joined[entity] = outcome, at, joined
+
+    def _advance_impatient(self, entity: int) -> None:
+        """:meth:`advance`, unless a token of the visit just ended left its queue."""
+        if self.outcome[entity]:
+            self._leave(entity)
+        else:
+            Checkpoint.advance(self, entity)
+
+    def _enter_impatient(self, stage: int, entity: int) -> None:
+        """:meth:`enter`, unless the stage's queue cap is reached where the entity may leave: it balks."""
+        capacity = self.layout.queue_capacity[stage]
+        if capacity is not None and self.may_leave(stage, entity):
+            tokens = self._tokens_at(stage, entity)
+            if self._waiting_with(stage, entity, tokens) > capacity:
+                self._balk(stage, entity, tokens)
+                return
+        Checkpoint.enter(self, stage, entity)
+
+    def _waiting_with(self, stage: int, entity: int, tokens: int) -> int:
+        """Tokens that would wait at ``stage`` once the entity's ``tokens`` joined: those queued in
+        all its pools, plus the entity's own beyond the idle open booths of the lanes it may take."""
+        free = sum(len(pool.idle) for pool in self.candidates[stage, self.class_of[entity], self.green[entity]])
+        return sum(pool.queued() for pool in self.stage_pools[stage]) + max(tokens - free, 0)
+
+    def _tokens_at(self, stage: int, entity: int) -> int:
+        """How many tokens the entity has at ``stage``: its group's size at a per-person stage, else 1."""
+        return self.group_size[entity] if self.class_of[entity] in self.per_person[stage] else 1
+
+    def _balk(self, stage: int, entity: int, tokens: int) -> None:
+        """The entity turns away from a full stage: its tokens are logged as gone on arrival."""
+        now, first = self.env._now, self.next_token[entity]
+        pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
+        for token in range(first, first + tokens):
+            self.log.left(token, pool.index, now, now)
+        self.next_token[entity] = first + tokens
+        self._mark_left(entity, BALKED, now, now)
+        self._leave(entity)
+
+    def _leave(self, entity: int) -> None:
+        """The entity has left a queue: it comes back the next day (once, if its class defers), or is lost."""
+        stage = self.route_table[self.route_of[entity]][self.position[entity] - 1]
+        if self.layout.defer[self.class_of[entity]] and self.deferred_stage[entity] < 0:
+            self.deferred_stage[entity] = stage
+            self.outcome[entity], self.leave_time[entity] = 0, np.nan
+            self.next_token[entity] -= self._tokens_at(stage, entity)      # the same tokens again
+            when = max(self.joined[entity] + MINUTES_PER_DAY, self.env._now)
+            heappush(self.env._queue, (when, NORMAL, next(self.env._eid),
+                                       _Call(lambda _event: self._come_back(stage, entity))))
+            return
+        self.exited += 1                    # done (not an exit: exit_time stays NaN)
+        if self.exited == len(self.exit_time):
+            self.all_done.succeed()
+
+    def _come_back(self, stage: int, entity: int) -> None:
+        """A deferred entity joins the stage it left again."""
+        self.came_back[entity] = 1
+        self.enter(stage, entity)
+        self.flush()
+
+    def _outcomes(self) -> dict[str, np.ndarray]:
+        """The per-entity fields of :class:`Records` about leaving (defaults without impatience)."""
+        count = len(self.exit_time)
+        if not self.layout.impatient:
+            return {"outcome": np.zeros(count, np.int8), "leave_time": np.full(count, np.nan),
+                    "deferred_stage": np.full(count, -1, np.int32), "came_back": np.zeros(count, bool)}
+        return {"outcome": np.frombuffer(self.outcome, dtype=np.int8).copy(),
+                "leave_time": np.frombuffer(self.leave_time, dtype=np.float64),
+                "deferred_stage": np.frombuffer(self.deferred_stage, dtype=np.int32),
+                "came_back": np.frombuffer(self.came_back, dtype=np.uint8).astype(bool)}
+
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:
         calendar = self.scenario.calendar
         horizon_end = calendar.days * MINUTES_PER_DAY + calendar.drain
         self.env.run(until=self.env.any_of([self.env.timeout(horizon_end), self.all_done]))
         end_time = self.env.now
-        for pool in self.pools:                      # tokens still queued: never started
+        for pool in self.pools:                      # tokens still queued: never started (or reneged)
             for queue in pool.queues:
-                for _entity, token, arrived in queue:
-                    self.log.unstarted(token, pool.index, arrived)
+                for entity, token, arrived in queue:
+                    if not (self.layout.impatient and self.reneges(pool, entity, token, arrived, end_time)):
+                        self.log.unstarted(token, pool.index, arrived)
         booth_pool = [pool.index for pool in self.pools for _ in range(pool.capacity)]
         visits = self.log.columns(self.plan, self.layout.pool_stage, booth_pool,
                                   [pool.first_booth for pool in self.pools])
         return Records(replication=replication, arrivals=self.arrivals, visits=visits,
                        exit_time=np.frombuffer(self.exit_time, dtype=np.float64),
-                       release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time)
+                       release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time,
+                       **self._outcomes())
 
 
 class _Call:

@@ -36,6 +36,10 @@ class Layout:
     priority_pool: list[bool]                # green-channel travelers go first in this pool
     schedules: list[tuple[np.ndarray, np.ndarray]]              # per pool: (times, booths)
     cargo_classes: list[int]
+    queue_capacity: list[int | None]         # per stage: tokens that may wait there at once (None: no cap)
+    allow_leave: list[bool]                  # per stage: leaving allowed even when not a route's first stage
+    defer: list[bool]                        # per class: a leaver comes back the next day (once)
+    impatient: bool                          # some class has a patience or some stage a queue cap
 
 
 def build_layout(scenario: Scenario) -> Layout:
@@ -73,7 +77,12 @@ def build_layout(scenario: Scenario) -> Layout:
                     for stage in scenario.stages.values()],
         secondary=[stage.kind == "secondary" for stage in scenario.stages.values()],
         routes=routes, candidates=candidates, priority_pool=priority_pool, schedules=schedules,
-        cargo_classes=[i for i, c in enumerate(scenario.classes.values()) if c.cargo])
+        cargo_classes=[i for i, c in enumerate(scenario.classes.values()) if c.cargo],
+        queue_capacity=[stage.queue_capacity for stage in scenario.stages.values()],
+        allow_leave=[stage.allow_leave for stage in scenario.stages.values()],
+        defer=[c.on_leave == "defer" for c in scenario.classes.values()],
+        impatient=any(c.patience is not None for c in scenario.classes.values())
+        or any(stage.queue_capacity is not None for stage in scenario.stages.values()))
 
 
 @dataclass
@@ -89,6 +98,7 @@ class Plan:
     service: array                 # service minutes per token
     visits: list[bytearray | None]  # per stage: 1 if the entity visits it (None: everyone does)
     token_offset: np.ndarray       # int64, entities + 1: where each entity's tokens start
+    patience: array | None = None  # minutes per entity (inf: never leaves); None when no class has one
 
 
 def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int) -> Plan:
@@ -124,7 +134,23 @@ def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
                 used = np.repeat(visit_first[members] >= 0, sizes)
                 service[slots[used]] = times[used]
     return Plan(service=array("d", service.tobytes()), token_offset=token_offset,
-                visits=[None if v.all() else bytearray(v.tobytes()) for v in visit])
+                visits=[None if v.all() else bytearray(v.tobytes()) for v in visit],
+                patience=_draw_patience(scenario, layout, arrivals, seed, replication))
+
+
+def _draw_patience(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
+                   replication: int) -> array | None:
+    """Each entity's patience (minutes), one draw per member of a class from ``patience/<class>``
+    in entity order: a variant with another patience changes no other draw."""
+    if all(c.patience is None for c in scenario.classes.values()):
+        return None
+    patience = np.full(len(arrivals), np.inf)
+    for class_index, (class_name, traveler_class) in enumerate(scenario.classes.items()):
+        if traveler_class.patience is not None:
+            members = np.flatnonzero(arrivals.class_index == class_index)
+            patience[members] = draw(traveler_class.patience, stream(seed, replication, f"patience/{class_name}"),
+                                     len(members))
+    return array("d", patience.tobytes())
 
 
 def _draw_visits(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 CHUNK = 1 << 20     # rows per step when deriving a column in pieces
+SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Records.outcome)
 
 
 class VisitLog:
@@ -36,6 +37,14 @@ class VisitLog:
         self.booth = array("i")
         self.arrive = array("d")
         self.start = array("d")
+        self.left_row = array("q")      # rows of tokens that left their queue (balked or reneged)...
+        self.left_at = array("d")       # ... and when they left
+
+    def left(self, token: int, pool: int, arrived: float, at: float) -> None:
+        """Log a token that left the queue of ``pool`` at ``at`` without being served."""
+        self.left_row.append(len(self.token))
+        self.left_at.append(at)
+        self.unstarted(token, pool, arrived)
 
     def unstarted(self, token: int, pool: int, arrived: float) -> None:
         """Log a token still queued when the run stopped (no booth, NaN start)."""
@@ -46,7 +55,8 @@ class VisitLog:
 
     def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
                 first_booth: list[int]) -> dict[str, np.ndarray]:
-        """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage.
+        """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage, and
+        ``left`` (when a token never served left its queue; NaN otherwise) if any token left.
 
         ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
         checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
@@ -66,9 +76,13 @@ class VisitLog:
         booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
         booth[unstarted] = -1
         stage = np.asarray(pool_stage, dtype=np.int32)[pool]
-        return {"entity": entity, "pool": pool, "booth": booth,
-                "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
-                "stage": stage}
+        columns = {"entity": entity, "pool": pool, "booth": booth,
+                   "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
+                   "stage": stage}
+        if len(self.left_row):                              # only when some token left: no cost otherwise
+            columns["left"] = np.full(len(token), np.nan)
+            columns["left"][np.frombuffer(self.left_row, dtype=np.int64)] = np.frombuffer(self.left_at, dtype=np.float64)
+        return columns
 
 
 @dataclass
@@ -77,7 +91,11 @@ class Records:
 
     replication: int
     arrivals: Arrivals
-    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end (float64), stage (int32)
+    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left (float64) if any token left
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)
+    outcome: np.ndarray             # int8 per entity: SERVED_OR_INSIDE, BALKED or RENEGED (left unserved, lost)
+    leave_time: np.ndarray          # minutes; when a lost entity left, NaN otherwise
+    deferred_stage: np.ndarray      # int32: the stage an entity left, to come back the next day; -1: never
+    came_back: np.ndarray           # bool: the deferred entity joined that stage again (its tokens are logged twice)

@@ -21,7 +21,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     """Return (dotted field path, message) for every inconsistency found."""
     return list(_calendar(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
         list(_routes(scenario)) + list(_lanes_open(scenario)) + list(_cargo(scenario)) + \
-        list(_size(scenario)) + list(_calibration(scenario))
+        list(_size(scenario)) + list(_calibration(scenario)) + list(_leaving(scenario))
 
 
 def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
@@ -118,6 +118,23 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
         if not any(class_name in pool.serves for stage in stages for pool in stage.pools.values()):
             yield (f"classes.{class_name}",
                    f"class {class_name!r} has no lane on the {direction} route: add it to a pool's 'serves'")
+
+
+def _leaving(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """A queue cap needs somewhere to go: a stage with ``queue_capacity`` must be the first stage
+    of every route that visits it, or say ``allow_leave: true``."""
+    reported: set[str] = set()
+    for class_name, direction in travelled_routes(scenario):
+        route = [s for s in scenario.routes.get(direction, []) if s in scenario.stages
+                 and any(class_name in pool.serves for pool in scenario.stages[s].pools.values())]
+        for stage_name in route[1:]:
+            stage = scenario.stages[stage_name]
+            if stage.queue_capacity is not None and not stage.allow_leave and stage_name not in reported \
+                    and stage_name != route[0]:
+                reported.add(stage_name)
+                yield (f"stages.{stage_name}.queue_capacity",
+                       f"class {class_name!r} reaches this stage after {route[0]!r} on the {direction} route, "
+                       "where nobody may turn back: remove the cap, or set 'allow_leave: true' (see docs/scenario.md)")
 
 
 def travelled_routes(scenario: Scenario) -> Iterator[tuple[str, str]]:

@@ -36,6 +36,7 @@ BOOTHS_MAX = 500                 # open booths of one pool
 CV_MAX = 20.0                    # coefficient of variation of a service time
 TRUCKS_PER_DAY_MAX = 10_000      # cargo quotas and acceptance
 BACKLOG_MAX = 100_000            # trucks already queued at time zero
+QUEUE_CAPACITY_MAX = 1_000_000   # tokens waiting at one stage
 SEED_MAX = 2**63 - 1
 CLASSES_MAX, STAGES_MAX, POOLS_MAX, RULES_MAX, SEASONS_MAX = 50, 50, 20, 100, 100
 CLOSED_DATES_MAX, CHECKS_MAX, VALUES_MAX = 1000, 20, 10_000
@@ -206,16 +207,6 @@ class GroupRange(Strict):
     max: GroupSize
 
 
-class TravelerClass(Strict):
-    """A kind of arrival: pedestrian, car, bus, truck..."""
-
-    share: Probability  # of the daily volume
-    directions: dict[Direction, Probability] = {"KZ_to_CN": 0.5, "CN_to_KZ": 0.5}
-    group_size: GroupSize | GroupRange = 1  # people carried; each needs a document check at per-person stages
-    green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
-    cargo: bool = False  # held by the cargo release quota before the checkpoint
-
-
 class Exponential(Strict):
     dist: Literal["exponential"]
     mean: Duration
@@ -246,6 +237,18 @@ class Empirical(Strict):
 
 Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Empirical],
                          Field(discriminator="dist")]
+
+
+class TravelerClass(Strict):
+    """A kind of arrival: pedestrian, car, bus, truck..."""
+
+    share: Probability  # of the daily volume
+    directions: dict[Direction, Probability] = {"KZ_to_CN": 0.5, "CN_to_KZ": 0.5}
+    group_size: GroupSize | GroupRange = 1  # people carried; each needs a document check at per-person stages
+    green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
+    cargo: bool = False  # held by the cargo release quota before the checkpoint
+    patience: Distribution | None = None  # how long one waits in a stage queue before leaving; None: forever
+    on_leave: Literal["lost", "defer"] = "lost"  # a leaver gives up, or comes back the next day (once)
 
 
 class HourRule(DateWindow):
@@ -303,6 +306,8 @@ class Stage(Strict):
     visit_probability: dict[str, Probability] = {}  # default 1 for every class served
     extra_checks: dict[str, ExtraCheck] = Field(default={}, max_length=CHECKS_MAX)
     pools: dict[str, LanePool] = Field(max_length=POOLS_MAX)
+    queue_capacity: Annotated[int, Field(ge=0), _at_most(QUEUE_CAPACITY_MAX, "a queue capacity")] | None = None  # tokens waiting at once; None: no cap
+    allow_leave: bool = False  # travellers may balk or renege here even if it is not their route's first stage
 
 
 class GreenChannel(Strict):
