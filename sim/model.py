@@ -101,21 +101,7 @@ class Pool:
         """A free booth: serve the next token while open, else fall idle."""
         first, rest = self.queues
         if booth < self.staffed and (first or rest):
-            entity, token, arrived = (first or rest).popleft()
-            env = self.env
-            now = env._now
-            self.log_token(token)
-            self.log_booth(self.first_booth + booth)
-            self.log_arrive(arrived)
-            self.log_start(now)
-            self.in_service += 1
-            self.serving[booth] = entity
-            # the end of the service: the booth's own event object, re-armed (it is out of the
-            # heap: it was just processed, or never scheduled); SimPy's Timeout(duration) would
-            # schedule the same (time, priority, id)
-            call = self.calls[booth]
-            call.callbacks = call.armed
-            heappush(env._queue, (now + self.service[token], NORMAL, next(env._eid), call))
+            self._start(booth, *(first or rest).popleft())
         else:
             self.sleeping[booth] = None
             if booth < self.staffed:
@@ -136,7 +122,7 @@ class Pool:
             self.idle.append(booth)
 
     def _start(self, booth: int, entity: int, token: int, arrived: float) -> None:
-        """Start serving ``token`` at ``booth`` (what :meth:`_next` does inline, for speed)."""
+        """Start serving ``token`` at ``booth``."""
         env = self.env
         now = env._now
         self.log_token(token)
@@ -145,6 +131,9 @@ class Pool:
         self.log_start(now)
         self.in_service += 1
         self.serving[booth] = entity
+        # the end of the service: the booth's own event object, re-armed (it is out of the heap:
+        # it was just processed, or never scheduled); SimPy's Timeout(duration) would schedule
+        # the same (time, priority, id)
         call = self.calls[booth]
         call.callbacks = call.armed
         heappush(env._queue, (now + self.service[token], NORMAL, next(env._eid), call))
