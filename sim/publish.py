@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -29,8 +30,9 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
                      validation_report)
 from .runner import Results
 from .scenario import Scenario
-from .storage import (ENTITIES_FILE, atomic_folder, json_text, write_bytes_atomic, write_csv_atomic,
-                      write_entities, write_text_atomic)
+from .executors import progress_bar
+from .storage import (atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic, write_entities,
+                      write_text_atomic)
 from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
@@ -74,22 +76,52 @@ def _images(folder: Path, captions: dict[str, str], drawn: dict[str, bytes]) -> 
 # --------------------------------------------------------------------------------------------
 # a run
 # --------------------------------------------------------------------------------------------
-def publish_run(results: Results, out: str | os.PathLike, figures: bool = True) -> Path:
+def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
+                entities_format: str = "parquet", progress: bool | None = None) -> Path:
     """Write ``results`` into ``out`` (which must not exist yet, or be empty) and return its path:
-    the tables, ``scenario.resolved.yaml``, ``run.json``, ``report.html`` and, with ``figures``,
-    the PNG figures (embedded in the report)."""
+    the tables (the entity table as ``entities_format``: ``parquet`` or ``csv``),
+    ``scenario.resolved.yaml``, ``report.html``, with ``figures`` the PNG figures (embedded in the
+    report), and last ``run.json`` with the wall time of each phase. ``progress`` shows a short
+    bar of the writing steps on stderr (default: only when it is a terminal)."""
     target = Path(out)
-    with atomic_folder(target) as staging:
-        results.summary.to_csv(staging / "summary.csv", index=False)
-        results.hourly.to_csv(staging / "hourly.csv", index=False)
-        if results.timeline is not None:
-            results.timeline.to_csv(staging / "timeline.csv", index=False)
-        if results.entities is not None:
-            write_entities(results.entities, staging / ENTITIES_FILE)
-        (staging / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
-        (staging / "run.json").write_text(json_text(results.info), encoding="utf-8")
-        _run_figures_and_report(results, staging, figures)
+    clock = results.clock
+    drawing = plots.run_figures_planned(results) if figures else []
+    with atomic_folder(target) as staging, progress_bar(2 + len(drawing), "writing", progress) as bar:
+        bar.unit = "step"
+        with clock.phase("write_tables"):
+            bar.set_postfix_str("tables", refresh=True)
+            _write_run_tables(results, staging, entities_format)
+            bar.update(1)
+        with clock.phase("figures"):
+            drawn = _draw_run_figures(results, staging, drawing, bar)
+        with clock.phase("report"):
+            bar.set_postfix_str("report", refresh=True)
+            write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
+            bar.update(1)
+        (staging / "run.json").write_text(json_text({**results.info, **clock.record()}), encoding="utf-8")
     return target
+
+
+def _write_run_tables(results: Results, folder: Path, entities_format: str) -> None:
+    """The run's tables and its resolved scenario."""
+    results.summary.to_csv(folder / "summary.csv", index=False)
+    results.hourly.to_csv(folder / "hourly.csv", index=False)
+    if results.timeline is not None:
+        results.timeline.to_csv(folder / "timeline.csv", index=False)
+    if results.entities is not None:
+        write_entities(results.entities, folder / entities_file(entities_format))
+    (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
+
+
+def _draw_run_figures(results: Results, folder: Path, names: list[str], bar: Any) -> dict[str, bytes]:
+    """Draw, render and save the run figures ``names`` one at a time (one open figure at most),
+    advancing ``bar``; returns the PNG bytes by file name."""
+    drawn: dict[str, bytes] = {}
+    for name in names:
+        bar.set_postfix_str(name, refresh=True)
+        drawn.update(save_figures({name: plots.run_figure(results, name)}, folder))
+        bar.update(1)
+    return drawn
 
 
 def _run_figures_and_report(results: Results, folder: Path, figures: bool) -> None:

@@ -8,8 +8,10 @@ rows) where it ran; the tables are then put together in replication order.
 from __future__ import annotations
 
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -24,6 +26,28 @@ SUMMARY_COLUMNS = ["group", "metric", "mean", "ci_low", "ci_high", "unit"]
 
 
 @dataclass
+class PhaseClock:
+    """Wall time of a run's phases in this process, from the moment the clock is made."""
+
+    started: float = field(default_factory=time.perf_counter)
+    phases: dict[str, float] = field(default_factory=dict)      # phase -> wall seconds, in order
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block as phase ``name`` (added to it if timed before)."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - began
+
+    def record(self) -> dict[str, Any]:
+        """``phases_s`` (each phase's wall seconds) and ``total_wall_s`` (since the clock was made)."""
+        return {"phases_s": {name: round(seconds, 3) for name, seconds in self.phases.items()},
+                "total_wall_s": round(time.perf_counter() - self.started, 3)}
+
+
+@dataclass
 class Results:
     """What a run produced: pandas tables plus the scenario and run facts that reproduce it."""
 
@@ -33,6 +57,7 @@ class Results:
     entities: pd.DataFrame | None
     info: dict[str, Any] = field(default_factory=dict)
     timeline: pd.DataFrame | None = None     # hour since the start x (all, stages): queue, open booths
+    clock: PhaseClock = field(default_factory=PhaseClock, repr=False, compare=False)   # phases timed so far
 
     def metric(self, metric: str, group: str = "all") -> float:
         """The mean of ``metric`` for ``group`` (e.g. ``results.metric("wait_mean", "class=car")``)."""
@@ -52,17 +77,37 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     ``scheduler``); the numbers do not depend on it. ``progress`` shows a progress bar (default:
     only when stderr is a terminal).
     """
+    clock = PhaseClock()
     scenario = load_scenario(scenario)
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
-    outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor, scheduler,
-                                       scenario.name, progress, args=(keep_entities,))
+    with clock.phase("replications"):
+        outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor,
+                                           scheduler, scenario.name, progress, args=(keep_entities,))
     ordered = outputs[scenario.name]
-    summary = summary_table(ordered)
-    return Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
-                   timeline=hourly_table(ordered, "timeline"),
-                   entities=pd.concat([o.entities for o in ordered], ignore_index=True) if keep_entities else None,
-                   info={**record, "scenario": scenario.name, "warnings": run_warnings(scenario, summary, replications)})
+    with clock.phase("aggregate"):
+        summary = summary_table(ordered)
+        results = Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
+                          timeline=hourly_table(ordered, "timeline"),
+                          entities=entity_rows(ordered) if keep_entities else None, clock=clock,
+                          info={**record, "worker_cpu_s": worker_cpu(ordered), "scenario": scenario.name,
+                                "warnings": run_warnings(scenario, summary, replications)})
+    return results
+
+
+def entity_rows(outputs: list[ReplicationOutput]) -> pd.DataFrame:
+    """The entity rows of every replication, in replication order, as one table."""
+    tables = [output.entities for output in outputs]
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
+def worker_cpu(outputs: Iterable[ReplicationOutput]) -> dict[str, float]:
+    """CPU seconds of each phase of the replications (``simulate``, ``metrics``), summed over them."""
+    totals: dict[str, float] = {}
+    for output in outputs:
+        for phase, seconds in output.cpu_s.items():
+            totals[phase] = totals.get(phase, 0.0) + seconds
+    return {phase: round(seconds, 3) for phase, seconds in totals.items()}
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

@@ -88,7 +88,7 @@ def test_results_do_not_depend_on_workers(sweep_file: Path, tmp_path: Path) -> N
     for point in sweep.points:
         folder = tmp_path / "serial" / "points" / point.id
         assert {"summary.csv", "hourly.csv", "replications.csv", "point.json"} <= {p.name for p in folder.iterdir()}
-        assert not (folder / "entities.csv.gz").exists()         # entity rows only with keep_entities
+        assert not (folder / "entities.parquet").exists()        # entity rows only with keep_entities
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(sweep_file: Path, tmp_path: Path) -> None:
