@@ -342,3 +342,21 @@ def test_validate_good_and_bad_files(tmp_path, capsys, small_yaml):
     line = line_of(bad.read_text(), "daily_volume")
     assert captured.err.splitlines() == [f"error: {bad}:{line}: demand.daily_volume: expected a number >= 0, got -5.0"]
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []   # validate writes nothing
+
+
+def test_summarize_replications_is_bit_identical_to_the_per_group_loop():
+    """The one-pass CIs of the hourly and timeline tables equal sim.stats.summarize exactly,
+    NaN values (ignored, as mean_ci does) and a key missing from a replication included."""
+    from sim.runner import summarize_replications
+    from sim.stats import summarize
+
+    rng = np.random.default_rng(1)
+    keys = [(hour, group, metric) for hour in range(30) for group in ("all", "class=car") for metric in "ab"]
+    rows = [(r, *key, float(rng.gamma(2.0, 3.0))) for r in range(5) for key in keys]
+    rows[7] = (*rows[7][:4], np.nan)
+    table = pd.DataFrame(rows, columns=["replication", "hour", "group", "metric", "value"])
+    pd.testing.assert_frame_equal(summarize_replications(table, ["hour", "group", "metric"]),
+                                  summarize(table, ["hour", "group", "metric"]), check_exact=True)
+    ragged = table.drop(index=3).reset_index(drop=True)          # falls back to the loop
+    pd.testing.assert_frame_equal(summarize_replications(ragged, ["hour", "group", "metric"]),
+                                  summarize(ragged, ["hour", "group", "metric"]), check_exact=True)
