@@ -4,8 +4,10 @@
 
 Each revision is checked out into a temporary git worktree and run with this interpreter
 (``python -m sim.cli run``, ``PYTHONPATH`` set to the worktree) on every file of ``scenarios/``;
-the tables (summary.csv, hourly.csv, timeline.csv, entities.csv.gz) must be byte-identical and
-run.json equal but for the wall time and the command. ``REV_B`` defaults to the working tree.
+the tables (summary.csv, hourly.csv, timeline.csv, and the entity table when both write it in
+the same format: entities.parquet or entities.csv.gz) must be byte-identical, an entity table
+written in two formats equal to the CSV's 4 decimals, and run.json equal but for the timings and
+the command. ``REV_B`` defaults to the working tree.
 Prints one line per scenario and exits 1 if anything differs. Used for refactors that must not
 change a result (the experiment layer, the publishing layer, the engine).
 """
@@ -19,9 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("summary.csv", "hourly.csv", "timeline.csv", "entities.csv.gz")
-VOLATILE = ("wall_time_s", "command")
+TABLES = ("summary.csv", "hourly.csv", "timeline.csv")
+ENTITY_FILES = ("entities.parquet", "entities.csv.gz")
+VOLATILE = ("wall_time_s", "command", "phases_s", "total_wall_s", "worker_cpu_s")
 
 
 def checkout(revision: str, into: Path) -> Path:
@@ -38,9 +44,33 @@ def run_all(tree: Path, out: Path, options: list[str]) -> None:
                        env=environment, cwd=tree)
 
 
+def entity_file(folder: Path) -> Path | None:
+    """The entity table of a results folder (either format), or None."""
+    return next((folder / name for name in ENTITY_FILES if (folder / name).exists()), None)
+
+
+def same_entities(first: Path | None, second: Path | None) -> bool:
+    """Byte-identical in one format; across formats, equal to the CSV's 4 decimals."""
+    if first is None or second is None:
+        return first is second
+    if first.name == second.name:
+        return first.read_bytes() == second.read_bytes()
+    tables = [pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path) for path in (first, second)]
+    for table in tables:
+        text = [column for column in table.columns if column.startswith(("class", "direction", "lane_"))]
+        table[text] = table[text].fillna("").astype(str)
+    left, right = tables
+    if list(left.columns) != list(right.columns) or len(left) != len(right):
+        return False
+    return all(np.allclose(left[c], right[c], atol=6e-5, equal_nan=True) if left[c].dtype.kind == "f"
+               else (left[c].astype(str) == right[c].astype(str)).all() for c in left.columns)
+
+
 def differences(first: Path, second: Path) -> list[str]:
     found = [name for name in TABLES if (first / name).exists() != (second / name).exists()
              or ((first / name).exists() and (first / name).read_bytes() != (second / name).read_bytes())]
+    if not same_entities(entity_file(first), entity_file(second)):
+        found.append("entities")
     infos = [{k: v for k, v in json.loads((f / "run.json").read_text()).items() if k not in VOLATILE}
              for f in (first, second)]
     return found + (["run.json"] if infos[0] != infos[1] else [])

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "total simulated days, the warm-up days included: more than calendar.warmup_days "
                         "(default: the scenario's calendar.days)")
     run.add_argument("--no-entities", action="store_true", help="do not write the per-entity table")
+    run.add_argument("--entities-format", choices=["parquet", "csv"], default="parquet",
+                     help="the per-entity table as entities.parquet (default) or entities.csv.gz")
     run.add_argument("--no-plots", action="store_true", help="do not draw the figures")
 
     sweep = commands.add_parser("sweep", help="run many scenario variants x replications")
@@ -246,7 +248,7 @@ def command_run(args: argparse.Namespace) -> int:
                   keep_entities=not args.no_entities)
     results.info["command"] = _command_line()
     with writing(out):
-        folder = publish_run(results, out, figures=not args.no_plots)
+        folder = publish_run(results, out, figures=not args.no_plots, entities_format=args.entities_format)
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0

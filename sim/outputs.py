@@ -1,6 +1,7 @@
 """The results folder of a run, read back: the file names of the contract and ``load_results``.
 
-A folder holds ``summary.csv``, ``hourly.csv``, ``timeline.csv``, ``entities.csv.gz``,
+A folder holds ``summary.csv``, ``hourly.csv``, ``timeline.csv``, ``entities.parquet`` (or
+``entities.csv.gz``),
 ``scenario.resolved.yaml`` (every default filled in), ``run.json``, the figures and
 ``report.html`` (see docs/outputs.md). It is written by :func:`sim.publish.publish_run`, atomically
 (:mod:`sim.storage`); this module only names its files and reads them back into pandas.
@@ -16,7 +17,7 @@ import yaml
 
 from .runner import Results
 from .scenario import Scenario, load_scenario
-from .storage import ENTITIES_FILE
+from .storage import ENTITIES_CSV_FILE, ENTITIES_FILE, read_entities
 
 RESOLVED_FILE = "scenario.resolved.yaml"
 
@@ -28,17 +29,16 @@ def resolved_yaml(scenario: Scenario) -> str:
 
 
 def load_results(folder: str | os.PathLike) -> Results:
-    """Read a results folder back (entities only if the file is there)."""
+    """Read a results folder back (entities only if ``entities.parquet`` or ``entities.csv.gz`` is there)."""
     folder = Path(folder)
-    entities_path = folder / ENTITIES_FILE
     return Results(
         scenario=load_scenario(folder / RESOLVED_FILE),
         summary=pd.read_csv(folder / "summary.csv"),
         hourly=pd.read_csv(folder / "hourly.csv"),
-        entities=pd.read_csv(entities_path) if entities_path.exists() else None,
+        entities=read_entities(folder),
         info=json.loads((folder / "run.json").read_text(encoding="utf-8")),
         timeline=pd.read_csv(folder / "timeline.csv") if (folder / "timeline.csv").exists() else None,
     )
 
 
-__all__ = ["ENTITIES_FILE", "RESOLVED_FILE", "load_results", "resolved_yaml"]
+__all__ = ["ENTITIES_CSV_FILE", "ENTITIES_FILE", "RESOLVED_FILE", "load_results", "resolved_yaml"]

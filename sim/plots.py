@@ -418,7 +418,8 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
         shares = np.arange(1, len(waits) + 1) / len(waits)
         over = ", ".join(f"{100 * np.mean(waits > mark):.0f} % > {mark:g}" for mark in marks)
         label = f"{name}: {over} min" + _backlog_note(measured[measured["class"] == name], (backlog or {}).get(name))
-        axis.step(waits, shares, where="post", color=colors[name], label=label)
+        steps = ecdf_steps(len(waits))
+        axis.step(waits[steps], shares[steps], where="post", color=colors[name], label=label)
         at_marks = [np.searchsorted(waits, mark, side="right") / len(waits) for mark in marks]
         axis.plot(marks, at_marks, "o", color=colors[name], ms=5)
         longest = max(longest, float(np.percentile(waits, 99.5)))
@@ -430,6 +431,19 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
     return figure
+
+
+ECDF_STEPS = 2000     # an ECDF drawn through at most this many of its steps: off by 1/2000 at most
+
+
+def ecdf_steps(count: int, most: int = ECDF_STEPS) -> np.ndarray:
+    """Indices of the sorted values an ECDF of ``count`` values is drawn through: all of them up
+    to ``most``, else ``most`` evenly spaced ones with the first and the last (the curve is then
+    within ``1 / most`` of the exact one, and the figure draws a few thousand vertices, not a
+    million)."""
+    if count <= most:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, most).round().astype(np.int64))
 
 
 def _backlog_note(rows: pd.DataFrame, backlog: float | None = None) -> str:
@@ -445,16 +459,19 @@ def _backlog_note(rows: pd.DataFrame, backlog: float | None = None) -> str:
 def daily_throughput_table(entities: pd.DataFrame, start_date: dt.date | None = None) -> pd.DataFrame:
     """Exits per simulated day (``exit_min // 1440``) for ``all`` and each class: mean over
     replications with its 95 % CI. Columns: day, [date,] group, mean, ci_low, ci_high."""
-    finished = entities.dropna(subset=["exit_min"])
-    replications = sorted(entities["replication"].unique())
-    days = np.arange(int(finished["exit_min"].max() // MINUTES_PER_DAY) + 1 if len(finished) else 0)
-    day_of_exit = (finished["exit_min"] // MINUTES_PER_DAY).astype(int)
+    exit_min = entities["exit_min"].to_numpy(dtype=float)
+    finished = ~np.isnan(exit_min)
+    replications = np.unique(entities["replication"].to_numpy())
+    days = np.arange(int(exit_min[finished].max() // MINUTES_PER_DAY) + 1 if finished.any() else 0)
+    cell = (np.searchsorted(replications, entities["replication"].to_numpy()[finished]) * len(days)
+            + (exit_min[finished] // MINUTES_PER_DAY).astype(np.int64))      # replication x day of exit
+    classes = entities["class"].to_numpy()
     rows = []
-    selections = [("all", slice(None))] + [(str(Group("class", name)), finished["class"] == name)
-                                           for name in dict.fromkeys(entities["class"])]
+    selections = [("all", slice(None))] + [(str(Group("class", name)), classes[finished] == name)
+                                           for name in dict.fromkeys(classes)]
     for group, selection in selections:
-        counts = pd.crosstab(finished["replication"][selection], day_of_exit[selection])
-        counts = counts.reindex(index=replications, columns=days, fill_value=0).to_numpy(dtype=float)
+        counts = np.bincount(cell[selection], minlength=len(replications) * len(days)).astype(float)
+        counts = counts.reshape(len(replications), len(days))
         for day in days:
             rows.append((int(day), group, *mean_ci(counts[:, day])))
     table = pd.DataFrame(rows, columns=["day", "group", "mean", "ci_low", "ci_high"])
@@ -514,29 +531,48 @@ RUN_FIGURES = {  # file name -> caption, in report order
 }
 
 
+def run_figures_planned(results: "Results") -> list[str]:
+    """The file names of the run figures ``results`` can draw, in report order (the entity
+    figures only when entities are kept, the timeline only when there is one)."""
+    names = ["wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png"]
+    if results.timeline is not None and len(results.timeline):
+        names.append("queue_timeline.png")
+    if results.entities is not None and len(results.entities):
+        names += ["wait_ecdf.png", "daily_throughput.png"]
+    return names
+
+
+def run_figure(results: "Results", name: str) -> Figure:
+    """One standard figure of a run, by file name (see :data:`RUN_FIGURES`)."""
+    scenario = results.scenario
+    title, calendar = scenario.crossing.name, scenario.calendar
+    peaks = peak_hours(scenario.demand.hour_weights)
+    window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
+    if name == "wait_by_hour.png":
+        return hourly_wait_profile(results.hourly, peaks, f"{title}: mean wait by hour of arrival",
+                                   summary=results.summary)
+    if name == "queues_and_booths.png":
+        return queue_and_staffing(results.hourly, peaks, f"{title}: queues and open booths")
+    if name == "utilization_heatmap.png":
+        return utilization_heatmap(results.hourly, f"{title}: utilization of open booths, %")
+    if name == "queue_timeline.png":
+        return queue_timeline(results.timeline, (calendar.warmup_days, calendar.days),
+                              f"{title}: queues and open booths over the horizon")
+    if name == "wait_ecdf.png":
+        summary = results.summary
+        backlog = summary[(summary["metric"] == "backlog_time_mean")
+                          & summary["group"].isin(of_kinds(summary["group"], "class"))]
+        return wait_ecdf(results.entities, window=window, title=f"{title}: who waits how long (measured days)",
+                         backlog={Group.parse(g).value: m for g, m in zip(backlog["group"], backlog["mean"])})
+    if name == "daily_throughput.png":
+        return daily_throughput(daily_throughput_table(results.entities, calendar.start_date),
+                                measured=(calendar.warmup_days, calendar.days), title=f"{title}: exits per day")
+    raise KeyError(f"no run figure {name!r}")
+
+
 def run_figures(results: "Results") -> dict[str, Figure]:
     """The standard figures of a run, by file name (the entity figures only when entities are kept)."""
-    scenario = results.scenario
-    name, calendar = scenario.crossing.name, scenario.calendar
-    peaks = peak_hours(scenario.demand.hour_weights)
-    figures = {"wait_by_hour.png": hourly_wait_profile(results.hourly, peaks, f"{name}: mean wait by hour of arrival",
-                                                       summary=results.summary),
-               "queues_and_booths.png": queue_and_staffing(results.hourly, peaks, f"{name}: queues and open booths"),
-               "utilization_heatmap.png": utilization_heatmap(results.hourly, f"{name}: utilization of open booths, %")}
-    if results.timeline is not None and len(results.timeline):
-        figures["queue_timeline.png"] = queue_timeline(results.timeline, (calendar.warmup_days, calendar.days),
-                                                       f"{name}: queues and open booths over the horizon")
-    if results.entities is not None and len(results.entities):
-        window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
-        summary = results.summary
-        backlog = summary[(summary["metric"] == "backlog_time_mean") & summary["group"].isin(of_kinds(summary["group"], "class"))]
-        figures["wait_ecdf.png"] = wait_ecdf(results.entities, window=window,
-                                             title=f"{name}: who waits how long (measured days)",
-                                             backlog={Group.parse(g).value: m for g, m in zip(backlog["group"], backlog["mean"])})
-        figures["daily_throughput.png"] = daily_throughput(
-            daily_throughput_table(results.entities, calendar.start_date),
-            measured=(calendar.warmup_days, calendar.days), title=f"{name}: exits per day")
-    return figures
+    return {name: run_figure(results, name) for name in run_figures_planned(results)}
 
 
 def png_bytes(figure: Figure, close: bool = False) -> bytes:

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -29,8 +34,9 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
                      validation_report)
 from .runner import Results
 from .scenario import Scenario
-from .storage import (ENTITIES_FILE, atomic_folder, json_text, write_bytes_atomic, write_csv_atomic,
-                      write_entities, write_text_atomic)
+from .executors import progress_bar
+from .storage import (atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic, write_entities,
+                      write_text_atomic)
 from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
@@ -74,22 +80,85 @@ def _images(folder: Path, captions: dict[str, str], drawn: dict[str, bytes]) -> 
 # --------------------------------------------------------------------------------------------
 # a run
 # --------------------------------------------------------------------------------------------
-def publish_run(results: Results, out: str | os.PathLike, figures: bool = True) -> Path:
+FIGURE_PROCESSES = 2      # run figures are drawn in this many forked processes (at most the run's workers)
+_FORKED: Results | None = None   # the results the forked figure processes draw from (inherited, not pickled)
+
+
+def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
+                entities_format: str = "parquet", progress: bool | None = None) -> Path:
     """Write ``results`` into ``out`` (which must not exist yet, or be empty) and return its path:
-    the tables, ``scenario.resolved.yaml``, ``run.json``, ``report.html`` and, with ``figures``,
-    the PNG figures (embedded in the report)."""
+    the tables (the entity table as ``entities_format``: ``parquet`` or ``csv``),
+    ``scenario.resolved.yaml``, with ``figures`` the PNG figures (drawn in other processes while
+    the tables are written), ``report.html`` (figures embedded), and last ``run.json`` with the
+    wall time of each phase. ``progress`` shows a short bar of the writing steps on stderr
+    (default: only when it is a terminal)."""
     target = Path(out)
-    with atomic_folder(target) as staging:
-        results.summary.to_csv(staging / "summary.csv", index=False)
-        results.hourly.to_csv(staging / "hourly.csv", index=False)
-        if results.timeline is not None:
-            results.timeline.to_csv(staging / "timeline.csv", index=False)
-        if results.entities is not None:
-            write_entities(results.entities, staging / ENTITIES_FILE)
-        (staging / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
-        (staging / "run.json").write_text(json_text(results.info), encoding="utf-8")
-        _run_figures_and_report(results, staging, figures)
+    clock = results.clock
+    names = plots.run_figures_planned(results) if figures else []
+    processes = min(FIGURE_PROCESSES, len(names), int(results.info.get("workers") or 1), os.cpu_count() or 1)
+    with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar, \
+            _run_figures_drawn(results, names, processes) as pending:
+        bar.unit = "step"
+        with clock.phase("write_tables"):
+            bar.set_postfix_str("tables", refresh=True)
+            _write_run_tables(results, staging, entities_format)
+            bar.update(1)
+        with clock.phase("figures"):
+            drawn = _save_run_figures(pending, staging, bar)
+        with clock.phase("report"):
+            bar.set_postfix_str("report", refresh=True)
+            write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
+            bar.update(1)
+        (staging / "run.json").write_text(json_text({**results.info, **clock.record()}), encoding="utf-8")
     return target
+
+
+def _write_run_tables(results: Results, folder: Path, entities_format: str) -> None:
+    """The run's tables and its resolved scenario."""
+    results.summary.to_csv(folder / "summary.csv", index=False)
+    results.hourly.to_csv(folder / "hourly.csv", index=False)
+    if results.timeline is not None:
+        results.timeline.to_csv(folder / "timeline.csv", index=False)
+    if results.entities is not None:
+        write_entities(results.entities, folder / entities_file(entities_format))
+    (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
+
+
+def _run_figure_png(name: str, results: Results | None = None) -> bytes:
+    """One run figure drawn and rendered to PNG bytes (in a forked process: from ``_FORKED``)."""
+    return plots.png_bytes(plots.run_figure(results or _FORKED, name), close=True)
+
+
+@contextmanager
+def _run_figures_drawn(results: Results, names: list[str], processes: int) -> Iterator[dict[str, Callable[[], bytes]]]:
+    """The PNG bytes of each run figure ``names``, by file name, as a call that waits for them.
+
+    With ``processes`` > 1 the figures start drawing at once in that many forked processes (they
+    inherit ``results``, nothing is pickled but the PNG bytes), so the caller writes the tables
+    meanwhile; otherwise each is drawn here when asked for, one open figure at a time."""
+    global _FORKED
+    if processes <= 1:
+        yield {name: partial(_run_figure_png, name, results) for name in names}
+        return
+    _FORKED = results
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield {name: pool.submit(_run_figure_png, name).result for name in names}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORKED = None
+
+
+def _save_run_figures(pending: dict[str, Callable[[], bytes]], folder: Path, bar: Any) -> dict[str, bytes]:
+    """Wait for each figure's PNG and write it into ``folder``, advancing ``bar``; returns the
+    PNG bytes by file name."""
+    drawn: dict[str, bytes] = {}
+    for name, png in pending.items():
+        bar.set_postfix_str(name, refresh=True)
+        drawn[name] = png()
+        write_bytes_atomic(drawn[name], folder / name)
+        bar.update(1)
+    return drawn
 
 
 def _run_figures_and_report(results: Results, folder: Path, figures: bool) -> None:

@@ -1,10 +1,13 @@
 """One replication, reduced where it ran: simulate, then metric rows (and entity rows if asked).
 
 This is the default task of :mod:`sim.experiment`: it runs in a worker process and returns only
-what the parent aggregates, so an experiment never holds a replication's records.
+what the parent aggregates, so an experiment never holds a replication's records. It also returns
+the CPU seconds its two phases took in the worker (``simulate``, ``metrics``), which the run
+record sums over replications.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -21,6 +24,7 @@ class ReplicationOutput:
     hourly: list[tuple[int, str, str, float]]
     entities: pd.DataFrame | None
     timeline: list[tuple[int, str, str, float]] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)      # phase -> CPU seconds in the worker
 
 
 def replication_metrics(scenario: Scenario, seed: int, replication: int) -> ReplicationMetrics:
@@ -32,6 +36,12 @@ def replication_metrics(scenario: Scenario, seed: int, replication: int) -> Repl
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_entities: bool = True) -> ReplicationOutput:
     """Simulate one replication and reduce it to metric rows (and entity rows if asked)."""
-    metrics = replication_metrics(scenario, seed, replication)
+    started = time.process_time()
+    layout = build_layout(scenario)
+    records = simulate(scenario, seed, replication, layout)
+    simulated = time.process_time()
+    metrics = ReplicationMetrics(records, layout, scenario, entity_view(records, layout))
     entities = entity_table(metrics.records, metrics.layout, metrics.view) if keep_entities else None
-    return ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities, metrics.timeline_rows())
+    output = ReplicationOutput(metrics.rows(), metrics.hourly_rows(), entities, metrics.timeline_rows())
+    output.cpu_s = {"simulate": simulated - started, "metrics": time.process_time() - simulated}
+    return output

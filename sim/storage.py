@@ -23,7 +23,9 @@ import pandas as pd
 
 from .errors import Problem, ScenarioError
 
-ENTITIES_FILE = "entities.csv.gz"
+ENTITIES_FILE = "entities.parquet"          # the entity table, by default
+ENTITIES_CSV_FILE = "entities.csv.gz"       # the entity table on request (``--entities-format csv``)
+ENTITY_FILES = {"parquet": ENTITIES_FILE, "csv": ENTITIES_CSV_FILE}   # format -> file name
 
 
 PARTIAL = re.compile(r"^\..+\.(partial|probe)-(\d+)$")   # staging names: .NAME.partial-PID, .NAME.probe-PID
@@ -220,6 +222,28 @@ def json_text(data: Any, **options: Any) -> str:
     return json.dumps(data, indent=2, **options) + "\n"
 
 
+def entities_file(entities_format: str = "parquet") -> str:
+    """The file name of the entity table in ``entities_format`` (``parquet`` or ``csv``)."""
+    try:
+        return ENTITY_FILES[entities_format]
+    except KeyError:
+        raise ValueError(f"entity table format must be one of {sorted(ENTITY_FILES)}, "
+                         f"not {entities_format!r}") from None
+
+
 def write_entities(entities: pd.DataFrame, path: Path) -> None:
-    """The per-entity table, gzip-compressed with a fixed header time (byte-reproducible)."""
-    entities.to_csv(path, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
+    """The per-entity table, byte-reproducible: Parquet (``*.parquet``: zstd, no statistics or
+    timestamps) or gzip-compressed CSV with a fixed header time."""
+    if Path(path).suffix == ".parquet":
+        entities.to_parquet(path, engine="pyarrow", index=False, compression="zstd", write_statistics=False)
+    else:
+        entities.to_csv(path, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
+
+
+def read_entities(folder: str | os.PathLike) -> pd.DataFrame | None:
+    """The entity table of a results folder (Parquet, else CSV), or None if it has none."""
+    for name in ENTITY_FILES.values():
+        path = Path(folder) / name
+        if path.exists():
+            return pd.read_parquet(path, engine="pyarrow") if path.suffix == ".parquet" else pd.read_csv(path)
+    return None

@@ -20,9 +20,9 @@ REQUIRED_METRICS = ["throughput_per_day", "wait_mean", "wait_p50", "wait_p90", "
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _run_to(folder, scenario, seed=5, replications=3, workers=1, figures=False):
+def _run_to(folder, scenario, seed=5, replications=3, workers=1, figures=False, entities_format="parquet"):
     results = sim.run(scenario, replications=replications, seed=seed, workers=workers)
-    return sim.write_results(results, folder, figures=figures)
+    return sim.write_results(results, folder, figures=figures, entities_format=entities_format)
 
 
 def _snapshot(folder) -> dict:
@@ -39,25 +39,52 @@ def determinism_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("determinism")
     return {name: _run_to(base / name, scenario, **kwargs) for name, kwargs in {
         "first": {}, "second": {}, "two_workers": {"workers": 2}, "other_seed": {"seed": 6},
-        "fewer_replications": {"replications": 2}}.items()}
+        "fewer_replications": {"replications": 2}, "csv": {"entities_format": "csv"},
+        "csv_again": {"entities_format": "csv", "workers": 2}}.items()}
 
 
 @pytest.mark.parametrize("other", ["second", "two_workers"])
-@pytest.mark.parametrize("file_name", ["entities.csv.gz", "summary.csv", "hourly.csv", "scenario.resolved.yaml"])
+@pytest.mark.parametrize("file_name", ["entities.parquet", "summary.csv", "hourly.csv", "scenario.resolved.yaml"])
 def test_same_seed_gives_byte_identical_files(determinism_runs, other, file_name):
     first = (determinism_runs["first"] / file_name).read_bytes()
     assert len(first) > 100
     assert (determinism_runs[other] / file_name).read_bytes() == first
 
 
+def test_csv_entities_on_request_are_byte_identical_too(determinism_runs):
+    names = {p.name for p in determinism_runs["csv"].iterdir()}
+    assert "entities.csv.gz" in names and "entities.parquet" not in names
+    assert "entities.csv.gz" not in {p.name for p in determinism_runs["first"].iterdir()}
+    assert (determinism_runs["csv"] / "entities.csv.gz").read_bytes() == \
+        (determinism_runs["csv_again"] / "entities.csv.gz").read_bytes()
+    # the CSV holds the same rows as the Parquet file, floats to 4 decimals (an empty lane name
+    # reads back from CSV as missing)
+    from_csv = sim.load_results(determinism_runs["csv"]).entities
+    lanes = [column for column in from_csv.columns if column.startswith("lane_")]
+    from_csv[lanes] = from_csv[lanes].fillna("")
+    from_parquet = pd.read_parquet(determinism_runs["first"] / "entities.parquet")
+    pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=False, check_exact=False, atol=6e-5)
+
+
+def test_parquet_entities_round_trip_exactly(tmp_path):
+    """``load_results`` and ``pandas.read_parquet`` give back the very DataFrame of the run,
+    dtypes included, and the file carries no time or host that could vary."""
+    results = sim.run(load(small_scenario()), replications=2, seed=3)
+    folder = sim.write_results(results, tmp_path / "out", figures=False)
+    pd.testing.assert_frame_equal(sim.load_results(folder).entities, results.entities, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "entities.parquet"), results.entities, check_exact=True)
+    again = sim.write_results(results, tmp_path / "again", figures=False)
+    assert (again / "entities.parquet").read_bytes() == (folder / "entities.parquet").read_bytes()
+
+
 def test_the_seed_matters_and_replications_do_not_depend_on_their_number(determinism_runs):
-    first = pd.read_csv(determinism_runs["first"] / "entities.csv.gz")
-    other_seed = pd.read_csv(determinism_runs["other_seed"] / "entities.csv.gz")
+    first = pd.read_parquet(determinism_runs["first"] / "entities.parquet")
+    other_seed = pd.read_parquet(determinism_runs["other_seed"] / "entities.parquet")
     assert not first["arrival_min"].head(50).equals(other_seed["arrival_min"].head(50))
     assert (determinism_runs["other_seed"] / "summary.csv").read_bytes() != \
         (determinism_runs["first"] / "summary.csv").read_bytes()
     # replication r draws from its own streams: a 2-replication run is the first 2 of a 3-run
-    fewer = pd.read_csv(determinism_runs["fewer_replications"] / "entities.csv.gz")
+    fewer = pd.read_parquet(determinism_runs["fewer_replications"] / "entities.parquet")
     assert sorted(first["replication"].unique()) == [0, 1, 2]
     pd.testing.assert_frame_equal(fewer, first[first["replication"] < 2].reset_index(drop=True))
     # and the replications differ from each other
@@ -67,7 +94,7 @@ def test_the_seed_matters_and_replications_do_not_depend_on_their_number(determi
 
 def test_entities_file_is_reproducible_gzip(determinism_runs):
     """The gzip header carries no timestamp (mtime 0), so the bytes depend on the data alone."""
-    raw = (determinism_runs["first"] / "entities.csv.gz").read_bytes()
+    raw = (determinism_runs["csv"] / "entities.csv.gz").read_bytes()
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\x00\x00\x00\x00"
     assert gzip.decompress(raw).decode("utf-8").startswith("replication,id,class,direction")
 
@@ -88,7 +115,7 @@ def test_run_writes_a_complete_folder(cli_run):
     code, _, out = cli_run
     assert code == 0
     names = {p.name for p in out.iterdir()}
-    assert {"summary.csv", "hourly.csv", "entities.csv.gz", "scenario.resolved.yaml", "run.json"} <= names
+    assert {"summary.csv", "hourly.csv", "entities.parquet", "scenario.resolved.yaml", "run.json"} <= names
     figures = sorted(p for p in out.iterdir() if p.suffix == ".png")
     assert len(figures) >= 2
     for figure in figures:
@@ -178,6 +205,27 @@ def test_resolved_scenario_and_run_facts(cli_run):
     assert info["package_version"] == sim.__version__
 
 
+def test_run_json_has_the_time_of_each_phase(cli_run):
+    """run.json times every phase of the run (wall seconds in this process) and the workers' CPU
+    seconds of simulating and of the metrics; the phases add up to no more than the total."""
+    info = json.loads((cli_run[2] / "run.json").read_text(encoding="utf-8"))
+    phases = info["phases_s"]
+    assert list(phases) == ["replications", "aggregate", "write_tables", "figures", "report"]
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert phases["figures"] > 0 and phases["write_tables"] > 0
+    assert sum(phases.values()) <= info["total_wall_s"] + 0.01          # rounding of each to 1 ms
+    assert info["wall_time_s"] <= phases["replications"] + 0.01 <= info["total_wall_s"] + 0.01
+    assert set(info["worker_cpu_s"]) == {"simulate", "metrics"}
+    assert all(seconds > 0 for seconds in info["worker_cpu_s"].values())
+
+
+def test_writing_shows_a_progress_bar_of_its_steps(tmp_path, capsys):
+    results = sim.run(load(small_scenario()), replications=1, seed=2, progress=False)
+    sim.write_results(results, tmp_path / "out", progress=True)
+    shown = capsys.readouterr().err
+    assert "writing" in shown and "wait_ecdf.png" in shown and "report" in shown
+
+
 def test_resolved_scenario_reloads_exactly(cli_run):
     _, scenario_file, out = cli_run
     assert sim.load_scenario(out / "scenario.resolved.yaml") == sim.load_scenario(scenario_file)
@@ -222,7 +270,7 @@ def test_load_results_round_trips(cli_run):
 def test_load_results_without_entities(tmp_path):
     results = sim.run(load(small_scenario()), replications=2, seed=1, keep_entities=False)
     folder = sim.write_results(results, tmp_path / "out", figures=False)
-    assert not (folder / "entities.csv.gz").exists()
+    assert not (folder / "entities.parquet").exists() and not (folder / "entities.csv.gz").exists()
     loaded = sim.load_results(folder)
     assert loaded.entities is None
     pd.testing.assert_frame_equal(loaded.summary, pd.read_csv(folder / "summary.csv"))
@@ -268,7 +316,7 @@ def test_run_into_an_existing_empty_folder(tmp_path, small_yaml):
                  "--no-entities"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"summary.csv", "hourly.csv", "scenario.resolved.yaml", "run.json"} <= names
-    assert "entities.csv.gz" not in names and not any(name.endswith(".png") for name in names)
+    assert not {"entities.parquet", "entities.csv.gz"} & names and not any(name.endswith(".png") for name in names)
 
 
 def test_cli_days_override_reaches_the_run(tmp_path, small_yaml):
@@ -294,3 +342,21 @@ def test_validate_good_and_bad_files(tmp_path, capsys, small_yaml):
     line = line_of(bad.read_text(), "daily_volume")
     assert captured.err.splitlines() == [f"error: {bad}:{line}: demand.daily_volume: expected a number >= 0, got -5.0"]
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []   # validate writes nothing
+
+
+def test_summarize_replications_is_bit_identical_to_the_per_group_loop():
+    """The one-pass CIs of the hourly and timeline tables equal sim.stats.summarize exactly,
+    NaN values (ignored, as mean_ci does) and a key missing from a replication included."""
+    from sim.runner import summarize_replications
+    from sim.stats import summarize
+
+    rng = np.random.default_rng(1)
+    keys = [(hour, group, metric) for hour in range(30) for group in ("all", "class=car") for metric in "ab"]
+    rows = [(r, *key, float(rng.gamma(2.0, 3.0))) for r in range(5) for key in keys]
+    rows[7] = (*rows[7][:4], np.nan)
+    table = pd.DataFrame(rows, columns=["replication", "hour", "group", "metric", "value"])
+    pd.testing.assert_frame_equal(summarize_replications(table, ["hour", "group", "metric"]),
+                                  summarize(table, ["hour", "group", "metric"]), check_exact=True)
+    ragged = table.drop(index=3).reset_index(drop=True)          # falls back to the loop
+    pd.testing.assert_frame_equal(summarize_replications(ragged, ["hour", "group", "metric"]),
+                                  summarize(ragged, ["hour", "group", "metric"]), check_exact=True)

@@ -355,3 +355,10 @@ def test_one_colour_per_class_in_every_figure(results):
     assert colours(plots.hourly_wait_profile(results.hourly), want) == want
     assert colours(plots.wait_ecdf(results.entities, window=window), want) == want
     assert colours(plots.daily_throughput(plots.daily_throughput_table(results.entities)), want) == want
+
+
+def test_ecdf_steps_keep_the_ends_and_at_most_the_limit():
+    assert list(plots.ecdf_steps(5, most=10)) == [0, 1, 2, 3, 4]
+    steps = plots.ecdf_steps(1_000_000, most=2000)
+    assert steps[0] == 0 and steps[-1] == 999_999 and len(steps) <= 2000
+    assert (np.diff(steps) > 0).all()

@@ -88,7 +88,7 @@ def test_results_do_not_depend_on_workers(sweep_file: Path, tmp_path: Path) -> N
     for point in sweep.points:
         folder = tmp_path / "serial" / "points" / point.id
         assert {"summary.csv", "hourly.csv", "replications.csv", "point.json"} <= {p.name for p in folder.iterdir()}
-        assert not (folder / "entities.csv.gz").exists()         # entity rows only with keep_entities
+        assert not (folder / "entities.parquet").exists()        # entity rows only with keep_entities
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(sweep_file: Path, tmp_path: Path) -> None:
@@ -175,3 +175,12 @@ def test_dask_cluster_gives_the_local_results(sweep_file: Path, tmp_path: Path) 
                                   dashboard_address=None) as cluster:
         remote = run_sweep(sweep, tmp_path / "dask", executor="dask", scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local, remote)
+
+
+def test_keep_entities_writes_each_points_entity_table_as_parquet(sweep_file: Path, tmp_path: Path) -> None:
+    sweep = load_sweep(sweep_file, {"keep_entities": True, "replications": 2})
+    run_sweep(sweep, tmp_path / "kept", workers=1)
+    for point in sweep.points:
+        folder = tmp_path / "kept" / "points" / point.id
+        entities = pd.read_parquet(folder / "entities.parquet")
+        assert sorted(entities["replication"].unique()) == [0, 1] and not (folder / "entities.csv.gz").exists()
