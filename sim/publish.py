@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -80,24 +77,19 @@ def _images(folder: Path, captions: dict[str, str], drawn: dict[str, bytes]) -> 
 # --------------------------------------------------------------------------------------------
 # a run
 # --------------------------------------------------------------------------------------------
-FIGURE_PROCESSES = 2      # run figures are drawn in this many forked processes (at most the run's workers)
-_FORKED: Results | None = None   # the results the forked figure processes draw from (inherited, not pickled)
-
-
 def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
                 entities_format: str = "parquet", progress: bool | None = None) -> Path:
     """Write ``results`` into ``out`` (which must not exist yet, or be empty) and return its path:
     the tables (the entity table as ``entities_format``: ``parquet`` or ``csv``),
-    ``scenario.resolved.yaml``, with ``figures`` the PNG figures (drawn in other processes while
-    the tables are written), ``report.html`` (figures embedded), and last ``run.json`` with the
+    ``scenario.resolved.yaml``, with ``figures`` the PNG figures (drawn one at a time, each closed
+    once rendered), ``report.html`` (figures embedded), and last ``run.json`` with the
     wall time of each phase. ``progress`` shows a short bar of the writing steps on stderr
     (default: only when it is a terminal)."""
     target = Path(out)
     clock = results.clock
     names = plots.run_figures_planned(results) if figures else []
-    processes = min(FIGURE_PROCESSES, len(names), int(results.info.get("workers") or 1), os.cpu_count() or 1)
-    with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar, \
-            _run_figures_drawn(results, names, processes) as pending:
+    pending = {name: partial(_run_figure_png, name, results) for name in names}
+    with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
         with clock.phase("write_tables"):
             bar.set_postfix_str("tables", refresh=True)
@@ -124,29 +116,9 @@ def _write_run_tables(results: Results, folder: Path, entities_format: str) -> N
     (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
 
 
-def _run_figure_png(name: str, results: Results | None = None) -> bytes:
-    """One run figure drawn and rendered to PNG bytes (in a forked process: from ``_FORKED``)."""
-    return plots.png_bytes(plots.run_figure(results or _FORKED, name), close=True)
-
-
-@contextmanager
-def _run_figures_drawn(results: Results, names: list[str], processes: int) -> Iterator[dict[str, Callable[[], bytes]]]:
-    """The PNG bytes of each run figure ``names``, by file name, as a call that waits for them.
-
-    With ``processes`` > 1 the figures start drawing at once in that many forked processes (they
-    inherit ``results``, nothing is pickled but the PNG bytes), so the caller writes the tables
-    meanwhile; otherwise each is drawn here when asked for, one open figure at a time."""
-    global _FORKED
-    if processes <= 1:
-        yield {name: partial(_run_figure_png, name, results) for name in names}
-        return
-    _FORKED = results
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-    try:
-        yield {name: pool.submit(_run_figure_png, name).result for name in names}
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _FORKED = None
+def _run_figure_png(name: str, results: Results) -> bytes:
+    """One run figure drawn and rendered to PNG bytes (the figure is closed)."""
+    return plots.png_bytes(plots.run_figure(results, name), close=True)
 
 
 def _save_run_figures(pending: dict[str, Callable[[], bytes]], folder: Path, bar: Any) -> dict[str, bytes]:
