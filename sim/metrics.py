@@ -80,7 +80,7 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
-    """One row per traveler/vehicle: the ``entities.csv.gz`` contract."""
+    """One row per traveler/vehicle: the entity table contract (``entities.parquet``)."""
     view = view or entity_view(records, layout)
     arrivals = records.arrivals
     table = {
