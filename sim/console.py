@@ -31,6 +31,7 @@ CLASS_ONLY = ("backlog_time_mean",)   # the cargo backlog is a truck figure: sho
 
 
 def shown(group: str, metric: str) -> bool:
+    """Whether a table row of ``group`` shows ``metric`` (console and report alike)."""
     return metric not in CLASS_ONLY or kind(group) == "class"
 
 

@@ -371,7 +371,7 @@ class ReplicationMetrics:
         visits = self.records.visits
         arrived = visit_mask & (visits["arrive"] >= self.window[0]) & (visits["arrive"] < self.window[1])
         ended = visit_mask & ~np.isnan(visits["start"]) & (visits["end"] >= self.window[0]) & (visits["end"] < self.window[1])
-        values = {"throughput_per_day": np.sum(ended) / max(int(self.measured.sum()), 1)}
+        values = {"services_per_day": np.sum(ended) / max(int(self.measured.sum()), 1)}
         values.update(self._wait_stats((self.wait_start - visits["arrive"])[arrived], visits["arrive"][arrived]))
         return values
 

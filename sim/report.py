@@ -21,6 +21,7 @@ import pandas as pd
 from . import catalogue
 from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
 from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
+from .console import shown
 from .diagnostics import unfinished_warnings
 from .groups import KINDS, Group, of_kinds
 from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
@@ -106,7 +107,7 @@ HEADLINE_METRICS = ["throughput_per_day", "persons_per_day", "wait_mean", "peak_
                     "backlog_time_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "wait_mean_finished",
                     "unfinished", "unfinished_share", "unfinished_wait_mean"]
 STAGE_METRICS = ["utilization", "wait_mean", "wait_p90", "queue_length_mean", "queue_length_max",
-                 "throughput_per_day"]
+                 "services_per_day"]
 SWEEP_METRICS = ["wait_mean", "wait_p90", "share_wait_over_60min", "throughput_per_day", "utilization",
                  "unfinished"]
 
@@ -412,6 +413,7 @@ def headline_table(summary: pd.DataFrame) -> str:
     """Everyone, each class, direction and day type: throughput, waits (the peak-hour wait and,
     for cargo classes, the cargo backlog time beside them), service level, those still inside."""
     groups = of_kinds(summary["group"], *(k for k in KINDS if k != "stage"))
+    summary = summary[[shown(group, metric) for group, metric in zip(summary["group"], summary["metric"])]]
     return metric_table(summary, groups, HEADLINE_METRICS, "group", group_label)
 
 

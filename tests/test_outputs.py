@@ -138,7 +138,7 @@ def test_summary_table_contract(cli_run):
     assert set(REQUIRED_METRICS) <= by_group["all"]
     for group in groups:
         if group.startswith("stage="):
-            expected = set(REQUIRED_METRICS) - {"time_in_system_mean"}
+            expected = set(REQUIRED_METRICS) - {"time_in_system_mean", "throughput_per_day"} | {"services_per_day"}
         elif group != "all":
             expected = set(REQUIRED_METRICS) - {"utilization"}
         else:

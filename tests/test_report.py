@@ -247,3 +247,14 @@ def test_report_lists_every_service_time_and_inspection_probability():
 def test_run_report_has_the_service_section(run_folder):
     structure = parse((run_folder / "report.html").read_text(encoding="utf-8"))
     assert "service" in structure.ids and "Service times and inspections" in structure.headings
+
+
+def test_the_cargo_backlog_is_shown_on_class_rows_only():
+    """A truck figure is not everyone's: the report, like the console, shows it on class rows."""
+    from sim.report import headline_table
+    rows = [("all", "backlog_time_mean", 1473.8), ("class=truck", "backlog_time_mean", 1468.1),
+            ("all", "wait_mean", 54.7), ("class=truck", "wait_mean", 1.1)]
+    summary = pd.DataFrame([(g, m, v, v * 0.9, v * 1.1, "min") for g, m, v in rows],
+                           columns=["group", "metric", "mean", "ci_low", "ci_high", "unit"])
+    text = headline_table(summary)
+    assert "1,468.1" in text and "1,473.8" not in text and "54.7" in text
