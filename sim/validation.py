@@ -24,6 +24,7 @@ import pandas as pd
 from . import analytic
 from .errors import Problem, ScenarioError
 from .experiment import Replications
+from .groups import kind
 from .runner import ReplicationOutput
 from .scenario import load_scenario
 from .stats import mean_ci
@@ -98,10 +99,11 @@ def hourly_metric(group: str, name: str, hour: int) -> Callable[[ReplicationOutp
 
 def little(group: str) -> Callable[[ReplicationOutput], float]:
     """L_q / (lambda W_q) from one replication's outputs: 1 by Little's law."""
+    served = "services_per_day" if kind(group) == "stage" else "throughput_per_day"
+
     def extract(output: ReplicationOutput) -> float:
         values = {(g, m): v for g, m, v in output.metrics if g == group}
-        return values[group, "queue_length_mean"] / (values[group, "throughput_per_day"] / 1440.0
-                                                     * values[group, "wait_mean"])
+        return values[group, "queue_length_mean"] / (values[group, served] / 1440.0 * values[group, "wait_mean"])
     return extract
 
 

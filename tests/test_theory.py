@@ -213,7 +213,8 @@ def check_little(days: int, replications: int) -> None:
         assert tolerance < 0.25 * queue["mean"], f"{group}: CI too wide for a meaningful check"
         # with the realised rate (throughput) the identity holds on every sample path, up to the
         # edge effects of the window: much tighter
-        realised = summary_row(results, "throughput_per_day", group)["mean"] / MINUTES_PER_DAY
+        served = "services_per_day" if group.startswith("stage=") else "throughput_per_day"
+        realised = summary_row(results, served, group)["mean"] / MINUTES_PER_DAY
         assert queue["mean"] == pytest.approx(realised * wait["mean"], rel=0.02), group
 
 
