@@ -13,16 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-import numpy as np
 import pandas as pd
-from scipy.special import stdtrit
 
 from .catalogue import unit
 from .diagnostics import run_warnings
 from .experiment import run_replications
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
-from .stats import CONFIDENCE, mean_ci, summarize
+from .stats import summarize_replications
 
 SUMMARY_COLUMNS = ["group", "metric", "mean", "ci_low", "ci_high", "unit"]
 
@@ -110,39 +108,6 @@ def worker_cpu(outputs: Iterable[ReplicationOutput]) -> dict[str, float]:
         for phase, seconds in output.cpu_s.items():
             totals[phase] = totals.get(phase, 0.0) + seconds
     return {phase: round(seconds, 3) for phase, seconds in totals.items()}
-
-
-def summarize_replications(per_replication: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """:func:`sim.stats.summarize` (mean, ci_low, ci_high per ``keys``, in order of first
-    appearance) with the same numbers, bit for bit, in one numpy pass when every key has the same
-    number of replications: a key x replication matrix whose rows are reduced as
-    :func:`sim.stats.mean_ci` reduces one (rows with a NaN go through it). A 16-day run has ~10,000
-    keys, which the per-group loop takes about a second over."""
-    grouped = per_replication.groupby(keys, sort=False)
-    codes = grouped.ngroup().to_numpy()
-    sizes = np.bincount(codes)
-    if len(sizes) == 0 or (sizes != sizes[0]).any():
-        return summarize(per_replication, keys)
-    order = np.argsort(codes, kind="stable")             # each key's rows in their original order
-    values = per_replication["value"].to_numpy(dtype=float)[order].reshape(len(sizes), sizes[0])
-    table = per_replication[keys].iloc[order[::sizes[0]]].reset_index(drop=True)
-    mean, low, high = _mean_ci_rows(values)
-    table["mean"], table["ci_low"], table["ci_high"] = mean, low, high
-    return table
-
-
-def _mean_ci_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`sim.stats.mean_ci` of each row of ``values`` (replications in columns)."""
-    count = values.shape[1]
-    mean = values.mean(axis=1)
-    if count >= 2:
-        half = stdtrit(count - 1, (1 + CONFIDENCE) / 2) * values.std(axis=1, ddof=1) / np.sqrt(count)
-        low, high = mean - half, mean + half
-    else:
-        low = high = np.full(len(values), np.nan)
-    for row in np.flatnonzero(np.isnan(values).any(axis=1)):
-        mean[row], low[row], high[row] = mean_ci(values[row])
-    return mean, low, high
 
 
 def replication_table(outputs: Iterable[ReplicationOutput]) -> pd.DataFrame:

@@ -347,7 +347,7 @@ def test_validate_good_and_bad_files(tmp_path, capsys, small_yaml):
 def test_summarize_replications_is_bit_identical_to_the_per_group_loop():
     """The one-pass CIs of the hourly and timeline tables equal sim.stats.summarize exactly,
     NaN values (ignored, as mean_ci does) and a key missing from a replication included."""
-    from sim.runner import summarize_replications
+    from sim.stats import summarize_replications
     from sim.stats import summarize
 
     rng = np.random.default_rng(1)
