@@ -40,15 +40,14 @@ class Replications:
         self.executor = make_executor(workers, executor, scheduler)
         self.bar = progress_bar(expected, description, progress)
         self.started = time.perf_counter()
-        self.pending = self.submitted = 0
+        self.submitted = 0
 
     def submit(self, key: Hashable, scenario: Scenario, seed: int, replications: Iterable[int], *args: Any) -> None:
         """Queue replications of one variant (``args`` follow the task's first three arguments)."""
         for replication in replications:
             self.executor.submit((key, replication), self.task, scenario, seed, replication, *args)
-            self.pending += 1
             self.submitted += 1
-        self.expect(max(self.bar.total, self.submitted))
+        self.expect(self.bar.total)
 
     def expect(self, total: int) -> None:
         """Set the progress bar's total (replications expected in all; at least those submitted)."""
@@ -59,7 +58,6 @@ class Replications:
         """``((key, replication), output)`` as each replication finishes, until none is pending
         (more may be submitted while iterating)."""
         for done, output in self.executor.results():
-            self.pending -= 1
             self.bar.update(1)
             yield done, output
 
