@@ -238,12 +238,12 @@ class ReplicationMetrics:
             groups.append(GroupMasks(Group("green_channel", "eligible"), arrivals.green, None, measured))
             groups.append(GroupMasks(Group("green_channel", "not_eligible"), ~arrivals.green, None, measured))
         calendar = self.scenario.calendar
-        weekend_day = np.array([day_matches("weekend", date) for date in day_dates(calendar, calendar.days + 1)])
-        day_index = np.minimum((arrivals.time // MINUTES_PER_DAY).astype(int), len(weekend_day) - 1)
+        weekend_day = np.array([day_matches("weekend", date) for date in day_dates(calendar, calendar.days)])
         for label, wanted in (("weekday", False), ("weekend", True)):
-            days = measured & (weekend_day[:calendar.days] == wanted)
-            if days.any():
-                groups.append(GroupMasks(Group("day", label), weekend_day[day_index] == wanted, None, days, True))
+            on_days = weekend_day == wanted
+            if (measured & on_days).any():
+                groups.append(GroupMasks(Group("day", label), self._on_days(arrivals.time, on_days), None,
+                                         measured & on_days, True))
         return groups
 
     @staticmethod
@@ -295,8 +295,7 @@ class ReplicationMetrics:
         times = np.where(finite, times, -1.0)
         chosen = finite & (times >= self.window[0]) & (times < self.window[1])
         if days is not None:
-            day = np.clip((times // MINUTES_PER_DAY).astype(int), 0, len(days) - 1)
-            chosen &= days[day]
+            chosen &= self._on_days(times, days)
         if hours is not None:
             hour = (times % MINUTES_PER_DAY) / 60.0
             chosen &= (hour >= hours[0]) & (hour < hours[1])
