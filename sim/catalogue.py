@@ -114,3 +114,22 @@ def format_value(name: str, value: float, digits: int | None = None) -> str:
     if entry.percent:
         return f"{100 * value:,.{digits}f} %"
     return f"{value:,.{digits}f} {entry.unit}"
+
+
+def estimate(mean: float, low: float, high: float, digits: int = 1, percent: bool = False) -> str:
+    """``12.3 ±1.1`` (mean and 95 % CI half-width); fractions as percentages when ``percent``;
+    ``–`` for a missing mean, the mean alone without an interval."""
+    scale, suffix = (100.0, " %") if percent else (1.0, "")
+    if mean is None or mean != mean:
+        return "–"
+    text = f"{scale * mean:,.{digits}f}"
+    if not (low != low or high != high):
+        text += f" ±{scale * (high - low) / 2:,.{digits}f}"
+    return text + suffix
+
+
+def format_estimate(name: str, mean: float, low: float, high: float) -> str:
+    """:func:`estimate` in the catalogue's digits of ``name``, fractions as percentages (one
+    decimal, as written, for a name outside the catalogue)."""
+    entry = METRICS.get(name)
+    return estimate(mean, low, high, entry.digits if entry else 1, bool(entry and entry.percent))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .catalogue import metric as catalogue_entry
+from .catalogue import format_estimate
 from .groups import kind, of_kinds
 
 if TYPE_CHECKING:
@@ -40,12 +40,7 @@ def estimate_text(summary: pd.DataFrame, group: str, metric: str) -> str:
     if (group, metric) not in summary.index:
         return "-"
     row = summary.loc[(group, metric)]
-    entry = catalogue_entry(metric)
-    scale = 100.0 if entry.percent else 1.0
-    text = f"{scale * row['mean']:,.{entry.digits}f}"
-    if row["ci_low"] == row["ci_low"]:  # not NaN
-        text += f" ±{scale * (row['ci_high'] - row['ci_low']) / 2:,.{entry.digits}f}"
-    return text + (" %" if entry.percent else "")
+    return format_estimate(metric, row["mean"], row["ci_low"], row["ci_high"])
 
 
 def _table(summary: pd.DataFrame, groups: list[str], columns: list[tuple[str, str, int]], title: str) -> list[str]:

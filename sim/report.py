@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
+from .catalogue import estimate, format_estimate
 from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
 from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
 from .console import shown
@@ -124,17 +125,6 @@ def number(value: float, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     return f"{value:,.{digits}f}"
-
-
-def estimate(mean: float, low: float, high: float, digits: int = 1, percent: bool = False) -> str:
-    """``12.3 ±1.1`` (mean and 95 % CI half-width); fractions as percentages when ``percent``."""
-    scale, suffix = (100.0, " %") if percent else (1.0, "")
-    if mean is None or np.isnan(mean):
-        return "–"
-    text = f"{scale * mean:,.{digits}f}"
-    if not (np.isnan(low) or np.isnan(high)):
-        text += f" ±{scale * (high - low) / 2:,.{digits}f}"
-    return text + suffix
 
 
 def level(metric: str, value: float) -> str:
@@ -379,12 +369,6 @@ def _summary_index(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["group", "metric"]).set_index(["group", "metric"])
 
 
-def metric_estimate(metric: str, mean: float, low: float, high: float) -> str:
-    """``estimate`` in the catalogue's digits of ``metric``, fractions as percentages."""
-    entry = catalogue.METRICS.get(metric)
-    return estimate(mean, low, high, entry.digits if entry else 1, bool(entry and entry.percent))
-
-
 def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int | None = None) -> str:
     """One (group, metric) of a summary indexed by group and metric, as an escaped table cell
     (digits and percent from the catalogue unless ``digits`` is given)."""
@@ -393,7 +377,7 @@ def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int | No
     row = index.loc[(group, metric)]
     if digits is not None:
         return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, catalogue.unit(metric) == "fraction"))
-    return esc(metric_estimate(metric, row["mean"], row["ci_low"], row["ci_high"]))
+    return esc(format_estimate(metric, row["mean"], row["ci_low"], row["ci_high"]))
 
 
 def present_metrics(index: pd.DataFrame, groups: list[str], metrics: list[str]) -> list[str]:
