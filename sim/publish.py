@@ -14,9 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -88,7 +87,6 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     target = Path(out)
     clock = results.clock
     names = plots.run_figures_planned(results) if figures else []
-    pending = {name: partial(_run_figure_png, name, results) for name in names}
     with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
         with clock.phase("write_tables"):
@@ -96,7 +94,7 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
             _write_run_tables(results, staging, entities_format)
             bar.update(1)
         with clock.phase("figures"):
-            drawn = _save_run_figures(pending, staging, bar)
+            drawn = _save_run_figures(results, names, staging, bar)
         with clock.phase("report"):
             bar.set_postfix_str("report", refresh=True)
             write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
@@ -116,31 +114,25 @@ def _write_run_tables(results: Results, folder: Path, entities_format: str) -> N
     (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
 
 
-def _run_figure_png(name: str, results: Results) -> bytes:
-    """One run figure drawn and rendered to PNG bytes (the figure is closed)."""
-    return plots.png_bytes(plots.run_figure(results, name), close=True)
-
-
-def _save_run_figures(pending: dict[str, Callable[[], bytes]], folder: Path, bar: Any) -> dict[str, bytes]:
-    """Wait for each figure's PNG and write it into ``folder``, advancing ``bar``; returns the
-    PNG bytes by file name."""
+def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any = None) -> dict[str, bytes]:
+    """Draw each run figure of ``names`` in turn, write it into ``folder`` and close it (one open
+    figure at a time), advancing ``bar``; returns the PNG bytes by file name."""
     drawn: dict[str, bytes] = {}
-    for name, png in pending.items():
-        bar.set_postfix_str(name, refresh=True)
-        drawn[name] = png()
+    for name in names:
+        if bar is not None:
+            bar.set_postfix_str(name, refresh=True)
+        drawn[name] = plots.png_bytes(plots.run_figure(results, name), close=True)
         write_bytes_atomic(drawn[name], folder / name)
-        bar.update(1)
+        if bar is not None:
+            bar.update(1)
     return drawn
-
-
-def _run_figures_and_report(results: Results, folder: Path, figures: bool) -> None:
-    drawn = save_figures(plots.run_figures(results), folder) if figures else {}
-    write_text_atomic(run_report(results, _images(folder, plots.RUN_FIGURES, drawn)), folder / REPORT_FILE)
 
 
 def redraw_run(results: Results, folder: str | os.PathLike) -> None:
     """Draw the figures of a results folder again and rewrite its ``report.html``."""
-    _run_figures_and_report(results, Path(folder), figures=True)
+    folder = Path(folder)
+    drawn = _save_run_figures(results, plots.run_figures_planned(results), folder)
+    write_text_atomic(run_report(results, _images(folder, plots.RUN_FIGURES, drawn)), folder / REPORT_FILE)
 
 
 # --------------------------------------------------------------------------------------------
