@@ -93,6 +93,29 @@ def test_an_impossible_date_in_a_list(tmp_path):
     assert problem.path == "calendar.closed_dates.1" and "not a real date" in problem.message
 
 
+def test_a_read_problem_does_not_hide_the_schema_problems_beside_it(tmp_path):
+    """An impossible date, a duplicate key and an unreadable value are reported together with
+    the unknown fields of the same block, in line order; the bad date is not reported twice
+    (once as unreadable, once as 'not a date' from the schema)."""
+    text = replaced("start_date: 2025-07-07", "start_date: 2025-02-30\n  dayz: 3")
+    text = text.replace("  drain: 12 h", "  drain: 12 h\n  drain: 13 h\n  closed_weekdays: !!int x")
+    problems = problems_of(write(tmp_path, text))
+    paths = [problem.path for problem in problems]
+    assert paths == ["calendar.start_date", "calendar.dayz", "calendar.drain", "calendar.closed_weekdays"], problems
+    assert "not a real date" in problems[0].message and "did you mean 'days'" in problems[1].message
+    assert "duplicate key" in problems[2].message and "cannot read 'x' as int" in problems[3].message
+    assert [problem.line for problem in problems] == sorted(problem.line for problem in problems)
+
+
+def test_a_read_problem_in_a_base_is_reported_beside_the_childs_problems(tmp_path):
+    base = write(tmp_path, replaced("start_date: 2025-07-07", "start_date: 2025-02-30"), "base.yaml")
+    child = write(tmp_path, "extends: base.yaml\nrun:\n  sead: 3\n", "child.yaml")
+    problems = problems_of(child)
+    assert [(Path(problem.file).name, problem.path) for problem in problems] == [
+        ("base.yaml", "calendar.start_date"), ("child.yaml", "run.sead")], problems
+    assert Path(problems[0].file) == base.resolve()
+
+
 def test_validate_reports_every_file(tmp_path, capsys, small_yaml):
     bad = write(tmp_path, replaced("start_date: 2025-07-07", "start_date: 2025-02-30"))
     missing = tmp_path / "missing.yaml"
@@ -139,8 +162,9 @@ def test_a_duplicate_key_names_both_lines(tmp_path, old, new, path):
 
 
 def test_keys_that_read_as_the_same_value_are_duplicates(tmp_path):
-    problem = only(problems_of(write(tmp_path, "1: a\n0x1: b\n")))
-    assert "duplicate key '0x1'" in problem.message
+    problems = problems_of(write(tmp_path, "1: a\n0x1: b\n"))      # beside the fields the file lacks
+    duplicates = [problem for problem in problems if "duplicate key" in problem.message]
+    assert len(duplicates) == 1 and "duplicate key '0x1'" in duplicates[0].message and duplicates[0].line == 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -118,28 +118,35 @@ def _limit(message: str, event: yaml.Event) -> yaml.YAMLError:
     return _LimitExceeded(None, None, message, event.start_mark)
 
 
-def read_yaml(path: Path) -> tuple[Any, LineMap]:
+def read_yaml(path: Path, deferred: list[Problem] | None = None) -> tuple[Any, LineMap]:
     """Read and parse a YAML file (see :func:`read_text` and :func:`parse_yaml`)."""
     try:
         text = read_text(path)
     except Unreadable as error:
         raise ScenarioError(Problem(str(path), "", str(error))) from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(text, str(path), deferred)
 
 
-def parse_yaml(text: str, label: str) -> tuple[Any, LineMap]:
+def parse_yaml(text: str, label: str, deferred: list[Problem] | None = None) -> tuple[Any, LineMap]:
     """Parse YAML text; return the data and where each field path was written.
 
     Besides malformed YAML, these are problems (with file, line and field path): duplicate keys
     in a mapping, an impossible date (``2025-02-30``), a value its tag cannot build
     (``!!int x``), and the limits of :class:`_BoundedLoader` (depth, aliases).
+
+    Duplicate keys and unbuildable values are raised at once, unless ``deferred`` is a list:
+    then they are added to it and the document is still built (a duplicate key keeps its last
+    value, an unbuildable value is read as its text), so that validation can report the
+    problems of the rest of the file beside them (see :func:`validate`).
     """
     loader = _BoundedLoader(text)
     try:
         root = loader.get_single_node()
         lines, problems = _index_lines(root, label, loader)
-        if problems:
+        if problems and deferred is None:
             raise ScenarioError(sorted(problems, key=lambda problem: problem.line or 0))
+        if deferred is not None:
+            deferred.extend(problems)
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -221,10 +228,11 @@ def _scalar_problem(node: yaml.ScalarNode, path: tuple[str, ...], label: str,
     except yaml.YAMLError:
         return None                            # reported with its mark when the document is built
     except (ValueError, TypeError, AttributeError, OverflowError):
-        line, shown = node.start_mark.line + 1, _shown(node.value, 40)
-        if node.tag == "tag:yaml.org,2002:timestamp":
+        line, shown, tag = node.start_mark.line + 1, _shown(node.value, 40), node.tag
+        node.tag = "tag:yaml.org,2002:str"     # if the document is still built, the value reads as its text
+        if tag == "tag:yaml.org,2002:timestamp":
             return Problem(label, ".".join(path), f"not a real date: {shown}", line)
-        return Problem(label, ".".join(path), f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}", line)
+        return Problem(label, ".".join(path), f"cannot read {shown} as {tag.rsplit(':', 1)[-1]}", line)
     return None
 
 
@@ -260,12 +268,13 @@ def _replaces(base: dict, override: dict) -> bool:
 
 
 def resolve_extends(data: Any, lines: LineMap, label: str, base_dir: Path,
-                    seen: tuple[str, ...] = ()) -> tuple[Any, LineMap]:
+                    seen: tuple[str, ...] = (), deferred: list[Problem] | None = None) -> tuple[Any, LineMap]:
     """Follow ``extends: other.yaml`` chains and merge them, child over parent.
 
     A base that cannot be read (missing, not a regular file, too large, a bad name) or that
     closes a cycle is a problem at the child's ``extends`` field; a problem *inside* a base
-    file (malformed YAML, a bad value) points into the base file.
+    file (malformed YAML, a bad value) points into the base file. ``deferred`` is passed on to
+    :func:`parse_yaml` for every base.
     """
     if not isinstance(data, dict):
         raise ScenarioError(Problem(label, "", "expected a mapping of scenario fields at the top level", 1))
@@ -289,8 +298,9 @@ def resolve_extends(data: Any, lines: LineMap, label: str, base_dir: Path,
     resolved = _resolved(parent_path)
     if resolved in seen:
         raise problem(f"circular extends through {Path(resolved).name}")
-    parent, parent_lines = parse_yaml(text, resolved)
-    parent, parent_lines = resolve_extends(parent, parent_lines, resolved, Path(resolved).parent, seen + (resolved,))
+    parent, parent_lines = parse_yaml(text, resolved, deferred)
+    parent, parent_lines = resolve_extends(parent, parent_lines, resolved, Path(resolved).parent, seen + (resolved,),
+                                           deferred)
     child = {key: value for key, value in data.items() if key != "extends"}
     return merge(parent, child), {**parent_lines, **lines}
 
@@ -347,17 +357,18 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
         if not overrides:
             return source
         source = source.model_dump(mode="json", by_alias=True)
+    deferred: list[Problem] = []      # problems found while reading, reported with the schema's
     if isinstance(source, Mapping):
         label, base_dir = "<scenario>", Path.cwd()
-        data, lines = resolve_extends(dict(source), {}, label, base_dir)
+        data, lines = resolve_extends(dict(source), {}, label, base_dir, deferred=deferred)
     else:
         path = Path(source)
         label, base_dir = str(path), path.parent
-        data, lines = read_yaml(path)
-        data, lines = resolve_extends(data, lines, label, base_dir, (_resolved(path),))
+        data, lines = read_yaml(path, deferred)
+        data, lines = resolve_extends(data, lines, label, base_dir, (_resolved(path),), deferred)
     for dotted, value in (overrides or {}).items():
         data = set_dotted(data, dotted, value)
-    return validate(data, lines, label)
+    return validate(data, lines, label, deferred)
 
 
 def validate_model(model: type[BaseModel], data: Any, lines: LineMap, label: str) -> Any:
@@ -383,11 +394,28 @@ def _most_specific(problems: list[Problem]) -> list[Problem]:
     return kept
 
 
-def validate(data: dict, lines: LineMap, label: str) -> Scenario:
-    """Validate merged data against the schema, then the cross-field checks."""
+def validate(data: dict, lines: LineMap, label: str, read_problems: Sequence[Problem] = ()) -> Scenario:
+    """Validate merged data against the schema, then the cross-field checks.
+
+    ``read_problems`` are those found while reading the files (duplicate keys, impossible
+    dates): they are reported together with the schema's problems, in file and line order,
+    the schema's own complaint about a value already reported (a bad date read as text) left
+    out. The cross-field checks run only on data that has none of either.
+    """
     problems = data_problems(data, lines, label)
     if problems:
         raise ScenarioError(problems)
+    if read_problems:
+        try:
+            validate_model(Scenario, data, lines, label)
+            schema_problems: list[Problem] = []
+        except ScenarioError as error:
+            schema_problems = error.problems
+        reported = {problem.path for problem in read_problems}
+        problems = list(read_problems) + [problem for problem in schema_problems if problem.path not in reported]
+        files = {file: order for order, file in enumerate(dict.fromkeys(problem.file for problem in problems))}
+        raise ScenarioError(sorted(problems, key=lambda problem: (files[problem.file], problem.line is None,
+                                                                  problem.line or 0)))
     scenario = validate_model(Scenario, data, lines, label)
     for path, message in check_scenario(scenario):
         file, dotted, line = _where(tuple(path.split(".")), lines, label)
