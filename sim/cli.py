@@ -58,8 +58,16 @@ def _experiment_options(parser: argparse.ArgumentParser, out_default: str, defau
                         help="worker processes (default: the number of CPUs; results do not depend on it)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (like every other error of the CLI),
+    naming the command and where its help is, instead of the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="checkpoint-sim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="checkpoint-sim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"checkpoint-sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 

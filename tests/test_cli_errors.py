@@ -444,3 +444,21 @@ def test_readme_sweep_example_loads_and_its_grid_changes_the_scenarios(tmp_path:
         assert "default" not in name.split("."), f"{name}: the night-time default rarely changes the answer"
     dumps = {json.dumps(s.model_dump(mode="json"), sort_keys=True) for s in sweep.scenarios.values()}
     assert len(dumps) == len(sweep.points)
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["run"], ["checkpoint-sim run:", "required: scenario", "checkpoint-sim run --help"]),
+    (["run", "x.yaml", "--workers", "0"], ["--workers", "whole number >= 1, got 0"]),
+    (["sweep", "x.yaml", "--replications", "two"], ["--replications", "'two'"]),
+    (["rnu"], ["invalid choice: 'rnu'", "checkpoint-sim --help"]),
+    ([], ["required: command"]),
+])
+def test_a_usage_error_is_one_line_with_exit_status_2(argv, needles, capsys, no_simulation) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "usage:" not in captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert all(needle in lines[0] for needle in needles), (needles, lines[0])
