@@ -28,6 +28,7 @@ def load_scenario(*args, **kwargs) -> "Scenario":
     return load(*args, **kwargs)
 
 EXIT_USAGE = 2
+SWEEP_METRIC, SWEEP_TARGET = "wait_p90", 60.0     # what `plot SWEEP_FOLDER` draws unless told
 
 
 def _whole_number(minimum: int):
@@ -115,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="redraw the figures and report.html of a run, sweep or comparison folder")
     plot.add_argument("folder", type=Path, help="results, sweep or comparison folder")
-    plot.add_argument("--metric", default="wait_p90",
-                      help="sweeps: service-level metric of the heatmap (default: wait_p90)")
-    plot.add_argument("--target", type=float, default=60.0, help="sweeps: its target, drawn as a contour (default: 60)")
+    plot.add_argument("--metric", help=f"sweeps only: service-level metric of the heatmap (default: {SWEEP_METRIC})")
+    plot.add_argument("--target", type=float,
+                      help=f"sweeps only: its target, drawn as a contour (default: {SWEEP_TARGET:g})")
 
     calibrate = commands.add_parser("calibrate", help="fit a scenario's free parameters to its calibration targets")
     calibrate.add_argument("scenario", type=Path, help="scenario YAML file with a calibration block")
@@ -366,16 +367,23 @@ def _read_sweep_table(folder: Path):
 
 def command_plot(args: argparse.Namespace) -> int:
     folder = args.folder
-    _check_metric(args.metric)
+    metric = SWEEP_METRIC if args.metric is None else args.metric
+    target = SWEEP_TARGET if args.target is None else args.target
+    _check_metric(metric)
     if (folder / "sweep.csv").is_file():
         from .publish import redraw_sweep
 
         table = _read_sweep_table(folder)
-        _check_metric(args.metric, table)
+        _check_metric(metric, table)
         base_file = folder / "scenario.resolved.yaml"
         redraw_sweep(folder, table, load_scenario(base_file) if base_file.is_file() else None,
-                     metric=args.metric, target=args.target)
-    elif (folder / "compare.json").is_file():
+                     metric=metric, target=target)
+        print(f"figures and report.html redrawn in {folder}")
+        return 0
+    given = [flag for flag, value in (("--metric", args.metric), ("--target", args.target)) if value is not None]
+    if given:
+        raise ScenarioError(f"{' and '.join(given)} apply to sweep folders only, and {folder} has no sweep.csv")
+    if (folder / "compare.json").is_file():
         from .comparison import load_comparison
         from .publish import redraw_comparison
         redraw_comparison(load_comparison(folder), folder)

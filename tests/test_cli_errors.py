@@ -462,3 +462,15 @@ def test_a_usage_error_is_one_line_with_exit_status_2(argv, needles, capsys, no_
     lines = captured.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert all(needle in lines[0] for needle in needles), (needles, lines[0])
+
+
+@pytest.mark.parametrize("marker", ["summary.csv", "compare.json"])
+def test_plot_refuses_sweep_options_for_a_run_or_comparison_folder(tmp_path: Path, marker: str, capsys) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for name in (marker, "scenario.resolved.yaml"):
+        (folder / name).write_text("")
+    before = _entries(folder)
+    assert main(["plot", str(folder), "--metric", "wait_mean", "--target", "30"]) == 2
+    _one_error_line(capsys, "--metric and --target apply to sweep folders only", str(folder))
+    assert _entries(folder) == before                        # nothing redrawn, nothing written
