@@ -116,20 +116,31 @@ def load_sweep(path: str | os.PathLike, overrides: dict[str, Any] | None = None,
                                         lines.get(("grid", name), (None, None))[1]))
     points = expand_points(spec)
     _refuse_overlaps(path, lines, points, point_overrides or {})
-    scenarios = {}
+    scenarios, failures = {}, {}
     for point in points:
         try:
             scenarios[point.id] = load_scenario(base, point.overrides)
         except ScenarioError as error:
-            raise ScenarioError([Problem(str(path), ".".join(_origin(point, problem.path)),
-                                         f"point {point.id} {point.params}: {problem.path}: {problem.message}",
-                                         lines.get(_origin(point, problem.path), (None, None))[1])
-                                 for problem in error.problems]) from None
+            for problem in error.problems:
+                failures.setdefault((_origin(point, problem.path), problem.path, problem.message), []).append(point)
+    if failures:
+        raise ScenarioError([_point_problem(path, lines, origin, field, message, failed)
+                             for (origin, field, message), failed in failures.items()])
     digest = hashlib.sha256(json.dumps({
         "sweep": spec.model_dump(mode="json"),
         "base": base.model_dump(mode="json"),
         "version": __version__}, sort_keys=True, default=str).encode()).hexdigest()
     return Sweep(path, spec, base, points, scenarios, digest)
+
+
+def _point_problem(path: Path, lines: dict, origin: tuple[str, ...], field: str, message: str,
+                   points: list[Point]) -> Problem:
+    """One problem of the scenarios a sweep produces, at the grid value or variant that causes
+    it, naming the first point it breaks and how many others it breaks the same way."""
+    first = points[0]
+    others = f" (and {len(points) - 1} other point{'s' if len(points) > 2 else ''})" if len(points) > 1 else ""
+    return Problem(str(path), ".".join(origin), f"point {first.id} {first.params}{others}: {field}: {message}",
+                   lines.get(origin, (None, None))[1])
 
 
 def _overlaps(first: str, second: str) -> bool:

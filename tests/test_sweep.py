@@ -63,6 +63,26 @@ def test_bad_sweep_file_names_file_line_and_field(sweep_file: Path, tmp_path: Pa
     assert "booths" in problem.message and ">= 0" in problem.message and problem.line is not None
 
 
+def test_every_bad_variant_and_grid_value_is_reported_once(sweep_file: Path, tmp_path: Path) -> None:
+    spec = yaml.safe_load(sweep_file.read_text())
+    spec["variants"] = {"minus": {"stages.desk.pools.booths.booths": -1},
+                        "good": {"stages.desk.pools.booths.booths": 4},
+                        "typo": {"run.sead": 3}}
+    spec["grid"] = {"demand.daily_volume": [3000, -5]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(sim.ScenarioError) as error:
+        load_sweep(bad)
+    found = {problem.path: problem.message for problem in error.value.problems}
+    assert set(found) == {"variants.minus.stages.desk.pools.booths.booths", "variants.typo.run.sead",
+                          "grid.demand.daily_volume"}, error.value.problems
+    assert "point p0000" in found["variants.minus.stages.desk.pools.booths.booths"]
+    assert "(and 1 other point)" in found["variants.minus.stages.desk.pools.booths.booths"]   # both volumes
+    assert "(and 2 other points)" in found["grid.demand.daily_volume"]             # -5 with each variant
+    assert "did you mean 'seed'" in found["variants.typo.run.sead"]
+    assert all(problem.line is not None for problem in error.value.problems)
+
+
 def test_cli_sweep_bad_input_exits_2_and_writes_nothing(sweep_file: Path, tmp_path: Path, capsys) -> None:
     spec = yaml.safe_load(sweep_file.read_text())
     spec["target_ci"] = "two minutes"
