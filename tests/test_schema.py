@@ -58,7 +58,7 @@ class Bad:
 
 BAD = [
     Bad("malformed-yaml", "  days: 2", "  days: 2: 3", "", r"malformed YAML: mapping values are not allowed"),
-    Bad("wrong-type", "  days: 2", "  days: two", "calendar.days", r"valid integer"),
+    Bad("wrong-type", "  days: 2", "  days: two", "calendar.days", r"expected a whole number, got .two."),
     Bad("negative-rate", "daily_volume: 200", "daily_volume: -5", "demand.daily_volume", r"expected a number >= 0, got -5"),
     Bad("probability-above-1", "green_channel_share: 0.1", "green_channel_share: 1.5",
         "classes.pedestrian.green_channel_share", r"expected a probability between 0 and 1, got 1.5"),
@@ -215,3 +215,19 @@ def test_command_line_rejects_bad_numbers(small_yaml, tmp_path, capsys):
         err = capsys.readouterr().err
         assert "Traceback" not in err and "expected" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ("  days: 2", "  days: 1.5", "calendar.days", "expected a whole number, got 1.5"),
+    ("  seed: 11", "  seed: -1", "run.seed", "expected a number >= 0, got -1"),
+    ("  drain: 12 h", "  drain: 12 h\n  closed_weekdays: [mon, sunday]", "calendar.closed_weekdays.1",
+     "expected one of 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun', got 'sunday'; did you mean 'sun'?"),
+])
+def test_range_and_type_errors_say_what_was_expected_and_what_was_given(tmp_path, old, new, path, message):
+    text = SMALL_YAML.replace(old, new)
+    assert text != SMALL_YAML
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(sim.ScenarioError) as error:
+        sim.load_scenario(bad)
+    assert [(problem.path, problem.message) for problem in error.value.problems] == [(path, message)]

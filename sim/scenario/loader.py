@@ -507,7 +507,41 @@ def _problem(item: dict, data: Any, lines: LineMap, label: str, model: type[Base
             dotted = f"{dotted}.{item['loc'][-1]}" if dotted else str(item["loc"][-1])
     elif message.startswith("Value error, "):
         message = message[len("Value error, "):]
+    else:
+        message = _plain_message(item)
     return Problem(file, dotted, message, line)
+
+
+_BOUNDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
+           "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
+_EXPECTED = {"int_from_float": "a whole number", "int_parsing": "a whole number", "int_type": "a whole number",
+             "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+             "bool_type": "true or false", "string_type": "text", "list_type": "a list", "tuple_type": "a list",
+             "dict_type": "a mapping of names to values", "model_type": "a mapping of fields",
+             "date_from_datetime_parsing": "a date (YYYY-MM-DD)", "date_parsing": "a date (YYYY-MM-DD)",
+             "date_type": "a date (YYYY-MM-DD)"}
+
+
+def _plain_message(item: dict) -> str:
+    """pydantic's wording of a common error as the project words every other one: what was
+    expected, then what was given ("expected a whole number >= 1, got 0")."""
+    value = item.get("input")
+    kind, context = item["type"], item.get("ctx") or {}
+    given = _shown(value, 60) if isinstance(value, str) else f"{value!r}"[:60]
+    if kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        return f"expected a number {sign} {context[key]}, got {given}"
+    if kind == "literal_error":
+        options = [option.strip("'") for option in str(context.get("expected", "")).replace(" or ", ", ").split(", ")]
+        hint = did_you_mean(value, options, "expected one of") if isinstance(value, str) else ""
+        return f"expected one of {context.get('expected')}, got {given}{hint if 'did you mean' in hint else ''}"
+    if kind in ("too_long", "too_short"):
+        bound = "at most" if kind == "too_long" else "at least"
+        limit = context.get("max_length" if kind == "too_long" else "min_length")
+        return f"expected {bound} {limit} items, got {context.get('actual_length')}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {given}"
+    return item["msg"]
 
 
 def _known_fields(parent: tuple[str, ...], data: Any, model: type[BaseModel] = Scenario) -> list[str]:
