@@ -336,7 +336,8 @@ class ReplicationMetrics:
                   "throughput_per_day": np.sum(exits) / days,
                   "persons_per_day": np.sum(arrivals.group_size[exits]) / days}
         if self.vehicle is not None:
-            values["vehicles_per_day"] = np.sum(exits & self.vehicle) / days        values.update(self._wait_stats(view.total_wait[measured], arrivals.time[measured]))
+            values["vehicles_per_day"] = np.sum(exits & self.vehicle) / days
+        values.update(self._wait_stats(view.total_wait[measured], arrivals.time[measured]))
         if left.any():
             values["wait_mean_finished"] = np.mean(view.total_wait[left])
             values["time_in_system_mean"] = np.mean(records.exit_time[left] - arrivals.time[left])
