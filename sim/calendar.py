@@ -43,14 +43,19 @@ def closed_dates(calendar: Calendar, days: int) -> np.ndarray:
     return np.array([date in shut for date in day_dates(calendar, days)], dtype=bool)
 
 
+def weekday_open(calendar: Calendar, days: int) -> np.ndarray:
+    """Boolean per day: False on closed weekdays."""
+    closed_weekdays = {WEEKDAYS.index(name) for name in calendar.closed_weekdays}
+    return np.array([date.weekday() not in closed_weekdays for date in day_dates(calendar, days)], dtype=bool)
+
+
 def open_days(calendar: Calendar, days: int) -> np.ndarray:
     """Boolean per day: False on closure dates, closed holidays and closed weekdays."""
-    closed_weekdays = {WEEKDAYS.index(name) for name in calendar.closed_weekdays}
-    weekday_open = np.array([date.weekday() not in closed_weekdays for date in day_dates(calendar, days)], dtype=bool)
+    weekday_open_days = weekday_open(calendar, days)
     if not calendar.holidays:
         shut = set(calendar.closed_dates)
-        return weekday_open & np.array([date not in shut for date in day_dates(calendar, days)], dtype=bool)
-    return weekday_open & ~closed_dates(calendar, days)
+        return weekday_open_days & np.array([date not in shut for date in day_dates(calendar, days)], dtype=bool)
+    return weekday_open_days & ~closed_dates(calendar, days)
 
 
 def holiday_factors(calendar: Calendar, days: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import closed_dates, day_dates, displace, holiday_factors, open_days
+from .calendar import closed_dates, day_dates, displace, holiday_factors, open_days, weekday_open
 from .scenario.schema import DIRECTIONS, Demand, GroupRange, Scenario
 from .streams import stream
 
@@ -44,9 +44,9 @@ def daily_volumes(scenario: Scenario) -> np.ndarray:
     is_open = open_days(calendar, days)
     if not calendar.holidays and calendar.displacement is None:
         return daily * is_open
-    shut = closed_dates(calendar, days)
-    would_open = is_open | shut          # open but for a closure date or closed holiday
-    return displace(daily * holiday_factors(calendar, days) * would_open, shut & would_open, is_open, calendar)
+    would_open = weekday_open(calendar, days)     # open but for a closure date or closed holiday
+    shut = closed_dates(calendar, days) & would_open
+    return displace(daily * holiday_factors(calendar, days) * would_open, shut, is_open, calendar)
 
 
 def hourly_rates(scenario: Scenario) -> np.ndarray:
