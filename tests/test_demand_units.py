@@ -107,10 +107,11 @@ SHIPPED_BASES = sorted(p for p in SCENARIOS.glob("*.yaml")
 @pytest.mark.parametrize("path", SHIPPED_BASES, ids=lambda p: p.stem)
 def test_every_shipped_crossing_states_what_its_volume_counts(path):
     """The default (entities) keeps old files working; a shipped crossing must say it explicitly,
-    and name its time zones."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    with its reason in a comment, and name its time zones."""
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
     assert data["demand"].get("counts") in ("entities", "persons", "vehicles")
-    assert data["demand"].get("vehicle_classes"), "name the vehicle classes, for vehicles_per_day"
+    assert "reading" in text.split("\ndemand:", 1)[1].split("\nclasses:", 1)[0].lower(), "say why this reading"
     assert set(data["crossing"].get("time_zones", {})) == {"KZ", "CN"}
 
 
