@@ -22,15 +22,9 @@ def day_dates(calendar: Calendar, days: int) -> list[dt.date]:
     return [calendar.start_date + dt.timedelta(days=d) for d in range(days)]
 
 
-def simulated_years(calendar: Calendar, days: int) -> tuple[int, ...]:
-    """The calendar years the first ``days`` days touch."""
-    last = calendar.start_date + dt.timedelta(days=max(days - 1, 0))
-    return tuple(range(calendar.start_date.year, last.year + 1))
-
-
 def holiday_dates(calendar: Calendar, days: int) -> list[set[dt.date]]:
     """Per entry of ``calendar.holidays``: the dates of its holiday period(s) in the simulated years."""
-    years = simulated_years(calendar, days)
+    years = calendar.years(days)
     return [set(public_holidays.holiday_period(h.country, h.name, years)) for h in calendar.holidays]
 
 

@@ -10,7 +10,8 @@ from typing import Iterator
 
 from .. import holidays as public_holidays
 from ..errors import did_you_mean
-from .schema import MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage
+from .schema import (MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage,
+                     mean_group_size)
 from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
@@ -44,8 +45,7 @@ def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
 def _holidays(scenario: Scenario) -> Iterator[tuple[str, str]]:
     """Named holidays the ``holidays`` package knows in the simulated years; displacement shares."""
     calendar = scenario.calendar
-    last = calendar.start_date + dt.timedelta(days=calendar.days - 1)
-    years = tuple(range(calendar.start_date.year, last.year + 1))
+    years = calendar.years()
     for index, holiday in enumerate(calendar.holidays):
         if not public_holidays.is_known(holiday.country, holiday.name, years):
             names = public_holidays.holiday_names(holiday.country, years)
@@ -59,7 +59,7 @@ def _holidays(scenario: Scenario) -> Iterator[tuple[str, str]]:
 
 
 def _clocks(scenario: Scenario) -> Iterator[tuple[str, str]]:
-    """Time zones for both sides or none; stage opening hours within one day of their side's clock."""
+    """Time zones for both sides or none; stage opening hours that open before they close."""
     crossing = scenario.crossing
     if crossing.time_zones and set(crossing.time_zones) != {"KZ", "CN"}:
         missing = sorted({"KZ", "CN"} - set(crossing.time_zones))
@@ -256,8 +256,7 @@ def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
         daily_total += demand.entities_per_day(scenario.classes) * factor
     entities = persons = 0.0
     for traveler_class in scenario.classes.values():
-        size = traveler_class.group_size
-        mean_size = (size.min + size.max) / 2 if isinstance(size, GroupRange) else size
+        mean_size = mean_group_size(traveler_class.group_size)
         entities += daily_total * traveler_class.share
         persons += daily_total * traveler_class.share * mean_size
     cargo = [c for c in scenario.classes.values() if c.cargo]

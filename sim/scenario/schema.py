@@ -190,6 +190,11 @@ class Calendar(Strict):
     holidays: list[Holiday] = Field(default=[], max_length=HOLIDAYS_MAX)  # named public holidays (sim.holidays)
     displacement: Displacement | None = None  # a closed date's demand partly moved to the open days around it
 
+    def years(self, days: int | None = None) -> tuple[int, ...]:
+        """The calendar years that the first ``days`` simulated days (default: ``days``) touch."""
+        last = self.start_date + dt.timedelta(days=max((self.days if days is None else days) - 1, 0))
+        return tuple(range(self.start_date.year, last.year + 1))
+
 
 class Run(Strict):
     """Defaults for a run; the command line may override them."""
