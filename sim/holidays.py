@@ -40,13 +40,15 @@ def country_holidays(country: str, years: tuple[int, ...]) -> dict[dt.date, str]
 
 
 def holiday_names(country: str, years: tuple[int, ...]) -> list[str]:
-    """The distinct names the package gives ``country``'s holidays in ``years`` (for messages)."""
+    """The distinct names of ``country``'s holidays in ``years`` (for messages), without the
+    package's bridge days ("Day off (substituted ...)") and observed days, which join a period
+    but name none; then the aliases."""
     names: list[str] = []
     for name in country_holidays(country, years).values():
         for part in name.split("; "):
-            if part not in names:
+            if part not in names and not part.startswith("Day off") and not part.endswith("(observed)"):
                 names.append(part)
-    return names
+    return names + [alias.title() for (code, alias) in ALIASES if code == country]
 
 
 def _pattern(country: str, name: str) -> str:
