@@ -21,6 +21,7 @@ from sim.demand import daily_volumes
 from sim.metrics import entity_table
 from sim.model import simulate
 from sim.plan import build_layout
+from sim.report import assumptions_section
 from sim.staffing import booth_schedule
 from conftest import SCENARIOS, load, mean_se, mmc_scenario, small_scenario, summary_row
 
@@ -208,3 +209,11 @@ def test_time_zones_alone_change_nothing():
     layout = build_layout(plain)
     a, b = simulate(plain, 2, 0, layout), simulate(zoned, 2, 0, build_layout(zoned))
     assert np.array_equal(a.exit_time, b.exit_time)
+
+
+def test_the_report_says_what_the_volume_counts_and_which_clock():
+    text = assumptions_section(sim.load_scenario(SCENARIOS / "khorgos_persons.yaml"))
+    assert "7,000 persons a day (3,590 entities, both directions)" in text
+    assert "UTC+05:00 (KZ local time)" in text
+    assert "7,000 arrivals a day (entities" in assumptions_section(sim.load_scenario(SCENARIOS / "khorgos.yaml"))
+    assert "CN Dragon Boat Festival" in assumptions_section(sim.load_scenario(SCENARIOS / "kolzhat.yaml"))
