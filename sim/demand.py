@@ -1,13 +1,18 @@
 """Arrival streams: an hour x weekday x season profile, sampled as a non-homogeneous Poisson process.
 
 Each class arrives as its own Poisson process whose rate is constant within each hour:
-``daily_volume * share * weekday_factor * seasonal_factor * hour_weight / sum(hour_weights)``.
+``entities_per_day * share * weekday_factor * seasonal_factor * holiday_factor * hour_weight / sum(hour_weights)``,
+where ``entities_per_day`` is ``daily_volume`` converted from the unit it counts (``demand.counts``:
+entities as is; persons divided by the mean group size of the class mix; vehicles divided by the
+share of the vehicle classes).
 Arrivals are drawn exactly (no thinning): given the integrated rate Lambda over the horizon, the
 count is Poisson(Lambda) and the points are uniform order statistics on [0, Lambda], mapped back
 through the inverse of the piecewise-linear cumulative rate.
 
-There is no demand on closure dates and closed weekdays (travelers know them). Arrivals in hours
-outside the daily opening hours, if the hour weights allow them, wait for the opening.
+There is no demand on closure dates, closed holidays and closed weekdays (travelers know them);
+with ``calendar.displacement``, shares of a closed date's demand arrive on the open days before
+and after the closure instead. Arrivals in hours outside the daily opening hours, if the hour
+weights allow them, wait for the opening.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import day_dates, open_days
+from .calendar import closed_dates, day_dates, displace, holiday_factors, open_days, weekday_open
 from .scenario.schema import DIRECTIONS, Demand, GroupRange, Scenario
 from .streams import stream
 
@@ -29,14 +34,25 @@ def seasonal_factor(demand: Demand, date) -> float:
     return factor
 
 
+def daily_volumes(scenario: Scenario) -> np.ndarray:
+    """Expected arriving entities (all classes) on each day of the horizon."""
+    demand, calendar = scenario.demand, scenario.calendar
+    days = calendar.days
+    volume = demand.entities_per_day(scenario.classes)
+    daily = np.array([volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
+                      for date in day_dates(calendar, days)])
+    is_open = open_days(calendar, days)
+    if not calendar.holidays and calendar.displacement is None:
+        return daily * is_open
+    would_open = weekday_open(calendar, days)     # open but for a closure date or closed holiday
+    shut = closed_dates(calendar, days) & would_open
+    return displace(daily * holiday_factors(calendar, days) * would_open, shut, is_open, calendar)
+
+
 def hourly_rates(scenario: Scenario) -> np.ndarray:
     """Expected arrivals (all classes) in each hour of the horizon."""
-    demand, calendar = scenario.demand, scenario.calendar
-    weights = np.asarray(demand.hour_weights) / np.sum(demand.hour_weights)
-    dates = day_dates(calendar, calendar.days)
-    daily = np.array([demand.daily_volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
-                      for date in dates]) * open_days(calendar, calendar.days)
-    return (daily[:, None] * weights[None, :]).ravel()
+    weights = np.asarray(scenario.demand.hour_weights) / np.sum(scenario.demand.hour_weights)
+    return (daily_volumes(scenario)[:, None] * weights[None, :]).ravel()
 
 
 def poisson_arrivals(rates_per_hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:

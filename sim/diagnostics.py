@@ -102,7 +102,8 @@ def never_open_pools(scenario: Scenario) -> list[tuple[str, str, list[str]]]:
 
     def never_open(stage_name: str, pool_name: str) -> bool:
         if (stage_name, pool_name) not in closed:
-            _, booths = booth_schedule(scenario.stages[stage_name].pools[pool_name], scenario.calendar, days)
+            _, booths = booth_schedule(scenario.stages[stage_name].pools[pool_name], scenario.calendar, days,
+                                       scenario.stages[stage_name], scenario.crossing)
             closed[stage_name, pool_name] = int(booths.max()) == 0
         return closed[stage_name, pool_name]
 

@@ -221,6 +221,8 @@ class ReplicationMetrics:
         self.exit_in_window = (records.exit_time >= self.window[0]) & (records.exit_time < self.window[1])
         self.peak_hours = peak_or_busiest_hours(scenario.demand.hour_weights)
         self.cargo = np.isin(arrivals.class_index, layout.cargo_classes)
+        vehicles = [layout.class_names.index(c) for c in scenario.demand.vehicle_classes if c in layout.class_names]
+        self.vehicle = np.isin(arrivals.class_index, vehicles) if vehicles else None  # demand.vehicle_classes
         self.groups = self._groups()
 
     def _groups(self) -> list[GroupMasks]:
@@ -333,6 +335,8 @@ class ReplicationMetrics:
         values = {"arrivals_per_day": np.sum(measured) / days,
                   "throughput_per_day": np.sum(exits) / days,
                   "persons_per_day": np.sum(arrivals.group_size[exits]) / days}
+        if self.vehicle is not None:
+            values["vehicles_per_day"] = np.sum(exits & self.vehicle) / days
         values.update(self._wait_stats(view.total_wait[measured], arrivals.time[measured]))
         if left.any():
             values["wait_mean_finished"] = np.mean(view.total_wait[left])

@@ -56,7 +56,7 @@ def build_layout(scenario: Scenario) -> Layout:
             pool_names.append(f"{stage_name}/{pool_name}")
             pool_stage.append(stage_index)
             priority_pool.append(green_on and pool.green_channel == "priority")
-            schedules.append(booth_schedule(pool, scenario.calendar, days))
+            schedules.append(booth_schedule(pool, scenario.calendar, days, stage, scenario.crossing))
         pools = list(stage.pools.values())
         for class_index, class_name in enumerate(class_names):
             serving = [first_pool + i for i, pool in enumerate(pools) if class_name in pool.serves]

@@ -250,7 +250,8 @@ def assumptions_section(scenario: Scenario) -> str:
     last_day = calendar.start_date + dt.timedelta(days=calendar.days - 1)
     opening = "24 h" if calendar.opening_hours == "24h" else \
         f"{calendar.opening_hours.open}–{calendar.opening_hours.close}"
-    closed = ", ".join([*(str(d) for d in calendar.closed_dates), *calendar.closed_weekdays]) or "none"
+    closed = ", ".join([*(str(d) for d in calendar.closed_dates), *calendar.closed_weekdays,
+                        *(f"{h.country} {h.name}" for h in calendar.holidays if h.closed)]) or "none"
     seasons = "; ".join(
         f"×{s.factor:g} " + " ".join(filter(None, [
             ("months " + ", ".join(map(str, s.months))) if s.months else "",
@@ -264,8 +265,10 @@ def assumptions_section(scenario: Scenario) -> str:
                          f"{crossing.latitude:.2f}° N {crossing.longitude:.2f}° E")),
         ("days simulated", esc(f"{calendar.start_date} to {last_day} ({calendar.days} days, first "
                                f"{calendar.warmup_days} warm-up; then {duration_text(calendar.drain)} to drain)")),
-        ("opening hours", esc(f"{opening}; closed: {closed}")),
-        ("demand", esc(f"{demand.daily_volume:,.0f} arrivals a day (entities, both directions) at factor 1; "
+        ("opening hours", esc(f"{opening}, {crossing.clock_label()}; closed: {closed}")),
+        ("demand", esc(f"{demand.daily_volume:,.0f} " + ("arrivals a day (entities" if demand.counts == "entities" else
+                       f"{demand.counts} a day ({demand.entities_per_day(scenario.classes):,.0f} entities")
+                       + ", both directions) at factor 1; "
                        + demand_peaks(demand.hour_weights))),
         ("weekday factors", esc(", ".join(f"{d} {f:g}" for d, f in zip(WEEKDAYS, demand.weekday_factors)))),
         ("seasonal factors", esc(seasons)),

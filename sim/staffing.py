@@ -2,9 +2,13 @@
 
 A lane pool's open booths are a step function of time: the pool's default, changed by rules
 (hours of the day, weekday/weekend or named weekdays, months, date ranges; later rules win), and
-zero whenever the checkpoint is closed (outside opening hours, closure dates, closed weekdays).
-Rule hours may wrap midnight ([22, 6]); a rule's day and season are those of the calendar day
-each part falls on.
+zero whenever the checkpoint is closed (outside opening hours, closure dates, closed holidays,
+closed weekdays) and outside its stage's own opening hours. A stage's hours are in the local time
+of its side (``crossing.time_zones``) and are moved onto the model clock (``crossing.clock``):
+a Chinese stage open 09:00-18:00 (UTC+8) is open 06:00-15:00 on a UTC+5 clock; a window moved
+across midnight is open on both sides of it. Rule hours, the crossing's opening hours and the
+hour weights are on the model clock. Rule hours may wrap midnight ([22, 6]); a rule's day and
+season are those of the calendar day each part falls on.
 
 A booth that closes at a shift change finishes the service it has started; it takes no one new.
 """
@@ -14,21 +18,35 @@ import numpy as np
 
 from .calendar import MINUTES_PER_DAY, day_dates, open_days, opening_window
 from .scenario.base import day_matches
-from .scenario.schema import BoothSchedule, Calendar, HourRule, LanePool
+from .scenario.schema import BoothSchedule, Calendar, Crossing, HourRule, LanePool, Stage
 
 
 def _rule_applies(rule: HourRule, date) -> bool:
     return day_matches(rule.days, date) and rule.covers_date(date)
 
 
-def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Change points of a pool's open booths over ``days`` days.
+def stage_windows(stage: Stage | None, crossing: Crossing | None) -> list[tuple[float, float]]:
+    """A stage's daily opening hours on the model clock, as windows ``[start, end)`` in minutes
+    relative to midnight of a model-clock day (they may start before 0 or end after 1440 when the
+    side's clock differs); ``[]`` for a stage open 24 h."""
+    if stage is None or stage.opening_hours == "24h":
+        return []
+    opening, closing = stage.opening_hours.minutes()
+    shift = crossing.clock_shift(stage.side) if crossing is not None else 0.0
+    return [(opening - shift + offset, closing - shift + offset) for offset in (-MINUTES_PER_DAY, 0.0, MINUTES_PER_DAY)]
+
+
+def booth_schedule(pool: LanePool, calendar: Calendar, days: int, stage: Stage | None = None,
+                   crossing: Crossing | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Change points of a pool's open booths over ``days`` days (of ``stage``, whose opening
+    hours also apply, on ``crossing``'s model clock).
 
     Returns ``(times, booths)``: booths ``booths[i]`` are open from ``times[i]`` (minutes) until
     ``times[i + 1]``; ``times[0] == 0`` and consecutive values differ.
     """
     schedule = pool.booths if isinstance(pool.booths, BoothSchedule) else BoothSchedule(default=pool.booths)
     opening, closing = opening_window(calendar)
+    windows = stage_windows(stage, crossing)
     is_open = open_days(calendar, days)
     times: list[float] = []
     booths: list[int] = []
@@ -36,6 +54,7 @@ def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.nd
         rules = [rule for rule in schedule.rules if _rule_applies(rule, date)]
         edges = {0.0, MINUTES_PER_DAY, opening, closing}
         edges.update(60.0 * hour for rule in rules for hour in rule.hours)
+        edges.update(edge for window in windows for edge in window if 0.0 < edge < MINUTES_PER_DAY)
         edges = sorted(edges)
         for start, end in zip(edges[:-1], edges[1:]):
             middle = (start + end) / 2
@@ -44,6 +63,8 @@ def booth_schedule(pool: LanePool, calendar: Calendar, days: int) -> tuple[np.nd
                 if rule.covers(middle):
                     count = rule.booths
             if not is_open[day] or not opening <= middle < closing:
+                count = 0
+            if windows and not any(low <= middle < high for low, high in windows):
                 count = 0
             if not booths or booths[-1] != count:
                 times.append(day * MINUTES_PER_DAY + start)

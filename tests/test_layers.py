@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 
 LAYERS = [  # lowest first
     ("foundation", {"sim.version", "sim.errors", "sim.catalogue", "sim.groups", "sim.stats", "sim.analytic",
-                    "sim.streams", "sim.storage"}),
+                    "sim.streams", "sim.storage", "sim.holidays"}),
     ("scenario", {"sim.scenario", "sim.scenario.base", "sim.scenario.units", "sim.scenario.calibration",
                   "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader"}),
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model"}),

@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
+from .. import holidays as public_holidays
 from ..errors import did_you_mean
-from .schema import MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage
+from .schema import (MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage,
+                     mean_group_size)
 from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
@@ -19,7 +21,8 @@ PERSONS_MAX = 10_000_000    # expected people they carry (one service-time slot 
 
 def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     """Return (dotted field path, message) for every inconsistency found."""
-    return list(_calendar(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
+    return list(_calendar(scenario)) + list(_holidays(scenario)) + list(_clocks(scenario)) + \
+        list(_demand(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
         list(_routes(scenario)) + list(_lanes_open(scenario)) + list(_cargo(scenario)) + \
         list(_size(scenario)) + list(_calibration(scenario)) + list(_leaving(scenario))
 
@@ -37,6 +40,48 @@ def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:
         opening, closing = calendar.opening_hours.minutes()
         if opening >= closing:
             yield "calendar.opening_hours", "expected 'open' before 'close' on the same day"
+
+
+def _holidays(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """Named holidays the ``holidays`` package knows in the simulated years; displacement shares."""
+    calendar = scenario.calendar
+    years = calendar.years()
+    for index, holiday in enumerate(calendar.holidays):
+        if not public_holidays.is_known(holiday.country, holiday.name, years):
+            names = public_holidays.holiday_names(holiday.country, years)
+            yield (f"calendar.holidays.{index}.name",
+                   f"no {holiday.country} holiday named {holiday.name!r} in {', '.join(map(str, years))}"
+                   f"{did_you_mean(holiday.name, names)} (known: {'; '.join(names)})")
+    rule = calendar.displacement
+    if rule is not None and rule.before + rule.after > 1 + TOLERANCE:
+        yield ("calendar.displacement", f"expected before + after <= 1 (shares of a closed day's demand), "
+               f"got {rule.before + rule.after:.6g}")
+
+
+def _clocks(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """Time zones for both sides or none; stage opening hours that open before they close."""
+    crossing = scenario.crossing
+    if crossing.time_zones and set(crossing.time_zones) != {"KZ", "CN"}:
+        missing = sorted({"KZ", "CN"} - set(crossing.time_zones))
+        yield "crossing.time_zones", f"expected the time zones of both sides (KZ and CN), missing {missing}"
+    for stage_name, stage in scenario.stages.items():
+        if stage.opening_hours != "24h":
+            opening, closing = stage.opening_hours.minutes()
+            if opening >= closing:
+                yield f"stages.{stage_name}.opening_hours", "expected 'open' before 'close' on the same day"
+
+
+def _demand(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """What ``daily_volume`` counts names real classes and counts someone."""
+    demand = scenario.demand
+    for index, name in enumerate(demand.vehicle_classes):
+        if name not in scenario.classes:
+            yield f"demand.vehicle_classes.{index}", f"unknown class {name!r}{did_you_mean(name, list(scenario.classes))}"
+    if demand.counts == "vehicles" and not demand.vehicle_classes:
+        yield ("demand.vehicle_classes", "daily_volume counts vehicles: expected the list of vehicle classes "
+               "(e.g. [car, bus, truck])")
+    elif demand.daily_volume > 0 and demand.units_per_entity(scenario.classes) <= 0:
+        yield "demand.counts", f"no class with a share is counted as {demand.counts}: daily_volume would mean no arrivals"
 
 
 def _classes(scenario: Scenario) -> Iterator[tuple[str, str]]:
@@ -208,11 +253,10 @@ def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
         for season in demand.seasonal_factors:
             if season.covers_date(date):
                 factor *= season.factor
-        daily_total += demand.daily_volume * factor
+        daily_total += demand.entities_per_day(scenario.classes) * factor
     entities = persons = 0.0
     for traveler_class in scenario.classes.values():
-        size = traveler_class.group_size
-        mean_size = (size.min + size.max) / 2 if isinstance(size, GroupRange) else size
+        mean_size = mean_group_size(traveler_class.group_size)
         entities += daily_total * traveler_class.share
         persons += daily_total * traveler_class.share * mean_size
     cargo = [c for c in scenario.classes.values() if c.cargo]

@@ -7,6 +7,7 @@ lane serves) live in :mod:`sim.scenario.checks`, so that each problem gets its e
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, Union
 
 from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer,
@@ -39,7 +40,7 @@ BACKLOG_MAX = 100_000            # trucks already queued at time zero
 QUEUE_CAPACITY_MAX = 1_000_000   # tokens waiting at one stage
 SEED_MAX = 2**63 - 1
 CLASSES_MAX, STAGES_MAX, POOLS_MAX, RULES_MAX, SEASONS_MAX = 50, 50, 20, 100, 100
-CLOSED_DATES_MAX, CHECKS_MAX, VALUES_MAX = 1000, 20, 10_000
+CLOSED_DATES_MAX, CHECKS_MAX, VALUES_MAX, HOLIDAYS_MAX = 1000, 20, 10_000, 100
 
 
 def _probability(value: float) -> float:
@@ -86,8 +87,28 @@ GroupSize = Annotated[int, Field(ge=1), _at_most(GROUP_SIZE_MAX, "a group size")
 CV = Annotated[float, AfterValidator(_non_negative), _at_most(CV_MAX, "a coefficient of variation")]
 
 
+def parse_utc_offset(value: object) -> int:
+    """``"UTC+5"``, ``"UTC+05:00"``, ``"UTC-3:30"`` -> minutes east of UTC."""
+    match = re.fullmatch(r"\s*UTC\s*([+-])\s*(\d{1,2})(?::(\d{2}))?\s*", str(value), flags=re.IGNORECASE)
+    if not isinstance(value, str) or match is None:
+        raise ValueError(f"expected a time zone 'UTC+H' or 'UTC+HH:MM' (e.g. 'UTC+5'), got {value!r}")
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes >= 60:
+        raise ValueError(f"expected an offset between UTC-14:00 and UTC+14:00, got {value!r}")
+    return (1 if sign == "+" else -1) * (60 * hours + minutes)
+
+
+def format_utc_offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+UtcOffset = Annotated[int, BeforeValidator(parse_utc_offset), PlainSerializer(format_utc_offset)]
+Side = Literal["KZ", "CN"]
+
+
 class Crossing(Strict):
-    """Who and where: metadata printed in reports."""
+    """Who and where (metadata printed in reports), and the clocks of its two sides."""
 
     name: str
     kz_post: str
@@ -97,6 +118,20 @@ class Crossing(Strict):
     longitude: float = Field(ge=-180, le=180)
     sources: list[str] = []
     notes: str = ""
+    time_zones: dict[Side, UtcOffset] = {}  # minutes east of UTC per side; {}: one local clock for both
+    clock: Side = "KZ"  # the side whose time zone is the model clock (with time_zones)
+
+    def clock_shift(self, side: str) -> float:
+        """Minutes to subtract from ``side``'s local clock time to get the model clock's."""
+        if side not in self.time_zones or self.clock not in self.time_zones:
+            return 0.0
+        return float(self.time_zones[side] - self.time_zones[self.clock])
+
+    def clock_label(self) -> str:
+        """The model clock in words, e.g. 'UTC+05:00 (KZ local time)'."""
+        if self.clock not in self.time_zones:
+            return "local time (one clock for both sides)"
+        return f"{format_utc_offset(self.time_zones[self.clock])} ({self.clock} local time)"
 
 
 class OpeningHours(Strict):
@@ -124,6 +159,24 @@ class OpeningHours(Strict):
         return to_minutes(self.open), to_minutes(self.close)
 
 
+class Holiday(Strict):
+    """A named public holiday of one country (``holidays`` package): a demand factor or a closure
+    over its holiday period (see :mod:`sim.holidays`)."""
+
+    country: Side
+    name: str = Field(min_length=1)
+    factor: Factor = 1.0   # demand multiplier on the period's days
+    closed: bool = False   # the crossing is shut those days
+
+
+class Displacement(Strict):
+    """Demand of a closed date moved to the open days before and after the closure."""
+
+    before: Probability = 0.0   # share of a closed day's demand moved to the days before the closure
+    after: Probability = 0.0    # share moved to the days after it (the rest is lost)
+    days: int = Field(default=1, ge=1, le=14)   # open days each share is spread over (evenly)
+
+
 class Calendar(Strict):
     """When the simulated days are, and when the checkpoint is open."""
 
@@ -134,6 +187,13 @@ class Calendar(Strict):
     opening_hours: OpeningHours | Literal["24h"] = "24h"
     closed_dates: list[dt.date] = Field(default=[], max_length=CLOSED_DATES_MAX)
     closed_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = []
+    holidays: list[Holiday] = Field(default=[], max_length=HOLIDAYS_MAX)  # named public holidays (sim.holidays)
+    displacement: Displacement | None = None  # a closed date's demand partly moved to the open days around it
+
+    def years(self, days: int | None = None) -> tuple[int, ...]:
+        """The calendar years that the first ``days`` simulated days (default: ``days``) touch."""
+        last = self.start_date + dt.timedelta(days=max((self.days if days is None else days) - 1, 0))
+        return tuple(range(self.start_date.year, last.year + 1))
 
 
 class Run(Strict):
@@ -178,7 +238,9 @@ class SeasonalFactor(DateWindow):
 class Demand(Strict):
     """Arrivals: a non-homogeneous Poisson process with an hour x weekday x season profile."""
 
-    daily_volume: Annotated[NonNegative, _at_most(DAILY_VOLUME_MAX, "a daily volume")]  # entities a day, factor 1
+    daily_volume: Annotated[NonNegative, _at_most(DAILY_VOLUME_MAX, "a daily volume")]  # in `counts` a day, factor 1
+    counts: Literal["entities", "persons", "vehicles"] = "entities"  # what daily_volume counts
+    vehicle_classes: list[str] = []  # classes whose entities are vehicles (one each); the rest travel on foot
     hour_weights: list[Weight] = [1.0] * 24
     weekday_factors: list[Factor] = [1.0] * 7
     seasonal_factors: list[SeasonalFactor] = Field(default=[], max_length=SEASONS_MAX)
@@ -199,12 +261,33 @@ class Demand(Strict):
             raise ValueError(f"expected 7 weekday factors (Monday first), got {len(factors)}")
         return factors
 
+    def units_per_entity(self, classes: dict[str, TravelerClass]) -> float:
+        """Mean units of ``counts`` per arriving entity over the class mix: 1 for entities, the
+        share-weighted mean group size for persons, the share of vehicle classes for vehicles."""
+        if self.counts == "entities":
+            return 1.0
+        if self.counts == "vehicles":
+            return sum(c.share for name, c in classes.items() if name in self.vehicle_classes)
+        return sum(c.share * mean_group_size(c.group_size) for c in classes.values())
+
+    def entities_per_day(self, classes: dict[str, TravelerClass]) -> float:
+        """``daily_volume`` converted to arriving entities a day (0 if the unit counts no one)."""
+        if self.counts == "entities":
+            return self.daily_volume
+        units = self.units_per_entity(classes)
+        return self.daily_volume / units if units > 0 else 0.0
+
 
 class GroupRange(Strict):
     """A group size drawn uniformly between min and max (inclusive)."""
 
     min: GroupSize
     max: GroupSize
+
+
+def mean_group_size(size: int | GroupRange) -> float:
+    """Expected people carried by one entity of a class."""
+    return (size.min + size.max) / 2 if isinstance(size, GroupRange) else float(size)
 
 
 class Exponential(Strict):
@@ -308,6 +391,7 @@ class Stage(Strict):
     pools: dict[str, LanePool] = Field(max_length=POOLS_MAX)
     queue_capacity: Annotated[int, Field(ge=0), _at_most(QUEUE_CAPACITY_MAX, "a queue capacity")] | None = None  # tokens waiting at once; None: no cap
     allow_leave: bool = False  # travellers may balk or renege here even if it is not their route's first stage
+    opening_hours: OpeningHours | Literal["24h"] = "24h"  # in the local time of the stage's side
 
 
 class GreenChannel(Strict):
