@@ -284,9 +284,16 @@ class Checkpoint:
         env = self.env
         queue = env._queue      # SimPy's event heap of (time, priority, id, event)
         if queue and queue[0][0] == env._now:
-            heappush(queue, (env._now, NORMAL, next(env._eid), _Call(lambda _event: pool._next(booth))))
+            heappush(queue, (env._now, NORMAL, next(env._eid), _Call(lambda _event: self._serve_woken(pool, booth))))
         else:
             self.pending.append((pool, booth))
+
+    def _serve_woken(self, pool: Pool, booth: int) -> None:
+        """A woken booth's event: it serves (or falls idle); booths woken meanwhile (a stage that
+        lets in travellers held outside it, with impatience) are served in the same step."""
+        pool._next(booth)
+        if self.pending:
+            self.flush()
 
     def flush(self) -> None:
         """Serve the booths woken during this step, in the order they were woken. Called by every
@@ -686,15 +693,13 @@ class Checkpoint:
                 if ready is None:                   # a truck still in the cargo backlog
                     continue
                 deadline = self._outside_deadline(stage, entity, ready)
-                first, tokens = self.next_token[entity], self._tokens_at(stage, entity)
-                pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
-                for token in range(first, first + tokens):
-                    if deadline < end_time:
-                        self.log.left(token, pool.index, ready, max(deadline, ready))
-                    else:
-                        self.log.unstarted(token, pool.index, ready)
                 if deadline < end_time:
-                    self._mark_left(entity, RENEGED, max(deadline, ready), ready)
+                    self._renege_outside(stage, entity, None, ready, deadline)
+                    continue
+                first = self.next_token[entity]
+                pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
+                for token in range(first, first + self._tokens_at(stage, entity)):
+                    self.log.unstarted(token, pool.index, ready)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:

@@ -583,3 +583,22 @@ def test_balking_after_exit_control_needs_allow_leave():
     data["stages"]["second"]["when_full"] = "block"
     del data["stages"]["second"]["balking"]
     assert load(data).stages["second"].when_full == "block"      # blocking needs no leaving
+
+
+def test_waiting_outside_when_the_run_stops_still_counts():
+    """The second desk shuts for good on day 2: its waiting space fills, the first desk's booth
+    stays held to the end of the run, and the traveller holding it still has its visit at the
+    second desk (never started, waiting since its first service ended): no wait vanishes."""
+    data = _tandem(2, days=2)
+    data["stages"]["second"]["pools"]["booths"]["booths"] = {"default": 1, "rules": [{"from": "2025-07-08", "booths": 0}]}
+    records, metrics = _metrics(load(data), 0)
+    visits = records.visits
+    first, second = visits["stage"] == 0, visits["stage"] == 1
+    done_first = first & ~np.isnan(visits["start"])
+    assert np.array_equal(np.sort(visits["entity"][done_first]), np.sort(visits["entity"][second]))
+    held = ~np.isnan(visits["held_until"])
+    assert visits["held_until"][held].max() == records.end_time
+    stuck = visits["entity"][held & (visits["held_until"] == records.end_time)]
+    rows = np.flatnonzero(second & np.isin(visits["entity"], stuck))
+    assert len(rows) == len(stuck) and np.isnan(visits["start"][rows]).all()
+    assert metrics["all", "unfinished"] > 0 and metrics["all", "unfinished_wait_mean"] > 0
