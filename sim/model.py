@@ -16,16 +16,28 @@ is closed and an ordinary one is open.
 Shift changes: when a pool's open booths drop, the highest-numbered booths finish the service
 they have started and then close; when they rise, closed booths reopen at once.
 
-Impatience (only when a class has a ``patience`` or a stage a ``queue_capacity``; otherwise the
-plain methods run and the results are those of a model without it): where leaving is allowed (a
-route's first stage, or a stage with ``allow_leave``), an entity whose tokens would exceed the
-stage's queue cap balks, and a token whose wait would exceed its entity's patience reneges. Reneging
-is found lazily: a booth about to serve a token whose patience ran out skips it and records it as
-gone at join + patience. In a FIFO queue this is exact, since whether a token is served before
-its patience runs out is decided when it would start. Until then it still counts in the queue
-that lane choice and the queue cap see (not in the queue-length metrics, which end its wait
-when it left). A leaver is lost, or (``on_leave: defer``, once) joins the same stage again the next
-day at the clock time it first joined.
+Impatience (only when a class has a ``patience`` or a stage a ``queue_capacity``, ``balking`` or
+``jockeying``; otherwise the plain methods run and the results are those of a model without it):
+where leaving is allowed (a route's first stage, or a stage with ``allow_leave``), an entity
+balks by the stage's balking rules (its own up-front uniform draw against a probability that
+rises with the queue; an announced wait above its threshold or remaining patience) or at a full
+queue that balks, and a token whose wait would exceed its entity's patience (from joining the
+queue, or from arrival at the crossing) reneges. Reneging is found lazily: a booth about to serve
+a token whose patience ran out skips it and records it as gone at its deadline. In a FIFO queue
+this is exact, since whether a token is served before its patience runs out is decided when it
+would start. Until then it still counts in the queue that lane choice and the queue cap see (not
+in the queue-length metrics, which end its wait when it left). A leaver is lost, or (once) joins
+the same stage again the next day at the clock time it first joined (``on_leave: defer``), or at
+the stage's next opening (``next_opening``).
+
+Spill-back (``when_full: block``): an entity whose tokens do not fit in a full stage waits, first
+come first served, where it is: holding the booth that just served it (the booth serves nobody
+until the entity enters: ``held_until`` in the visit records), in the approach at a route's
+first stage, or in the cargo backlog for a truck from the gate. Space freed at the stage (a
+token starts service or leaves, a booth falls idle) lets them in; their wait there counts from
+when they were ready (``arrive``), ``entered`` says when they got in. With ``jockeying``, a booth
+falling idle with an empty queue takes the longest-waiting token it may serve from another pool
+of its stage.
 """
 from __future__ import annotations
 

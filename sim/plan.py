@@ -2,9 +2,10 @@
 
 ``Layout`` is the scenario's structure in index form (stages, lane pools, routes, which pools an
 entity may join). ``draw_plan`` draws, for one replication and all at once with numpy, every
-entity's service time at every stage, whether it visits optional stages (secondary inspection)
-and its extra checks. Drawing per entity and per purpose, from named streams, keeps common
-random numbers aligned between scenario variants, and keeps numpy out of the SimPy hot path.
+entity's service time at every stage, whether it visits optional stages (secondary inspection),
+its extra checks, its patience and its balking draws. Drawing per entity and per purpose, from
+named streams, keeps common random numbers aligned between scenario variants, and keeps numpy
+out of the SimPy hot path.
 """
 from __future__ import annotations
 
