@@ -94,6 +94,8 @@ class Pool:
             self._next = self._next_impatient
             self.rows = [0] * self.capacity     # the visit row of the service at each booth
             self.jockeys = checkpoint.layout.jockeying[self.stage]
+            self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
+            self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
             if any(checkpoint.layout.block):
                 end_callback = self._end_callback_holding
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
@@ -147,7 +149,8 @@ class Pool:
                 if not checkpoint.reneges(self, entity, token, arrived, now, entered):
                     if entered is not None:
                         log.entered(entered)
-                    checkpoint.post_wait(self.stage, now - arrived)
+                    if self.board is not None:
+                        self.board.post(now - arrived)
                     self.rows[booth] = len(log.token)
                     self._start(booth, entity, token, arrived)
                     started = True
@@ -156,7 +159,7 @@ class Pool:
             self.sleeping[booth] = None
             if booth < self.staffed:
                 self.idle.append(booth)
-        if checkpoint.blocked[self.stage]:
+        if self.outside:
             checkpoint.admit(self.stage)
 
     def _start(self, booth: int, entity: int, token: int, arrived: float) -> None:
@@ -505,12 +508,6 @@ class Checkpoint:
                 return False
             limit = self._deadline(entity, self.env._now) - self.env._now
         return self.boards[stage].announced() > limit
-
-    def post_wait(self, stage: int, wait: float) -> None:
-        """A token starts service at ``stage`` after ``wait`` minutes: the stage's board shows it."""
-        board = self.boards[stage]
-        if board is not None:
-            board.post(wait)
 
     def _waiting_with(self, stage: int, entity: int, tokens: int) -> int:
         """Tokens that would wait at ``stage`` once the entity's ``tokens`` joined: those queued in
