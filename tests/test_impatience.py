@@ -19,6 +19,9 @@ from sim.plan import build_layout, draw_plan
 from sim.catalogue import METRICS
 from sim.console import key_figures
 from sim.records import BALKED, RENEGED
+from scipy.sparse import lil_matrix
+from scipy.sparse.linalg import spsolve
+
 from conftest import MINUTES_PER_DAY, assert_matches_theory, load, mmc_scenario, small_scenario
 
 
@@ -257,9 +260,10 @@ def test_a_run_with_impatience_reports_leaving_everywhere():
 
 
 # --- spill-back: a full stage blocks the one before it (when_full: block) ----------------------
-def _tandem(capacity: int, first_mean: float = 0.8, second_mean: float = 0.9, days: int = 2) -> dict:
+def _tandem(capacity: int, first_mean: float = 0.8, second_mean: float = 0.9, days: int = 2, rate: float = 1.0,
+            warmup_days: int = 0) -> dict:
     """An M/M/1 desk feeding a second M/M/1 desk whose waiting space holds ``capacity`` and blocks."""
-    data = _impatient(1.0, first_mean, 1, days=days, warmup_days=0)
+    data = _impatient(rate, first_mean, 1, days=days, warmup_days=warmup_days)
     desk = data["stages"]["desk"]
     data["stages"]["second"] = {**desk, "service_time": {"traveler": {"dist": "exponential", "mean": f"{second_mean} min"}},
                                 "queue_capacity": capacity, "when_full": "block"}
@@ -602,3 +606,49 @@ def test_waiting_outside_when_the_run_stops_still_counts():
     rows = np.flatnonzero(second & np.isin(visits["entity"], stuck))
     assert len(rows) == len(stuck) and np.isnan(visits["start"][rows]).all()
     assert metrics["all", "unfinished"] > 0 and metrics["all", "unfinished_wait_mean"] > 0
+
+
+def _tandem_blocking_wait(rate: float, first_mean: float, second_mean: float, capacity: int,
+                          first_max: int = 300) -> float:
+    """Exact mean wait (sojourn less both services; blocked time is wait) of two M/M/1 desks in
+    tandem where the second holds ``capacity`` waiting and a token finding it full holds the first
+    desk's booth: the Markov chain of (at desk 1 incl. a blocked token, at desk 2, blocked),
+    truncated at ``first_max`` at desk 1 (negligible mass there at the loads tested)."""
+    mu1, mu2, full = 1 / first_mean, 1 / second_mean, capacity + 1
+    states = [(n1, n2, b) for n1 in range(first_max + 1) for n2 in range(full + 1) for b in (0, 1)
+              if not b or (n1 >= 1 and n2 == full)]
+    index = {state: i for i, state in enumerate(states)}
+    generator = lil_matrix((len(states), len(states)))
+    for state in states:
+        n1, n2, blocked = state
+        moves = []
+        if n1 < first_max:
+            moves.append(((n1 + 1, n2, blocked), rate))
+        if n1 >= 1 and not blocked:
+            moves.append(((n1 - 1, n2 + 1, 0) if n2 < full else (n1, n2, 1), mu1))
+        if n2 >= 1:         # a service ends at desk 2: the blocked token, if any, takes the space
+            moves.append(((n1 - 1, n2, 0) if blocked else (n1, n2 - 1, 0), mu2))
+        for target, transition_rate in moves:
+            generator[index[state], index[target]] += transition_rate
+            generator[index[state], index[state]] -= transition_rate
+    balance = generator.T.tolil()
+    balance[0, :] = 1.0                                   # probabilities add up to 1
+    right = np.zeros(len(states))
+    right[0] = 1.0
+    pi = spsolve(balance.tocsr(), right)
+    in_system = sum(p * (n1 + n2) for p, (n1, n2, _) in zip(pi, states))
+    return float(in_system / rate - first_mean - second_mean)
+
+
+def test_tandem_blocking_matches_its_markov_chain():
+    """Spill-back against theory: the mean wait (blocked time included) of a blocking tandem of
+    two M/M/1 desks, and the chain's own check: a large waiting space gives two M/M/1 queues."""
+    rate, first_mean, second_mean = 0.6, 0.8, 0.9
+    free = _tandem_blocking_wait(rate, first_mean, second_mean, 60)
+    mm1 = sum(rate * m * m / (1 - rate * m) for m in (first_mean, second_mean))
+    assert free == pytest.approx(mm1, rel=1e-9)
+    exact = _tandem_blocking_wait(rate, first_mean, second_mean, 1)
+    assert exact > 1.2 * free                                # the blocking is felt
+    scenario = load(_tandem(1, first_mean, second_mean, days=8, rate=rate, warmup_days=1))
+    waits = [_metrics(scenario, replication)[1]["all", "wait_mean"] for replication in range(8)]
+    assert_matches_theory("M/M/1 -> M/M/1 with 1 waiting place, blocking", exact, waits)
