@@ -16,16 +16,28 @@ is closed and an ordinary one is open.
 Shift changes: when a pool's open booths drop, the highest-numbered booths finish the service
 they have started and then close; when they rise, closed booths reopen at once.
 
-Impatience (only when a class has a ``patience`` or a stage a ``queue_capacity``; otherwise the
-plain methods run and the results are those of a model without it): where leaving is allowed (a
-route's first stage, or a stage with ``allow_leave``), an entity whose tokens would exceed the
-stage's queue cap balks, and a token whose wait would exceed its entity's patience reneges. Reneging
-is found lazily: a booth about to serve a token whose patience ran out skips it and records it as
-gone at join + patience. In a FIFO queue this is exact, since whether a token is served before
-its patience runs out is decided when it would start. Until then it still counts in the queue
-that lane choice and the queue cap see (not in the queue-length metrics, which end its wait
-when it left). A leaver is lost, or (``on_leave: defer``, once) joins the same stage again the next
-day at the clock time it first joined.
+Impatience (only when a class has a ``patience`` or a stage a ``queue_capacity``, ``balking`` or
+``jockeying``; otherwise the plain methods run and the results are those of a model without it):
+where leaving is allowed (a route's first stage, or a stage with ``allow_leave``), an entity
+balks by the stage's balking rules (its own up-front uniform draw against a probability that
+rises with the queue; an announced wait above its threshold or remaining patience) or at a full
+queue that balks, and a token whose wait would exceed its entity's patience (from joining the
+queue, or from arrival at the crossing) reneges. Reneging is found lazily: a booth about to serve
+a token whose patience ran out skips it and records it as gone at its deadline. In a FIFO queue
+this is exact, since whether a token is served before its patience runs out is decided when it
+would start. Until then it still counts in the queue that lane choice and the queue cap see (not
+in the queue-length metrics, which end its wait when it left). A leaver is lost, or (once) joins
+the same stage again the next day at the clock time it first joined (``on_leave: defer``), or at
+the stage's next opening (``next_opening``).
+
+Spill-back (``when_full: block``): an entity whose tokens do not fit in a full stage waits, first
+come first served, where it is: holding the booth that just served it (the booth serves nobody
+until the entity enters: ``held_until`` in the visit records), in the approach at a route's
+first stage, or in the cargo backlog for a truck from the gate. Space freed at the stage (a
+token starts service or leaves, a booth falls idle) lets them in; their wait there counts from
+when they were ready (``arrive``), ``entered`` says when they got in. With ``jockeying``, a booth
+falling idle with an empty queue takes the longest-waiting token it may serve from another pool
+of its stage.
 """
 from __future__ import annotations
 
@@ -77,9 +89,16 @@ class Pool:
         self.sleeping: dict[int, None] = dict.fromkeys(range(self.capacity))
         self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
         self.serving = [0] * self.capacity  # entity in service at each booth
+        end_callback = self._end_callback
         if checkpoint.layout.impatient:
             self._next = self._next_impatient
-        self.calls = [_Call(self._end_callback(booth)) for booth in range(self.capacity)]
+            self.rows = [0] * self.capacity     # the visit row of the service at each booth
+            self.jockeys = checkpoint.layout.jockeying[self.stage]
+            self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
+            self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
+            if any(checkpoint.layout.block):
+                end_callback = self._end_callback_holding
+        self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
         self.log_token, self.log_booth = log.token.append, log.booth.append
         self.log_arrive, self.log_start = log.arrive.append, log.start.append
@@ -108,18 +127,40 @@ class Pool:
                 self.idle.append(booth)
 
     def _next_impatient(self, booth: int) -> None:
-        """:meth:`_next` skipping tokens that reneged while they waited."""
-        first, rest = self.queues
+        """:meth:`_next` skipping tokens that reneged while they waited; with jockeying, a booth
+        whose queue is empty takes the longest-waiting token it may serve from another pool of the
+        stage; a token that waited outside a full stage counts its wait from when it was ready.
+        Space freed at a full stage lets in whoever waits outside it."""
+        checkpoint = self.checkpoint
+        started = False
         if booth < self.staffed:
-            reneges, now = self.checkpoint.reneges, self.env._now
-            while first or rest:
-                entity, token, arrived = (first or rest).popleft()
-                if not reneges(self, entity, token, arrived, now):
+            first, rest = self.queues
+            now, ready, log = self.env._now, checkpoint.ready, checkpoint.log
+            while True:
+                if first or rest:
+                    entity, token, arrived = (first or rest).popleft()
+                elif self.jockeys and (item := checkpoint.jockey(self)) is not None:
+                    entity, token, arrived = item
+                else:
+                    break
+                entered = None
+                if ready and token in ready:
+                    entered, arrived = arrived, ready.pop(token)
+                if not checkpoint.reneges(self, entity, token, arrived, now, entered):
+                    if entered is not None:
+                        log.entered(entered)
+                    if self.board is not None:
+                        self.board.post(now - arrived)
+                    self.rows[booth] = len(log.token)
                     self._start(booth, entity, token, arrived)
-                    return
-        self.sleeping[booth] = None
-        if booth < self.staffed:
-            self.idle.append(booth)
+                    started = True
+                    break
+        if not started:
+            self.sleeping[booth] = None
+            if booth < self.staffed:
+                self.idle.append(booth)
+        if self.outside:
+            checkpoint.admit(self.stage)
 
     def _start(self, booth: int, entity: int, token: int, arrived: float) -> None:
         """Start serving ``token`` at ``booth``."""
@@ -152,6 +193,27 @@ class Pool:
             next_token(booth)
             if pending:
                 flush()
+        return end
+
+    def _end_callback_holding(self, booth: int):
+        """:meth:`_end_callback` where a token whose next stage is full holds its booth (spill-back):
+        the booth then serves nobody until :meth:`Checkpoint.release` frees it."""
+        checkpoint, serving, rows = self.checkpoint, self.serving, self.rows
+        remaining = checkpoint.remaining
+
+        def end(_event) -> None:
+            entity = serving[booth]
+            remaining[entity] -= 1
+            held = False
+            if not remaining[entity]:
+                checkpoint.holder = (self, booth, rows[booth])
+                checkpoint.advance(entity)
+                held, checkpoint.holder = checkpoint.holder is HELD, None
+            if not held:
+                self.in_service -= 1
+                self._next(booth)
+            if checkpoint.pending:
+                checkpoint.flush()
         return end
 
     def shifts(self, times: np.ndarray, booths: np.ndarray):
@@ -237,9 +299,16 @@ class Checkpoint:
         env = self.env
         queue = env._queue      # SimPy's event heap of (time, priority, id, event)
         if queue and queue[0][0] == env._now:
-            heappush(queue, (env._now, NORMAL, next(env._eid), _Call(lambda _event: pool._next(booth))))
+            heappush(queue, (env._now, NORMAL, next(env._eid), _Call(lambda _event: self._serve_woken(pool, booth))))
         else:
             self.pending.append((pool, booth))
+
+    def _serve_woken(self, pool: Pool, booth: int) -> None:
+        """A woken booth's event: it serves (or falls idle); booths woken meanwhile (a stage that
+        lets in travellers held outside it, with impatience) are served in the same step."""
+        pool._next(booth)
+        if self.pending:
+            self.flush()
 
     def flush(self) -> None:
         """Serve the booths woken during this step, in the order they were woken. Called by every
@@ -338,28 +407,52 @@ class Checkpoint:
     # --- impatience (bound in place of advance and enter when the scenario has it) -------------
     def _impatience_state(self, count: int) -> None:
         """Per-entity state of leaving; route through the impatient versions of advance and enter."""
+        layout, stages = self.layout, len(self.layout.stage_names)
         self.patience = self.plan.patience           # None: nobody reneges (queue caps only)
         self.outcome = bytearray(count)              # BALKED / RENEGED once a token of the visit left
         self.leave_time = array("d", np.full(count, np.nan).tobytes())
         self.joined = array("d", bytes(8 * count))   # when the visit being left joined its queue
         self.deferred_stage = array("i", np.full(count, -1, dtype=np.int32).tobytes())
         self.came_back = bytearray(count)
+        # patience_from: crossing counts from here: arrival, or coming back after a deferral
+        self.patience_start = array("d", self.arrivals.time.astype(np.float64).tobytes())
+        self.blocked: list[deque] = [deque() for _ in range(stages)]   # (entity, holder, ready) outside a full stage
+        self.ready: dict[int, float] = {}            # token -> since when it waited for its stage, if held outside
+        self.holder: tuple | None = None             # (pool, booth, row) whose service just ended (spill-back)
+        self.boards = [None if b is None or b.by_announced_wait is None else
+                       _Board(b.by_announced_wait.last) for b in layout.balking]
+        self.cargo_set = frozenset(layout.cargo_classes)
+        self.openings: dict[tuple[int, int], np.ndarray] = {}
+        if any(layout.jockeying):
+            self.serves = {(stage, class_index, green): frozenset(layout.candidates[stage, class_index, False]) |
+                           (frozenset(layout.candidates[stage, class_index, True]) if green else frozenset())
+                           for stage, class_index, green in layout.candidates}
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
         """Leaving is allowed at the first stage of the entity's route, or where the stage says so."""
         return self.position[entity] == 1 or self.layout.allow_leave[stage]
 
-    def reneges(self, pool: Pool, entity: int, token: int, arrived: float, now: float) -> bool:
+    def _deadline(self, entity: int, joined: float) -> float:
+        """When the entity's patience runs out for a visit that began waiting at ``joined``."""
+        if self.layout.patience_from_crossing[self.class_of[entity]]:
+            joined = self.patience_start[entity]
+        return joined + self.patience[entity]
+
+    def reneges(self, pool: Pool, entity: int, token: int, arrived: float, now: float,
+                entered: float | None = None) -> bool:
         """Whether ``token``, about to be served at ``now``, ran out of patience while waiting;
-        if so it is logged as gone at ``arrived`` + patience and its entity leaves."""
+        if so it is logged as gone at its deadline and its entity leaves. ``entered``: when it got
+        into the stage's waiting space, if it first waited outside (from ``arrived``)."""
         if self.patience is None:
             return False
-        deadline = arrived + self.patience[entity]
+        deadline = self._deadline(entity, arrived)
         if deadline >= now or not self.may_leave(pool.stage, entity):
             return False
-        self.log.left(token, pool.index, arrived, deadline)
-        self._mark_left(entity, RENEGED, deadline, arrived)
+        if entered is not None:
+            self.log.entered(entered)
+        self.log.left(token, pool.index, arrived, max(deadline, arrived))
+        self._mark_left(entity, RENEGED, max(deadline, arrived), arrived)
         self.remaining[entity] -= 1
         if not self.remaining[entity]:
             self.advance(entity)
@@ -378,14 +471,43 @@ class Checkpoint:
             Checkpoint.advance(self, entity)
 
     def _enter_impatient(self, stage: int, entity: int) -> None:
-        """:meth:`enter`, unless the stage's queue cap is reached where the entity may leave: it balks."""
-        capacity = self.layout.queue_capacity[stage]
-        if capacity is not None and self.may_leave(stage, entity):
-            tokens = self._tokens_at(stage, entity)
-            if self._waiting_with(stage, entity, tokens) > capacity:
+        """:meth:`enter`, unless the entity balks (where it may leave: by the stage's balking rules,
+        or at a full queue that balks), or waits outside a full stage that blocks."""
+        layout = self.layout
+        capacity = layout.queue_capacity[stage]
+        tokens = self._tokens_at(stage, entity)
+        if self.may_leave(stage, entity):
+            if self.patience is not None and self._deadline(entity, self.env._now) < self.env._now:
+                self._balk(stage, entity, tokens, RENEGED)      # patience from the crossing ran out before
+                return
+            balking = layout.balking[stage]
+            if (balking is not None and self._balks(stage, entity, balking)) or (
+                    capacity is not None and not layout.block[stage]
+                    and self._waiting_with(stage, entity, tokens) > capacity):
                 self._balk(stage, entity, tokens)
                 return
+        if layout.block[stage] and (self.blocked[stage] or self._full(stage, entity, tokens)):
+            self._hold(stage, entity)
+            return
         Checkpoint.enter(self, stage, entity)
+
+    def _balks(self, stage: int, entity: int, balking) -> bool:
+        """Whether the arrival turns away by the stage's ``balking`` rules: its own uniform draw
+        below the curve's probability for the queue it sees, or an announced wait above its
+        threshold (its remaining patience, without one)."""
+        if balking.by_queue:
+            queue = sum(pool.queued() for pool in self.stage_pools[stage])
+            if self.plan.balk_draw[stage][entity] < balking.probability(queue):
+                return True
+        board = balking.by_announced_wait
+        if board is None:
+            return False
+        limit = board.threshold
+        if limit is None:
+            if self.patience is None:
+                return False
+            limit = self._deadline(entity, self.env._now) - self.env._now
+        return self.boards[stage].announced() > limit
 
     def _waiting_with(self, stage: int, entity: int, tokens: int) -> int:
         """Tokens that would wait at ``stage`` once the entity's ``tokens`` joined: those queued in
@@ -393,38 +515,158 @@ class Checkpoint:
         free = sum(len(pool.idle) for pool in self.candidates[stage, self.class_of[entity], self.green[entity]])
         return sum(pool.queued() for pool in self.stage_pools[stage]) + max(tokens - free, 0)
 
+    def _full(self, stage: int, entity: int, tokens: int) -> bool:
+        """Whether the entity's ``tokens`` do not fit in the stage's waiting space (a group larger
+        than the whole space fits once nothing waits there)."""
+        if self._waiting_with(stage, entity, tokens) <= self.layout.queue_capacity[stage]:
+            return False
+        return not (tokens > max(self.layout.queue_capacity[stage], 1)
+                    and not any(pool.queued() for pool in self.stage_pools[stage]))
+
     def _tokens_at(self, stage: int, entity: int) -> int:
         """How many tokens the entity has at ``stage``: its group's size at a per-person stage, else 1."""
         return self.group_size[entity] if self.class_of[entity] in self.per_person[stage] else 1
 
-    def _balk(self, stage: int, entity: int, tokens: int) -> None:
-        """The entity turns away from a full stage: its tokens are logged as gone on arrival."""
+    def _balk(self, stage: int, entity: int, tokens: int, outcome: int = BALKED) -> None:
+        """The entity turns away from the stage: its tokens are logged as gone on arrival."""
         now, first = self.env._now, self.next_token[entity]
         pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
         for token in range(first, first + tokens):
             self.log.left(token, pool.index, now, now)
         self.next_token[entity] = first + tokens
-        self._mark_left(entity, BALKED, now, now)
+        self._mark_left(entity, outcome, now, now)
         self._leave(entity)
 
+    # --- spill-back: waiting outside a full stage --------------------------------------------
+    def _hold(self, stage: int, entity: int) -> None:
+        """The entity cannot enter the full ``stage``: it waits where it is, holding the booth whose
+        service it just finished (if any), or in the approach; a truck from the cargo gate stays in
+        the backlog (``ready`` None: its release is when it enters)."""
+        holder, self.holder = self.holder, (HELD if self.holder is not None else None)
+        ready = self.env._now
+        if holder is None and self._from_cargo_gate(stage, entity):
+            ready = None
+            self.release_time[entity] = np.nan
+        self.blocked[stage].append((entity, holder, ready))
+
+    def _from_cargo_gate(self, stage: int, entity: int) -> bool:
+        """Whether a truck entering ``stage`` comes straight from the cargo gate (its first stage)."""
+        if self.class_of[entity] not in self.cargo_set or self.came_back[entity]:
+            return False
+        route = self.route_table[self.route_of[entity]][:self.position[entity] - 1]
+        return all(self.visits[s] is not None and not self.visits[s][entity] for s in route)
+
+    def admit(self, stage: int) -> None:
+        """Space may have freed at ``stage``: let in, first come first served, who waits outside and
+        fits (or renege, where they may leave, if their patience ran out while they waited)."""
+        blocked, now = self.blocked[stage], self.env._now
+        while blocked:
+            entity, holder, ready = blocked[0]
+            deadline = self._outside_deadline(stage, entity, ready)
+            if deadline >= now and self._full(stage, entity, self._tokens_at(stage, entity)):
+                return
+            blocked.popleft()
+            if deadline < now:
+                self._renege_outside(stage, entity, holder, ready, deadline)
+                continue
+            first = self.next_token[entity]
+            Checkpoint.enter(self, stage, entity)
+            if ready is None:
+                self.release_time[entity] = now
+            elif ready < now:
+                for token in range(first, self.next_token[entity]):
+                    self.ready[token] = ready
+            if holder is not None:
+                self.release(holder)
+
+    def _outside_deadline(self, stage: int, entity: int, ready: float | None) -> float:
+        """When an entity waiting outside ``stage`` since ``ready`` gives up (inf: it may not)."""
+        if ready is None or self.patience is None or not self.may_leave(stage, entity):
+            return np.inf
+        return self._deadline(entity, ready)
+
+    def _renege_outside(self, stage: int, entity: int, holder: tuple | None, ready: float, deadline: float) -> None:
+        """The entity gives up while waiting outside the full ``stage``: its tokens are logged as
+        gone at ``deadline``, the booth it held is freed."""
+        first, tokens = self.next_token[entity], self._tokens_at(stage, entity)
+        pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
+        at = max(deadline, ready)
+        for token in range(first, first + tokens):
+            self.log.left(token, pool.index, ready, at)
+        self.next_token[entity] = first + tokens
+        self._mark_left(entity, RENEGED, at, ready)
+        if holder is not None:
+            self.release(holder)
+        self._leave(entity)
+
+    def release(self, holder: tuple) -> None:
+        """Free a booth held by a token that has now entered its next stage (or left)."""
+        pool, booth, row = holder
+        self.log.held(row, self.env._now)
+        pool.in_service -= 1
+        pool._next(booth)
+
+    # --- jockeying ---------------------------------------------------------------------------
+    def jockey(self, pool: Pool) -> tuple[int, int, float] | None:
+        """The longest-waiting token, among the other pools of ``pool``'s stage, that ``pool`` may
+        serve (its class served there; a dedicated green-channel pool only for eligible
+        travellers), taken from its queue; None if there is none."""
+        best = None
+        for other in self.stage_pools[pool.stage]:
+            if other is pool:
+                continue
+            for queue in other.queues:
+                for index, (entity, _token, arrived) in enumerate(queue):
+                    if pool.index in self.serves[pool.stage, self.class_of[entity], self.green[entity]]:
+                        if best is None or arrived < best[2]:
+                            best = (queue, index, arrived)
+                        break
+        if best is None:
+            return None
+        queue, index, _ = best
+        item = queue[index]
+        del queue[index]
+        return item
+
+    # --- leaving -----------------------------------------------------------------------------
     def _leave(self, entity: int) -> None:
-        """The entity has left a queue: it comes back the next day (once, if its class defers), or is lost."""
+        """The entity has left a queue: it comes back (once, if its class defers) the next day at
+        the clock time it joined, or at the stage's next opening; else it is lost."""
         stage = self.route_table[self.route_of[entity]][self.position[entity] - 1]
-        if self.layout.defer[self.class_of[entity]] and self.deferred_stage[entity] < 0:
+        class_of = self.class_of[entity]
+        if self.layout.defer[class_of] and self.deferred_stage[entity] < 0:
+            if self.layout.next_opening[class_of]:
+                when = self._next_opening(stage, class_of, self.leave_time[entity])
+            else:
+                when = self.joined[entity] + MINUTES_PER_DAY
             self.deferred_stage[entity] = stage
             self.outcome[entity], self.leave_time[entity] = 0, np.nan
             self.next_token[entity] -= self._tokens_at(stage, entity)      # the same tokens again
-            when = max(self.joined[entity] + MINUTES_PER_DAY, self.env._now)
-            heappush(self.env._queue, (when, NORMAL, next(self.env._eid),
+            heappush(self.env._queue, (max(when, self.env._now), NORMAL, next(self.env._eid),
                                        _Call(lambda _event: self._come_back(stage, entity))))
             return
         self.exited += 1                    # done (not an exit: exit_time stays NaN)
         if self.exited == len(self.exit_time):
             self.all_done.succeed()
 
+    def _next_opening(self, stage: int, class_of: int, after: float) -> float:
+        """The first time after ``after`` when the lanes of ``stage`` serving the class open after
+        being all closed; 24 h after ``after`` if they never close again."""
+        key = stage, class_of
+        if key not in self.openings:
+            pools = sorted(set(self.layout.candidates[stage, class_of, False]) | set(self.layout.candidates[stage, class_of, True]))
+            times = np.unique(np.concatenate([self.layout.schedules[p][0] for p in pools]))
+            open_booths = sum(booths[np.searchsorted(change, times, side="right") - 1]
+                              for change, booths in (self.layout.schedules[p] for p in pools))
+            self.openings[key] = times[1:][(open_booths[1:] > 0) & (open_booths[:-1] == 0)]
+        openings = self.openings[key]
+        index = int(np.searchsorted(openings, after, side="right"))
+        return float(openings[index]) if index < len(openings) else after + MINUTES_PER_DAY
+
     def _come_back(self, stage: int, entity: int) -> None:
         """A deferred entity joins the stage it left again."""
         self.came_back[entity] = 1
+        self.patience_start[entity] = self.env._now
         self.enter(stage, entity)
         self.flush()
 
@@ -439,16 +681,47 @@ class Checkpoint:
                 "deferred_stage": np.frombuffer(self.deferred_stage, dtype=np.int32),
                 "came_back": np.frombuffer(self.came_back, dtype=np.uint8).astype(bool)}
 
+    def _stop_impatient(self, end_time: float) -> None:
+        """At the end of the run: tokens still queued are unstarted (or reneged by then), whoever
+        waits outside a full stage is logged there as unstarted from when it was ready, and booths
+        still held are held until the end."""
+        for pool in self.pools:
+            for queue in pool.queues:
+                for entity, token, arrived in queue:
+                    entered = None
+                    if token in self.ready:
+                        entered, arrived = arrived, self.ready.pop(token)
+                    if not self.reneges(pool, entity, token, arrived, end_time, entered):
+                        if entered is not None:
+                            self.log.entered(entered)
+                        self.log.unstarted(token, pool.index, arrived)
+        for stage, blocked in enumerate(self.blocked):
+            for entity, holder, ready in blocked:
+                if holder is not None:
+                    self.log.held(holder[2], end_time)
+                if ready is None:                   # a truck still in the cargo backlog
+                    continue
+                deadline = self._outside_deadline(stage, entity, ready)
+                if deadline < end_time:
+                    self._renege_outside(stage, entity, None, ready, deadline)
+                    continue
+                first = self.next_token[entity]
+                pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
+                for token in range(first, first + self._tokens_at(stage, entity)):
+                    self.log.unstarted(token, pool.index, ready)
+
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:
         calendar = self.scenario.calendar
         horizon_end = calendar.days * MINUTES_PER_DAY + calendar.drain
         self.env.run(until=self.env.any_of([self.env.timeout(horizon_end), self.all_done]))
         end_time = self.env.now
-        for pool in self.pools:                      # tokens still queued: never started (or reneged)
-            for queue in pool.queues:
-                for entity, token, arrived in queue:
-                    if not (self.layout.impatient and self.reneges(pool, entity, token, arrived, end_time)):
+        if self.layout.impatient:
+            self._stop_impatient(end_time)
+        else:
+            for pool in self.pools:                  # tokens still queued: never started
+                for queue in pool.queues:
+                    for _entity, token, arrived in queue:
                         self.log.unstarted(token, pool.index, arrived)
         booth_pool = [pool.index for pool in self.pools for _ in range(pool.capacity)]
         visits = self.log.columns(self.plan, self.layout.pool_stage, booth_pool,
@@ -457,6 +730,29 @@ class Checkpoint:
                        exit_time=np.frombuffer(self.exit_time, dtype=np.float64),
                        release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time,
                        **self._outcomes())
+
+
+HELD = ("held",)     # Checkpoint.holder once the entity whose service ended holds its booth
+
+
+class _Board:
+    """A wait-time board: the mean wait of the last ``size`` tokens that started service."""
+
+    __slots__ = ("waits", "total")
+
+    def __init__(self, size: int) -> None:
+        self.waits: deque[float] = deque(maxlen=size)
+        self.total = 0.0
+
+    def post(self, wait: float) -> None:
+        if len(self.waits) == self.waits.maxlen:
+            self.total -= self.waits[0]
+        self.waits.append(wait)
+        self.total += wait
+
+    def announced(self) -> float:
+        """The wait shown (0 before anyone was served)."""
+        return self.total / len(self.waits) if self.waits else 0.0
 
 
 class _Call:

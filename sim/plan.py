@@ -2,9 +2,10 @@
 
 ``Layout`` is the scenario's structure in index form (stages, lane pools, routes, which pools an
 entity may join). ``draw_plan`` draws, for one replication and all at once with numpy, every
-entity's service time at every stage, whether it visits optional stages (secondary inspection)
-and its extra checks. Drawing per entity and per purpose, from named streams, keeps common
-random numbers aligned between scenario variants, and keeps numpy out of the SimPy hot path.
+entity's service time at every stage, whether it visits optional stages (secondary inspection),
+its extra checks, its patience and its balking draws. Drawing per entity and per purpose, from
+named streams, keeps common random numbers aligned between scenario variants, and keeps numpy
+out of the SimPy hot path.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from .calendar import total_days
 from .demand import Arrivals
+from .scenario.impatience import Balking
 from .scenario.schema import DIRECTIONS, Scenario
 from .service import draw
 from .staffing import booth_schedule
@@ -38,8 +40,13 @@ class Layout:
     cargo_classes: list[int]
     queue_capacity: list[int | None]         # per stage: tokens that may wait there at once (None: no cap)
     allow_leave: list[bool]                  # per stage: leaving allowed even when not a route's first stage
-    defer: list[bool]                        # per class: a leaver comes back the next day (once)
-    impatient: bool                          # some class has a patience or some stage a queue cap
+    defer: list[bool]                        # per class: a leaver comes back (once)...
+    next_opening: list[bool]                 # ... at the stage's next opening (else the next day)
+    patience_from_crossing: list[bool]       # per class: patience counts from arrival, not from each queue
+    block: list[bool]                        # per stage: a full queue holds arrivals where they are (spill-back)
+    balking: list[Balking | None]            # per stage: balking by queue length or announced wait
+    jockeying: list[bool]                    # per stage: idle booths take waiting tokens from other pools
+    impatient: bool                          # any of the above is used: the model's impatient methods run
 
 
 def build_layout(scenario: Scenario) -> Layout:
@@ -80,9 +87,15 @@ def build_layout(scenario: Scenario) -> Layout:
         cargo_classes=[i for i, c in enumerate(scenario.classes.values()) if c.cargo],
         queue_capacity=[stage.queue_capacity for stage in scenario.stages.values()],
         allow_leave=[stage.allow_leave for stage in scenario.stages.values()],
-        defer=[c.on_leave == "defer" for c in scenario.classes.values()],
+        defer=[c.on_leave != "lost" for c in scenario.classes.values()],
+        next_opening=[c.on_leave == "next_opening" for c in scenario.classes.values()],
+        patience_from_crossing=[c.patience_from == "crossing" for c in scenario.classes.values()],
+        block=[stage.when_full == "block" and stage.queue_capacity is not None for stage in scenario.stages.values()],
+        balking=[stage.balking for stage in scenario.stages.values()],
+        jockeying=[stage.jockeying for stage in scenario.stages.values()],
         impatient=any(c.patience is not None for c in scenario.classes.values())
-        or any(stage.queue_capacity is not None for stage in scenario.stages.values()))
+        or any(stage.queue_capacity is not None or stage.balking is not None or stage.jockeying
+               for stage in scenario.stages.values()))
 
 
 @dataclass
@@ -99,6 +112,7 @@ class Plan:
     visits: list[bytearray | None]  # per stage: 1 if the entity visits it (None: everyone does)
     token_offset: np.ndarray       # int64, entities + 1: where each entity's tokens start
     patience: array | None = None  # minutes per entity (inf: never leaves); None when no class has one
+    balk_draw: dict[int, array] | None = None   # per stage with a by_queue balking curve: a uniform per entity
 
 
 def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int) -> Plan:
@@ -135,7 +149,8 @@ def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
                 service[slots[used]] = times[used]
     return Plan(service=array("d", service.tobytes()), token_offset=token_offset,
                 visits=[None if v.all() else bytearray(v.tobytes()) for v in visit],
-                patience=_draw_patience(scenario, layout, arrivals, seed, replication))
+                patience=_draw_patience(scenario, layout, arrivals, seed, replication),
+                balk_draw=_draw_balking(scenario, layout, arrivals, seed, replication))
 
 
 def _draw_patience(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
@@ -151,6 +166,24 @@ def _draw_patience(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed:
             patience[members] = draw(traveler_class.patience, stream(seed, replication, f"patience/{class_name}"),
                                      len(members))
     return array("d", patience.tobytes())
+
+
+def _draw_balking(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
+                  replication: int) -> dict[int, array] | None:
+    """Per stage with a ``balking.by_queue`` curve, one uniform per entity, drawn per class served
+    there from ``balk/<stage>/<class>`` in entity order: an arrival balks when its draw is below the
+    curve's probability. Other variants of balking change no other draw."""
+    draws = {}
+    for stage_index, (stage_name, stage) in enumerate(scenario.stages.items()):
+        if stage.balking is None or not stage.balking.by_queue:
+            continue
+        uniform = np.ones(len(arrivals))            # 1: never below a probability
+        for class_index, class_name in enumerate(layout.class_names):
+            if class_name in stage.service_time:
+                members = np.flatnonzero(arrivals.class_index == class_index)
+                uniform[members] = stream(seed, replication, f"balk/{stage_name}/{class_name}").uniform(size=len(members))
+        draws[stage_index] = array("d", uniform.tobytes())
+    return draws or None
 
 
 def _draw_visits(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int, replication: int,

@@ -39,6 +39,21 @@ class VisitLog:
         self.start = array("d")
         self.left_row = array("q")      # rows of tokens that left their queue (balked or reneged)...
         self.left_at = array("d")       # ... and when they left
+        self.held_row = array("q")      # rows whose booth stayed held after the service (spill-back)...
+        self.held_to = array("d")       # ... and when the booth was freed
+        self.entered_row = array("q")   # rows of tokens that waited outside a full stage (spill-back)...
+        self.entered_at = array("d")    # ... and when they got into its waiting space
+
+    def held(self, row: int, until: float) -> None:
+        """Log that the booth of visit ``row`` was held by its token after the service, until ``until``."""
+        self.held_row.append(row)
+        self.held_to.append(until)
+
+    def entered(self, at: float) -> None:
+        """Log that the token of the next row logged entered the stage's waiting space at ``at``,
+        later than its ``arrive`` (it was held outside a full stage)."""
+        self.entered_row.append(len(self.token))
+        self.entered_at.append(at)
 
     def left(self, token: int, pool: int, arrived: float, at: float) -> None:
         """Log a token that left the queue of ``pool`` at ``at`` without being served."""
@@ -56,7 +71,11 @@ class VisitLog:
     def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
                 first_booth: list[int]) -> dict[str, np.ndarray]:
         """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage, and
-        ``left`` (when a token never served left its queue; NaN otherwise) if any token left.
+        ``left`` (when a token never served left its queue; NaN otherwise) if any token left,
+        ``held_until`` (when a booth held by its token after the service, because the token's next
+        stage was full, was freed; NaN if not held) if any booth was held, and ``entered`` (when a
+        token held outside a full stage got into its waiting space; NaN if it never waited outside)
+        if any token did.
 
         ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
         checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
@@ -79,9 +98,11 @@ class VisitLog:
         columns = {"entity": entity, "pool": pool, "booth": booth,
                    "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
                    "stage": stage}
-        if len(self.left_row):                              # only when some token left: no cost otherwise
-            columns["left"] = np.full(len(token), np.nan)
-            columns["left"][np.frombuffer(self.left_row, dtype=np.int64)] = np.frombuffer(self.left_at, dtype=np.float64)
+        for name, rows, times in (("left", self.left_row, self.left_at), ("held_until", self.held_row, self.held_to),
+                                  ("entered", self.entered_row, self.entered_at)):
+            if len(rows):                                   # only when some token did: no cost otherwise
+                columns[name] = np.full(len(token), np.nan)
+                columns[name][np.frombuffer(rows, dtype=np.int64)] = np.frombuffer(times, dtype=np.float64)
         return columns
 
 
@@ -91,7 +112,9 @@ class Records:
 
     replication: int
     arrivals: Arrivals
-    visits: dict[str, np.ndarray]   # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left (float64) if any token left
+    # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left, held_until, entered
+    # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns)
+    visits: dict[str, np.ndarray]
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)

@@ -19,6 +19,9 @@ from sim.plan import build_layout, draw_plan
 from sim.catalogue import METRICS
 from sim.console import key_figures
 from sim.records import BALKED, RENEGED
+from scipy.sparse import lil_matrix
+from scipy.sparse.linalg import spsolve
+
 from conftest import MINUTES_PER_DAY, assert_matches_theory, load, mmc_scenario, small_scenario
 
 
@@ -254,3 +257,398 @@ def test_a_run_with_impatience_reports_leaving_everywhere():
     assert not leaving & set(plain.summary["metric"])
     assert "lost" not in key_figures(plain).splitlines()[1]
     assert "outcome" not in plain.entities.columns
+
+
+# --- spill-back: a full stage blocks the one before it (when_full: block) ----------------------
+def _tandem(capacity: int, first_mean: float = 0.8, second_mean: float = 0.9, days: int = 2, rate: float = 1.0,
+            warmup_days: int = 0) -> dict:
+    """An M/M/1 desk feeding a second M/M/1 desk whose waiting space holds ``capacity`` and blocks."""
+    data = _impatient(rate, first_mean, 1, days=days, warmup_days=warmup_days)
+    desk = data["stages"]["desk"]
+    data["stages"]["second"] = {**desk, "service_time": {"traveler": {"dist": "exponential", "mean": f"{second_mean} min"}},
+                                "queue_capacity": capacity, "when_full": "block"}
+    data["routes"]["KZ_to_CN"] = ["desk", "second"]
+    return data
+
+
+def _booth_intervals_do_not_overlap(visits: dict) -> bool:
+    """Every booth serves (or is held by) one token at a time: [start, held_until or end)."""
+    started = ~np.isnan(visits["start"])
+    busy_until = np.where(np.isnan(visits["held_until"]), visits["end"], visits["held_until"])
+    for pool in np.unique(visits["pool"][started]):
+        for booth in np.unique(visits["booth"][started & (visits["pool"] == pool)]):
+            rows = np.flatnonzero(started & (visits["pool"] == pool) & (visits["booth"] == booth))
+            rows = rows[np.argsort(visits["start"][rows])]
+            if np.any(visits["start"][rows][1:] < busy_until[rows][:-1] - 1e-9):
+                return False
+    return True
+
+
+def _most_waiting(joined: np.ndarray, starts: np.ndarray) -> int:
+    """The most tokens in a waiting space at once, given when they got in and when their service
+    started (NaN: never); a start and a join at the same instant count the start first."""
+    starts = starts[~np.isnan(starts)]
+    events = np.concatenate([np.c_[joined, np.ones(len(joined))], np.c_[starts, -np.ones(len(starts))]])
+    events = events[np.lexsort((events[:, 1], events[:, 0]))]
+    return int(np.cumsum(events[:, 1]).max())
+
+
+def test_a_full_stage_holds_the_booth_before_it():
+    """Spill-back: the second desk's waiting space never holds more than its cap; a token that
+    finds it full holds its first-desk booth (held_until), which serves nobody meanwhile; its wait
+    at the second desk counts from the end of its first service, so no minute vanishes."""
+    records, metrics = _metrics(load(_tandem(2)), 0)
+    visits = records.visits
+    held = ~np.isnan(visits["held_until"])
+    assert held.any() and (visits["stage"][held] == 0).all()
+    assert (visits["held_until"][held] > visits["end"][held]).all()
+    assert _booth_intervals_do_not_overlap(visits)
+    first, second = (np.flatnonzero(visits["stage"] == s) for s in (0, 1))
+    by_entity = {int(e): row for e, row in zip(visits["entity"][first], first)}
+    ready = np.array([visits["end"][by_entity[int(e)]] for e in visits["entity"][second]])
+    assert np.array_equal(visits["arrive"][second], ready)      # waits from the end of the first service
+    entered = visits["entered"][second]
+    outside = ~np.isnan(entered)
+    assert outside.any()
+    # each token held outside entered when the booth it held was freed
+    freed = np.array([visits["held_until"][by_entity[int(e)]] for e in visits["entity"][second][outside]])
+    assert np.array_equal(entered[outside], freed)
+    # in the waiting space (entered or arrived .. start) never more than the cap
+    assert _most_waiting(np.where(outside, entered, visits["arrive"][second]), visits["start"][second]) <= 2
+    assert metrics["all", "unfinished"] == 0 and (records.outcome == 0).all()    # nobody lost: they wait
+    # the minutes booths were held are the minutes tokens waited outside, all in the second stage's wait
+    assert np.sum(visits["held_until"][held] - visits["end"][held]) == pytest.approx(
+        np.sum(entered[outside] - visits["arrive"][second][outside]))
+    assert metrics["stage=second", "wait_mean"] > 0
+
+
+def test_blocking_at_the_first_stage_keeps_arrivals_waiting_outside():
+    """At a route's first stage, arrivals that find the hall full wait in the approach: their wait
+    counts from arrival, the hall holds at most its cap, and nobody is lost."""
+    data = _impatient(1.0, 2.5, 2, days=2, capacity=3)
+    data["stages"]["desk"]["when_full"] = "block"
+    records, metrics = _metrics(load(data), 0)
+    visits = records.visits
+    outside = ~np.isnan(visits["entered"])
+    assert outside.any() and "held_until" not in visits
+    assert np.array_equal(visits["arrive"], records.arrivals.time[visits["entity"]])
+    assert _most_waiting(np.where(outside, visits["entered"], visits["arrive"]), visits["start"]) <= 3
+    assert (records.outcome == 0).all() and metrics["all", "wait_max"] > 0
+    # the same desk with an uncapped hall: the same waits in total, only where they are spent differs
+    open_hall = _impatient(1.0, 2.5, 2, days=2)
+    assert _metrics(load(open_hall), 0)[1]["all", "wait_mean"] == pytest.approx(metrics["all", "wait_mean"], rel=1e-9)
+
+
+def test_trucks_that_cannot_enter_stay_in_the_cargo_backlog():
+    """The cargo gate does not release into a full first stage: the truck's release is when it
+    enters, so the time counts as backlog time, and the stage's waiting space stays under its cap."""
+    data = _impatient(0.5, 3.0, 1, days=3)
+    data["classes"]["traveler"]["cargo"] = True
+    data["cargo"] = {"daily_release_quota": {"KZ_to_CN": 700}, "release_hours": [0, 24]}
+    data["stages"]["desk"]["queue_capacity"] = 1
+    data["stages"]["desk"]["when_full"] = "block"
+    records, _ = _metrics(load(data), 0)
+    visits = records.visits
+    assert "entered" not in visits                       # nobody waited outside the stage: they stayed in the backlog
+    released = records.release_time[visits["entity"]]
+    assert np.array_equal(visits["arrive"], released)
+    slots = np.diff(np.sort(records.release_time[~np.isnan(records.release_time)]))
+    assert (slots > 1440 / 700 + 1e-6).any()             # some releases waited beyond their slot
+    assert _most_waiting(visits["arrive"], visits["start"]) <= 1
+
+
+# --- balking by the queue in front, and by the announced wait ---------------------------------
+def _balking(rate: float, service_mean: float, servers: int, days: int, balking: dict, warmup_days: int = 1,
+             patience: dict | None = None) -> dict:
+    data = _impatient(rate, service_mean, servers, days=days, warmup_days=warmup_days, patience=patience)
+    data["stages"]["desk"]["balking"] = balking
+    return data
+
+
+def test_a_certain_balk_at_a_queue_length_is_a_queue_cap():
+    """by_queue [[k-1, 0], [k, 1]]: whoever sees k waiting turns away, as with queue_capacity k;
+    the same draws, the same records."""
+    stepped = load(_balking(1.0, 2.5, 2, days=2, balking={"by_queue": [[3, 0.0], [4, 1.0]]}))
+    capped = load(_impatient(1.0, 2.5, 2, days=2, capacity=4))
+    a, b = simulate(stepped, 1, 0), simulate(capped, 1, 0)
+    for column in ("entity", "arrive", "start", "end", "left"):
+        assert np.array_equal(a.visits[column], b.visits[column], equal_nan=True)
+    assert np.array_equal(a.outcome, b.outcome) and (a.outcome == BALKED).any()
+
+
+def _balking_birth_death(rate: float, service_mean: float, servers: int, curve: list) -> tuple[float, float]:
+    """Exact M/M/c with balking p(queue) (linear between the curve's points): (P(balk), mean wait
+    of the admitted), from the birth-death chain truncated where it is negligible."""
+    lengths, chances = zip(*curve)
+    n = np.arange(2000)
+    queue = np.maximum(n - servers, 0)
+    balk = np.interp(queue, lengths, chances)
+    birth = rate * (1 - balk)
+    death = np.minimum(n + 1, servers) / service_mean
+    log_pi = np.concatenate(([0.0], np.cumsum(np.log(np.maximum(birth[:-1], 1e-300)) - np.log(death[:-1]))))
+    pi = np.exp(log_pi - log_pi.max())
+    pi /= pi.sum()
+    admitted = rate * np.sum(pi * (1 - balk))
+    return float(np.sum(pi * balk)), float(np.sum(pi * queue) / admitted)
+
+
+def _balking_check(rate, service_mean, servers, curve, days, replications):
+    scenario = load(_balking(rate, service_mean, servers, days=days, balking={"by_queue": curve}))
+    balked, served_wait = [], []
+    for replication in range(replications):
+        _, metrics = _metrics(scenario, replication)
+        balked.append(metrics["all", "lost_share"])
+        served_wait.append(metrics["all", "wait_mean_served"])
+    exact_balk, exact_wait = _balking_birth_death(rate, service_mean, servers, curve)
+    label = f"M/M/{servers} balking {curve}"
+    assert_matches_theory(f"{label} P(balk)", exact_balk, balked)
+    assert_matches_theory(f"{label} wait of the admitted", exact_wait, served_wait)
+
+
+def test_balking_by_queue_length_matches_the_birth_death_chain():
+    _balking_check(1.0, 2.2, 2, [[0, 0.0], [10, 0.6]], days=4, replications=8)       # rho 1.1 offered
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rate,service_mean,servers,curve", [(0.9, 1.0, 1, [[0, 0.2]]),
+                                                              (1.5, 4.0, 4, [[2, 0.0], [5, 0.5], [20, 1.0]])])
+def test_balking_by_queue_length_long(rate, service_mean, servers, curve):
+    _balking_check(rate, service_mean, servers, curve, days=10, replications=12)
+
+
+def test_balking_draws_have_their_own_stream():
+    """Common random numbers: a variant with another balking curve, or none, changes no other draw,
+    and the same entity keeps its balking draw."""
+    variants = [_impatient(1.0, 2.2, 2, days=2, patience=EXPONENTIAL_4),
+                _balking(1.0, 2.2, 2, days=2, balking={"by_queue": [[0, 0.1]]}, patience=EXPONENTIAL_4),
+                _balking(1.0, 2.2, 2, days=2, balking={"by_queue": [[0, 0.0], [5, 0.9]]}, patience=EXPONENTIAL_4)]
+    plans = []
+    for data in variants:
+        scenario = load(data)
+        arrivals = generate_arrivals(scenario, 3, 0)
+        plans.append(draw_plan(scenario, build_layout(scenario), arrivals, 3, 0))
+    assert plans[0].balk_draw is None
+    for plan in plans[1:]:
+        assert plan.service == plans[0].service and plan.patience == plans[0].patience
+    assert plans[1].balk_draw[0] == plans[2].balk_draw[0]
+    uniform = np.frombuffer(plans[1].balk_draw[0])
+    assert 0.45 < uniform.mean() < 0.55
+
+
+def test_balking_by_the_announced_wait():
+    """The board shows the mean wait of the last N tokens served; an arrival balks exactly when it
+    exceeds the threshold (recomputed here from the records), or its own patience without one."""
+    board = {"last": 5, "threshold": "10 min"}
+    records, metrics = _metrics(load(_balking(1.0, 1.2, 1, days=2, balking={"by_announced_wait": board})), 0)
+    visits = records.visits
+    served = ~np.isnan(visits["start"])
+    order = np.argsort(visits["start"][served], kind="stable")
+    starts = visits["start"][served][order]
+    waits = (visits["start"] - visits["arrive"])[served][order]
+    cumulative = np.concatenate(([0.0], np.cumsum(waits)))
+    arrive = visits["arrive"]
+    seen = np.searchsorted(starts, arrive, side="left")
+    shown = np.where(seen > 0, (cumulative[seen] - cumulative[np.maximum(seen - 5, 0)]) / np.maximum(np.minimum(seen, 5), 1), 0.0)
+    balked = ~np.isnan(visits["left"])
+    assert balked.any() and (~balked).any()
+    assert np.array_equal(balked, shown > 10.0)
+    assert metrics["all", "balked"] > 0 and metrics["all", "reneged"] == 0
+    # without a threshold each traveller compares the board with its own patience
+    own = _balking(1.0, 1.2, 1, days=2, balking={"by_announced_wait": {"last": 5}},
+                   patience={"dist": "deterministic", "value": "1000 min"})
+    assert (simulate(load(own), 1, 0).outcome == 0).all()       # a patience no board reaches: nobody balks
+
+
+# --- patience from the crossing; deferral to the next opening -------------------------------------
+def test_patience_from_the_crossing_counts_every_stage_queue():
+    """patience_from: crossing: a traveller leaves once its waits since arrival add up to its
+    patience, wherever it is; patience_from: stage restarts the clock at each queue."""
+    patience = {"dist": "deterministic", "value": "6 min"}
+    data = _two_stages(patience, allow_leave=True)
+    data["classes"]["traveler"]["patience_from"] = "crossing"
+    crossing, _ = _metrics(load(data), 0)
+    stage, _ = _metrics(load(_two_stages(patience, allow_leave=True)), 0)
+    for records, from_crossing in ((crossing, True), (stage, False)):
+        lost = records.outcome > 0
+        since_arrival = records.leave_time[lost] - records.arrivals.time[lost]
+        assert lost.any() and since_arrival.min() >= 6.0 - 1e-9
+        visits = records.visits
+        at_second = visits["stage"] == 1
+        left_second = at_second & ~np.isnan(visits["left"])
+        assert left_second.any()
+        waited = visits["left"][left_second] - visits["arrive"][left_second]
+        assert (waited < 6.0 - 1e-9).any() == from_crossing    # the clock started at the crossing
+        served = at_second & ~np.isnan(visits["start"])
+        if from_crossing:          # served travellers never waited longer than their patience in all
+            entity = visits["entity"][served]
+            first_wait = np.zeros(len(records.arrivals))
+            first = (visits["stage"] == 0) & ~np.isnan(visits["start"])
+            first_wait[visits["entity"][first]] = (visits["start"] - visits["arrive"])[first]
+            total = first_wait[entity] + (visits["start"] - visits["arrive"])[served]
+            assert total.max() <= 6.0 + 1e-9
+
+
+def test_deferred_travellers_come_back_at_the_next_opening():
+    """on_leave: next_opening at a post open 09:00-18:00: who gives up (in the evening queue, or at
+    night before the booths open) comes back when the booths open, counted once."""
+    data = _impatient(0.3, 4.0, 1, days=3, patience={"dist": "deterministic", "value": "30 min"},
+                      on_leave="next_opening")
+    data["calendar"]["opening_hours"] = {"open": "09:00", "close": "18:00"}
+    records, metrics = _metrics(load(data), 0)
+    back = np.flatnonzero(records.came_back)
+    assert len(back) > 10
+    visits = records.visits
+    for entity in back:
+        arrive = np.sort(visits["arrive"][visits["entity"] == entity])
+        assert len(arrive) == 2 and arrive[1] % MINUTES_PER_DAY == pytest.approx(9 * 60)
+        assert arrive[1] > arrive[0]
+    assert metrics["all", "deferred"] > 0
+    # a post that never closes: the next day at the clock time the traveller joined, as 'defer'
+    always = _impatient(1.0, 1.5, 1, days=3, patience={"dist": "deterministic", "value": "20 min"}, on_leave="next_opening")
+    day_later = _impatient(1.0, 1.5, 1, days=3, patience={"dist": "deterministic", "value": "20 min"}, on_leave="defer")
+    a, b = simulate(load(always), 1, 0), simulate(load(day_later), 1, 0)
+    assert a.came_back.any()
+    returned = np.flatnonzero(a.came_back)[:20]
+    for entity in returned:
+        rows_a, rows_b = a.visits["entity"] == entity, b.visits["entity"] == entity
+        # leave time + 24 h (next_opening's fallback) vs join time + 24 h (defer): 20 min apart
+        assert np.sort(a.visits["arrive"][rows_a])[1] - np.sort(b.visits["arrive"][rows_b])[1] == pytest.approx(20.0)
+
+
+# --- jockeying ---------------------------------------------------------------------------------
+def _two_lanes(rate: float, service: dict, jockeying: bool, days: int = 2, warmup_days: int = 0) -> dict:
+    """One desk with two one-booth lanes serving the same class."""
+    data = _impatient(rate, 1.0, 1, days=days, warmup_days=warmup_days)
+    desk = data["stages"]["desk"]
+    desk["service_time"] = {"traveler": service}
+    desk["pools"] = {"left": {"serves": ["traveler"], "booths": 1}, "right": {"serves": ["traveler"], "booths": 1}}
+    desk["jockeying"] = jockeying
+    return data
+
+
+def test_jockeying_lanes_serve_as_one_pooled_queue():
+    """Equal deterministic services: with jockeying no booth idles while someone waits, so the
+    service starts are those of one pool of two booths; without it a lane idles beside a queue."""
+    service = {"dist": "deterministic", "value": "2 min"}
+    pooled = _impatient(0.9, 2.0, 2, days=2, warmup_days=0)
+    pooled["stages"]["desk"]["service_time"] = {"traveler": service}
+    reference = np.sort(simulate(load(pooled), 1, 0).visits["start"])
+    jockeying = simulate(load(_two_lanes(0.9, service, True)), 1, 0).visits
+    fixed = simulate(load(_two_lanes(0.9, service, False)), 1, 0).visits
+    assert np.array_equal(np.sort(jockeying["start"]), reference)
+    assert not np.array_equal(np.sort(fixed["start"]), reference)
+    assert (jockeying["pool"] == 0).any() and (jockeying["pool"] == 1).any()
+
+
+def _jockeying_check(rate: float, days: int, replications: int) -> None:
+    scenario = load(_two_lanes(rate, {"dist": "exponential", "mean": "1 min"}, True, days=days, warmup_days=1))
+    waits = [_metrics(scenario, replication)[1]["all", "wait_mean"] for replication in range(replications)]
+    assert_matches_theory(f"two lanes with jockeying = M/M/2 at rho {rate / 2}", analytic.mmc_wait_mean(rate, 1.0, 2), waits)
+
+
+def test_jockeying_lanes_wait_as_erlang_c():
+    _jockeying_check(1.4, days=6, replications=8)
+
+
+@pytest.mark.slow
+def test_jockeying_lanes_wait_as_erlang_c_long():
+    _jockeying_check(1.8, days=10, replications=12)
+
+
+# --- bad impatience input names its field ---------------------------------------------------------
+@pytest.mark.parametrize("change,field", [
+    (lambda d: d["stages"]["desk"].update(when_full="block"), "stages.desk.when_full"),
+    (lambda d: d["stages"]["desk"].update(jockeying=True), "stages.desk.jockeying"),
+    (lambda d: d["stages"]["desk"].update(balking={}), "stages.desk.balking"),
+    (lambda d: d["stages"]["desk"].update(balking={"by_queue": [[5, 0.1], [2, 0.3]]}), "stages.desk.balking.by_queue"),
+    (lambda d: d["stages"]["desk"].update(balking={"by_queue": [[0, 1.5]]}), "stages.desk.balking.by_queue"),
+    (lambda d: d["stages"]["desk"].update(balking={"by_announced_wait": {"last": 0}}), "stages.desk.balking.by_announced_wait.last"),
+    (lambda d: d["stages"]["desk"].update(balking={"by_announced_wait": {"last": 5}}),
+     "stages.desk.balking.by_announced_wait.threshold"),
+    (lambda d: d["classes"]["traveler"].update(patience_from="crossing"), "classes.traveler.patience_from"),
+    (lambda d: d["classes"]["traveler"].update(patience_from="queue"), "classes.traveler.patience_from"),
+    (lambda d: d["classes"]["traveler"].update(on_leave="tomorrow"), "classes.traveler.on_leave"),
+    (lambda d: d["stages"]["desk"].update(when_full="spill"), "stages.desk.when_full"),
+])
+def test_bad_impatience_input_names_the_field(change, field):
+    data = _impatient(1.0, 1.0, 1, days=1, warmup_days=0)
+    change(data)
+    with pytest.raises(sim.ScenarioError) as caught:
+        load(data)
+    assert field in str(caught.value), str(caught.value)
+
+
+def test_balking_after_exit_control_needs_allow_leave():
+    data = _two_stages(EXPONENTIAL_4)
+    data["stages"]["second"]["balking"] = {"by_queue": [[0, 0.1]]}
+    with pytest.raises(sim.ScenarioError, match="stages.second.balking.*allow_leave"):
+        load(data)
+    data["stages"]["second"]["queue_capacity"] = 3
+    data["stages"]["second"]["when_full"] = "block"
+    del data["stages"]["second"]["balking"]
+    assert load(data).stages["second"].when_full == "block"      # blocking needs no leaving
+
+
+def test_waiting_outside_when_the_run_stops_still_counts():
+    """The second desk shuts for good on day 2: its waiting space fills, the first desk's booth
+    stays held to the end of the run, and the traveller holding it still has its visit at the
+    second desk (never started, waiting since its first service ended): no wait vanishes."""
+    data = _tandem(2, days=2)
+    data["stages"]["second"]["pools"]["booths"]["booths"] = {"default": 1, "rules": [{"from": "2025-07-08", "booths": 0}]}
+    records, metrics = _metrics(load(data), 0)
+    visits = records.visits
+    first, second = visits["stage"] == 0, visits["stage"] == 1
+    done_first = first & ~np.isnan(visits["start"])
+    assert np.array_equal(np.sort(visits["entity"][done_first]), np.sort(visits["entity"][second]))
+    held = ~np.isnan(visits["held_until"])
+    assert visits["held_until"][held].max() == records.end_time
+    stuck = visits["entity"][held & (visits["held_until"] == records.end_time)]
+    rows = np.flatnonzero(second & np.isin(visits["entity"], stuck))
+    assert len(rows) == len(stuck) and np.isnan(visits["start"][rows]).all()
+    assert metrics["all", "unfinished"] > 0 and metrics["all", "unfinished_wait_mean"] > 0
+
+
+def _tandem_blocking_wait(rate: float, first_mean: float, second_mean: float, capacity: int,
+                          first_max: int = 300) -> float:
+    """Exact mean wait (sojourn less both services; blocked time is wait) of two M/M/1 desks in
+    tandem where the second holds ``capacity`` waiting and a token finding it full holds the first
+    desk's booth: the Markov chain of (at desk 1 incl. a blocked token, at desk 2, blocked),
+    truncated at ``first_max`` at desk 1 (negligible mass there at the loads tested)."""
+    mu1, mu2, full = 1 / first_mean, 1 / second_mean, capacity + 1
+    states = [(n1, n2, b) for n1 in range(first_max + 1) for n2 in range(full + 1) for b in (0, 1)
+              if not b or (n1 >= 1 and n2 == full)]
+    index = {state: i for i, state in enumerate(states)}
+    generator = lil_matrix((len(states), len(states)))
+    for state in states:
+        n1, n2, blocked = state
+        moves = []
+        if n1 < first_max:
+            moves.append(((n1 + 1, n2, blocked), rate))
+        if n1 >= 1 and not blocked:
+            moves.append(((n1 - 1, n2 + 1, 0) if n2 < full else (n1, n2, 1), mu1))
+        if n2 >= 1:         # a service ends at desk 2: the blocked token, if any, takes the space
+            moves.append(((n1 - 1, n2, 0) if blocked else (n1, n2 - 1, 0), mu2))
+        for target, transition_rate in moves:
+            generator[index[state], index[target]] += transition_rate
+            generator[index[state], index[state]] -= transition_rate
+    balance = generator.T.tolil()
+    balance[0, :] = 1.0                                   # probabilities add up to 1
+    right = np.zeros(len(states))
+    right[0] = 1.0
+    pi = spsolve(balance.tocsr(), right)
+    in_system = sum(p * (n1 + n2) for p, (n1, n2, _) in zip(pi, states))
+    return float(in_system / rate - first_mean - second_mean)
+
+
+def test_tandem_blocking_matches_its_markov_chain():
+    """Spill-back against theory: the mean wait (blocked time included) of a blocking tandem of
+    two M/M/1 desks, and the chain's own check: a large waiting space gives two M/M/1 queues."""
+    rate, first_mean, second_mean = 0.6, 0.8, 0.9
+    free = _tandem_blocking_wait(rate, first_mean, second_mean, 60)
+    mm1 = sum(rate * m * m / (1 - rate * m) for m in (first_mean, second_mean))
+    assert free == pytest.approx(mm1, rel=1e-9)
+    exact = _tandem_blocking_wait(rate, first_mean, second_mean, 1)
+    assert exact > 1.2 * free                                # the blocking is felt
+    scenario = load(_tandem(1, first_mean, second_mean, days=8, rate=rate, warmup_days=1))
+    waits = [_metrics(scenario, replication)[1]["all", "wait_mean"] for replication in range(8)]
+    assert_matches_theory("M/M/1 -> M/M/1 with 1 waiting place, blocking", exact, waits)

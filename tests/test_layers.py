@@ -20,7 +20,7 @@ LAYERS = [  # lowest first
     ("foundation", {"sim.version", "sim.errors", "sim.catalogue", "sim.groups", "sim.stats", "sim.analytic",
                     "sim.streams", "sim.storage", "sim.holidays"}),
     ("scenario", {"sim.scenario", "sim.scenario.base", "sim.scenario.units", "sim.scenario.calibration",
-                  "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader"}),
+                  "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader", "sim.scenario.impatience"}),
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication"}),
     ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",

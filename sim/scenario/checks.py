@@ -166,20 +166,45 @@ def _routes(scenario: Scenario) -> Iterator[tuple[str, str]]:
 
 
 def _leaving(scenario: Scenario) -> Iterator[tuple[str, str]]:
-    """A queue cap needs somewhere to go: a stage with ``queue_capacity`` must be the first stage
-    of every route that visits it, or say ``allow_leave: true``."""
+    """Impatience that fits the crossing: a stage that balks (a queue cap that balks, or balking
+    rules) must be the first stage of every route that visits it, or say ``allow_leave: true``; a
+    blocking stage needs a cap; a board without a threshold needs patient classes; jockeying needs
+    pools to jockey between; ``patience_from`` needs a patience."""
     reported: set[str] = set()
     for class_name, direction in travelled_routes(scenario):
         route = [s for s in scenario.routes.get(direction, []) if s in scenario.stages
                  and any(class_name in pool.serves for pool in scenario.stages[s].pools.values())]
         for stage_name in route[1:]:
             stage = scenario.stages[stage_name]
-            if stage.queue_capacity is not None and not stage.allow_leave and stage_name not in reported \
-                    and stage_name != route[0]:
-                reported.add(stage_name)
-                yield (f"stages.{stage_name}.queue_capacity",
-                       f"class {class_name!r} reaches this stage after {route[0]!r} on the {direction} route, "
-                       "where nobody may turn back: remove the cap, or set 'allow_leave: true' (see docs/scenario.md)")
+            if stage.allow_leave or stage_name == route[0]:
+                continue
+            for field, used in (("queue_capacity", stage.queue_capacity is not None and stage.when_full == "balk"),
+                                ("balking", stage.balking is not None)):
+                if used and (stage_name, field) not in reported:
+                    reported.add((stage_name, field))
+                    hint = "remove the cap, set 'when_full: block', or set 'allow_leave: true'" \
+                        if field == "queue_capacity" else "remove it, or set 'allow_leave: true'"
+                    yield (f"stages.{stage_name}.{field}",
+                           f"class {class_name!r} reaches this stage after {route[0]!r} on the {direction} route, "
+                           f"where nobody may turn back: {hint} (see docs/scenario.md)")
+    for stage_name, stage in scenario.stages.items():
+        base = f"stages.{stage_name}"
+        if stage.when_full == "block" and stage.queue_capacity is None:
+            yield f"{base}.when_full", "'block' needs a queue_capacity: the waiting space that can be full"
+        if stage.jockeying and len(stage.pools) < 2:
+            yield f"{base}.jockeying", "expected at least two pools to jockey between"
+        if stage.balking is not None:
+            board = stage.balking.by_announced_wait
+            if not stage.balking.by_queue and board is None:
+                yield f"{base}.balking", "expected 'by_queue' points or 'by_announced_wait'"
+            if board is not None and board.threshold is None:
+                impatient = [c for c in stage.service_time if c in scenario.classes and scenario.classes[c].patience is None]
+                if impatient:
+                    yield (f"{base}.balking.by_announced_wait.threshold",
+                           f"expected a threshold, or a patience for every class served here (not {impatient})")
+    for class_name, traveler_class in scenario.classes.items():
+        if traveler_class.patience_from != "stage" and traveler_class.patience is None:
+            yield f"classes.{class_name}.patience_from", "expected a 'patience' for the class to count from the crossing"
 
 
 def travelled_routes(scenario: Scenario) -> Iterator[tuple[str, str]]:

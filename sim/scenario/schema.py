@@ -15,6 +15,7 @@ from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainS
 
 from .base import WEEKDAYS, Strict  # noqa: F401  (WEEKDAYS belongs to the schema: re-exported)
 from .calibration import Calibration
+from .impatience import Balking
 from .units import format_minutes, parse_duration
 
 DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
@@ -331,7 +332,8 @@ class TravelerClass(Strict):
     green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
     cargo: bool = False  # held by the cargo release quota before the checkpoint
     patience: Distribution | None = None  # how long one waits in a stage queue before leaving; None: forever
-    on_leave: Literal["lost", "defer"] = "lost"  # a leaver gives up, or comes back the next day (once)
+    patience_from: Literal["stage", "crossing"] = "stage"  # patience counts from joining each stage queue, or from arrival
+    on_leave: Literal["lost", "defer", "next_opening"] = "lost"  # gives up, or comes back (once) the next day / at the stage's next opening
 
 
 class HourRule(DateWindow):
@@ -391,6 +393,9 @@ class Stage(Strict):
     pools: dict[str, LanePool] = Field(max_length=POOLS_MAX)
     queue_capacity: Annotated[int, Field(ge=0), _at_most(QUEUE_CAPACITY_MAX, "a queue capacity")] | None = None  # tokens waiting at once; None: no cap
     allow_leave: bool = False  # travellers may balk or renege here even if it is not their route's first stage
+    when_full: Literal["balk", "block"] = "balk"  # at queue_capacity: arrivals balk, or wait where they are (spill-back)
+    balking: Balking | None = None  # balking by queue length (probability) or by the announced wait
+    jockeying: bool = False  # a booth falling idle with an empty queue takes a waiting token from another pool
     opening_hours: OpeningHours | Literal["24h"] = "24h"  # in the local time of the stage's side
 
 
