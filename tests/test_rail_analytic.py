@@ -221,4 +221,4 @@ def test_engine_mdc_matches_exact():
 
 @pytest.mark.slow
 def test_engine_mdc_matches_exact_long():
-    check_engine_mdc(servers=4, rho=0.9, service_min=20.0, days=15, replications=15, max_rel_half_width=0.06)
+    check_engine_mdc(servers=4, rho=0.9, service_min=2.0, days=8, replications=20, max_rel_half_width=0.06)
