@@ -66,8 +66,14 @@ def scheduled_times(line: Line, calendar: Calendar, rng_spread: np.random.Genera
         if line.spread == "even":
             offsets = start + (end - start) * np.arange(line.per_day) / max(line.per_day, 1)
             per_day = np.broadcast_to(offsets, (len(days), line.per_day))
-        else:
+        elif line.spread == "random":
             per_day = np.sort(rng_spread.uniform(start, end, (len(days), line.per_day)), axis=1)
+        else:                                   # poisson: a count a day, then its points
+            counts = rng_spread.poisson(line.per_day, len(days))
+            points = rng_spread.uniform(start, end, int(counts.sum()))
+            day_of = np.repeat(np.asarray(days, dtype=float), counts)
+            order = np.lexsort((points, day_of))
+            return MINUTES_PER_DAY * day_of[order] + points[order]
     else:
         raise TypeError(f"unknown line {line!r}")
     return (MINUTES_PER_DAY * np.asarray(days, dtype=float)[:, None] + per_day).ravel()

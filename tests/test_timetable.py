@@ -149,3 +149,15 @@ def test_day_selection():
 def test_bad_rail_blocks_are_refused(change, message):
     with pytest.raises(ValidationError, match=message):
         rail(**change)
+
+
+def test_poisson_paths_are_a_poisson_process():
+    spec = rail(timetable=[], daily_paths=[{"train_type": "bulk", "direction": "KZ_to_CN", "per_day": 12,
+                                            "spread": "poisson"}])
+    trains = train_arrivals(spec, calendar(200), seed=4, replication=0)
+    counts = np.bincount((trains.time // 1440).astype(int), minlength=200)
+    assert abs(counts.mean() - 12) < 3 * np.sqrt(12 / 200)
+    assert counts.var(ddof=1) == pytest.approx(12, rel=0.3)          # Poisson: variance = mean
+    gaps = np.diff(trains.time)
+    assert np.all(gaps >= 0)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, abs=0.06)  # exponential gaps: CV 1

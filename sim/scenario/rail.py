@@ -141,50 +141,69 @@ class Window(Strict):
 
 class DailyPaths(Line):
     """A number of train paths a day agreed between the railways, spread over a window of the day:
-    ``even`` (path k of n at start + k (end - start) / n) or ``random`` (uniform, the count fixed)."""
+    ``even`` (path k of n at start + k (end - start) / n), ``random`` (uniform, the count fixed) or
+    ``poisson`` (a Poisson count with mean ``per_day``, uniform: a Poisson process in the window,
+    what an M/D/c check of the yard needs)."""
 
     per_day: int = Field(ge=0, le=PATHS_PER_DAY_MAX)
     window: Window = Window()
-    spread: Literal["even", "random"] = "even"
+    spread: Literal["even", "random", "poisson"] = "even"
 
 
 # --------------------------------------------------------------------------------------------
 # the border station (draft: read by the rail model to come)
 # --------------------------------------------------------------------------------------------
-class Transshipment(Strict):
-    """Gauge change by moving every container between wagons of the two gauges."""
+class Method(Strict):
+    """Which trains a gauge-change method applies to (default: every direction and train type)."""
+
+    directions: list[Direction] | None = None
+    train_types: list[str] | None = None
+
+    def applies(self, direction: str, train_type: str) -> bool:
+        return ((self.directions is None or direction in self.directions)
+                and (self.train_types is None or train_type in self.train_types))
+
+
+class Transshipment(Method):
+    """Gauge change by lifting every container from a wagon of one gauge to one of the other."""
 
     method: Literal["transshipment"]
-    cranes: int = Field(ge=1, le=CRANES_MAX)             # gantry cranes and reach stackers working at once
-    move_time: Distribution                            # one container lifted from one wagon to the other
+    cranes: int = Field(ge=1, le=CRANES_MAX)           # gantry cranes and reach stackers working at once
+    move_time: Distribution                            # one container, one crane
 
 
-class BogieExchange(Strict):
-    """Gauge change by exchanging the bogies of every wagon on exchange lines."""
+class PerWagon(Method):
+    """Gauge change wagon by wagon on a number of lines: bogie exchange, or a bulk load moved
+    into a wagon of the other gauge (``wagon_reload``)."""
 
-    method: Literal["bogie_exchange"]
+    method: Literal["bogie_exchange", "wagon_reload"]
     lines: int = Field(ge=1, le=TRACKS_MAX)
     per_wagon: Distribution
 
 
-class LocomotiveChange(Strict):
+class LocomotiveChange(Method):
     """Same gauge on both sides: only the locomotive (and crew) changes."""
 
     method: Literal["locomotive_change"]
     time: Distribution
 
 
-GaugeChange = Annotated[Union[Transshipment, BogieExchange, LocomotiveChange], Field(discriminator="method")]
+GaugeChange = Annotated[Union[Transshipment, PerWagon, LocomotiveChange], Field(discriminator="method")]
 
 
 class Station(Strict):
-    """A border station: its arrival/departure tracks, documents and inspection, gauge change."""
+    """A border station: its arrival/departure tracks, documents and inspection, gauge change.
+
+    A train holds a track from its arrival until it leaves; one that finds every track taken waits
+    outside (reported). ``gauge_change`` lists methods; a train gets the first that applies to its
+    direction and type, and one that matches none is only inspected (its gauge is changed on the
+    other side of the border)."""
 
     side: Literal["KZ", "CN"]
     directions: list[Direction] = Field(min_length=1)
     tracks: int = Field(ge=1, le=TRACKS_MAX)           # receiving/departure tracks: one train each
     documents: Distribution                            # documents, border guards, customs per train
-    gauge_change: GaugeChange | None = None
+    gauge_change: list[GaugeChange] = Field(default=[], max_length=10)
     opening_hours: Literal["24h"] = "24h"              # per-stage hours come with the calendar's
 
 
@@ -210,6 +229,15 @@ class Rail(Strict):
             if line.train_type not in self.train_types:
                 raise ValueError(f"train_type {line.train_type!r} is not one of the train_types "
                                  f"({', '.join(self.train_types)})")
+        for name, station in self.stations.items():
+            for method in station.gauge_change:
+                unknown = sorted(set(method.train_types or []) - set(self.train_types))
+                if unknown:
+                    raise ValueError(f"stations.{name}.gauge_change names unknown train types {', '.join(unknown)}")
+                stray = sorted(set(method.directions or []) - set(station.directions))
+                if stray:
+                    raise ValueError(f"stations.{name}.gauge_change covers directions the station does not "
+                                     f"serve: {', '.join(stray)}")
         names = self.line_names()
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
