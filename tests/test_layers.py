@@ -23,7 +23,7 @@ LAYERS = [  # lowest first
                   "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader", "sim.scenario.rail"}),
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model",
                 "sim.timetable"}),
-    ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication"}),
+    ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication", "sim.conservation"}),
     ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",
                      "sim.validation"}),
     ("publishing", {"sim.plots", "sim.report", "sim.console", "sim.outputs", "sim.publish"}),
