@@ -204,7 +204,7 @@ class Leavers:
         return self.balked | self.reneged
 
 
-LEAVING_COUNTS = ("balked", "reneged", "deferred")     # entities/day; each with its ``<name>_share`` of arrivals
+LEAVING_COUNTS = ("balked", "reneged", "lost", "deferred")   # entities/day; each with its ``<name>_share`` of arrivals
 
 
 @dataclass(frozen=True)
@@ -402,8 +402,8 @@ class ReplicationMetrics:
                        arrived & view.finished, waits)
 
     def _leaving_metrics(self, group: GroupMasks, days: int) -> dict[str, float]:
-        """Balked, reneged (lost) and deferred entities per day and their shares of the arrivals;
-        the lost share; waits of the served and of the lost (until they left), over the entities
+        """Balked, reneged, lost (balked + reneged) and deferred entities per day and their shares of
+        the arrivals; waits of the served and of the lost (until they left), over the entities
         of :meth:`_leavers` arriving in the window."""
         leavers = self._leavers(group)
         times = leavers.times
@@ -416,8 +416,6 @@ class ReplicationMetrics:
             if arrived:
                 values[f"{name}_share"] = count / arrived
         lost, served = measured & leavers.lost, measured & leavers.served
-        if arrived:
-            values["lost_share"] = np.sum(lost) / arrived
         if served.any():
             values["wait_mean_served"] = np.mean(leavers.waits[served])
         if lost.any():
@@ -438,7 +436,6 @@ class ReplicationMetrics:
         for name in LEAVING_COUNTS:
             values[name] = per_hour(getattr(leavers, name))
             values[f"{name}_share"] = share(values[name])
-        values["lost_share"] = share(per_hour(leavers.lost))
         for metric, mask in (("wait_mean_served", leavers.served), ("wait_mean_lost", leavers.lost)):
             values[metric] = _per_hour_waits(leavers.times[mask], leavers.waits[mask], edges)["wait_mean"]
         return values
