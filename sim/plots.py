@@ -854,8 +854,9 @@ MAX_LINES = 8     # lines on one sweep figure at most
 
 def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: float | None = SWEEP_TARGET[1],
                   group: str = "all") -> dict[str, Figure]:
-    """The standard figures of a sweep: the mean wait and ``metric`` against each varying
-    parameter (one line per combination of the others, when there are at most ``MAX_LINES``),
+    """The standard figures of a sweep: the mean wait, ``metric`` and, with impatience, the share
+    lost against each varying parameter (one line per combination of the others, when there are
+    at most ``MAX_LINES``),
     and a heatmap with the target contour when two parameters vary (a third as panels)."""
     varying = varying_parameters(table)
     figures: dict[str, Figure] = {}
@@ -863,7 +864,7 @@ def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: fl
         others = [p for p in varying if p != parameter]
         if others and len(table[others].drop_duplicates()) > MAX_LINES:
             continue
-        for shown, line in (("wait_mean", None), (metric, target)):
+        for shown, line in (("wait_mean", None), (metric, target), ("lost_share", None)):   # the last: impatience
             name = f"sweep_{shown}_vs_{_file_safe(_short(parameter))}.png"
             if name not in figures and (table["metric"] == shown).any():
                 figures[name] = metric_vs_parameter(table, parameter, shown, group, by=others or None, target=line)

@@ -111,7 +111,7 @@ HEADLINE_METRICS = ["throughput_per_day", "persons_per_day", "wait_mean", "peak_
 STAGE_METRICS = ["utilization", "wait_mean", "wait_p90", "queue_length_mean", "queue_length_max",
                  "services_per_day", "balked", "reneged", "deferred"]
 SWEEP_METRICS = ["wait_mean", "wait_p90", "share_wait_over_60min", "throughput_per_day", "utilization",
-                 "unfinished"]
+                 "unfinished", "lost", "lost_share", "deferred"]
 
 
 # --------------------------------------------------------------------------------------------
