@@ -131,3 +131,96 @@ def test_every_leaving_metric_is_catalogued_and_absent_without_impatience(impati
     stage_rows = impatient_results.summary[impatient_results.summary["group"] == "stage=passport"]
     assert set(LEAVING) - {"wait_mean_lost"} <= set(stage_rows["metric"])
     assert not set(LEAVING) & (set(plain_results.summary["metric"]) | set(plain_results.hourly.columns))
+
+
+# --- console and report headline -------------------------------------------------------------
+def test_lost_is_balked_plus_reneged_in_every_replication(impatient_results):
+    summary = _summary(impatient_results)
+    for group in ("all", "class=bus", "stage=customs", "direction=CN_to_KZ"):
+        assert summary[group, "lost"] == pytest.approx(summary[group, "balked"] + summary[group, "reneged"])
+        assert summary[group, "lost_share"] == pytest.approx(summary[group, "balked_share"]
+                                                             + summary[group, "reneged_share"])
+
+
+def test_console_and_report_headline_say_how_many_were_lost_or_deferred(impatient_results, plain_results):
+    from sim.console import key_figures
+    from sim.catalogue import format_estimate
+    from sim.report import run_report
+    row = impatient_results.summary.set_index(["group", "metric"]).loc[("all", "lost")]
+    lost = format_estimate("lost", row["mean"], row["ci_low"], row["ci_high"])
+    line = key_figures(impatient_results).splitlines()[1]
+    assert line.startswith(f"Lost {lost} travellers or vehicles a day") and "deferred to the next day" in line
+    html = run_report(impatient_results, {})
+    headline = html[html.index('id="headline"'):]
+    assert f"Lost {lost} travellers or vehicles a day" in headline[:headline.index("<table")]
+    assert "share lost (%)" in html and "mean wait of the served (min)" in html
+    assert not any(text.startswith("Lost ") for text in key_figures(plain_results).splitlines())
+    plain_html = run_report(plain_results, {})
+    assert "travellers or vehicles a day" not in plain_html and "share lost" not in plain_html
+
+
+# --- the figure ------------------------------------------------------------------------------
+def test_leaving_figure_has_a_line_per_class_in_its_colour(impatient_results, plain_results):
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+    from sim import plots
+    assert "leaving_by_hour.png" in plots.run_figures_planned(impatient_results)
+    assert "leaving_by_hour.png" not in plots.run_figures_planned(plain_results)
+    figure = plots.run_figure(impatient_results, "leaving_by_hour.png")
+    want = {name: mcolors.to_hex(c) for name, c in plots.class_colors(["pedestrian", "car", "bus"]).items()}
+    hourly = impatient_results.hourly
+    for axis, metric in zip(figure.axes, ("lost_share", "deferred_share")):
+        lines = {line.get_label(): line for line in axis.get_lines() if line.get_label() in want}
+        assert {name: mcolors.to_hex(line.get_color()) for name, line in lines.items()} == want
+        bus = hourly[hourly["group"] == "class=bus"].sort_values("hour")
+        assert np.allclose(lines["bus"].get_ydata(), 100 * bus[metric].to_numpy(), equal_nan=True)
+    assert figure.axes[0].get_ylabel() == "share lost (%)"
+    plt.close(figure)
+
+
+# --- compare and sweeps ----------------------------------------------------------------------
+def test_compare_verdicts_state_lost_and_deferred_with_paired_cis():
+    from sim.comparison import compare, format_change, paired_differences
+    from sim.stats import paired_difference_ci
+    variant = impatient_small()
+    variant["name"] = "impatient"
+    comparison = compare([small_scenario(), variant], replications=2, progress=False)
+    lines = comparison.verdicts("impatient")
+    lost_line = next(line for line in lines if line.startswith("travellers lost:"))
+    assert lines.index(lost_line) < next(i for i, line in enumerate(lines) if line.startswith("90th"))
+    assert any(line.startswith("travellers deferred to the next day:") for line in lines)
+    differences = comparison.differences.set_index(["group", "metric"])
+    everyone = differences.loc[("all", "lost")]
+    reps = comparison.replications
+    after = reps[(reps["scenario"] == "impatient") & (reps["group"] == "all") & (reps["metric"] == "lost")]
+    difference, low, high = paired_difference_ci(after.sort_values("replication")["value"].to_numpy(), np.zeros(2))
+    assert everyone["base_mean"] == 0 and everyone["difference"] == pytest.approx(difference)
+    assert (everyone["ci_low"], everyone["ci_high"]) == pytest.approx((low, high))
+    assert f"everyone {format_change('lost', difference, '+', low, high)}" in lost_line
+    # two scenarios without impatience: no leaving rows, as before
+    plain = reps[reps["scenario"] == "small"]
+    copy = pd.concat([plain, plain.assign(scenario="copy")], ignore_index=True)
+    assert not paired_differences(copy, "small", ["copy"])["metric"].isin(["lost", "deferred"]).any()
+
+
+def test_sweep_tables_and_figures_show_the_leaving_metrics():
+    from sim import plots
+    from sim.report import sweep_table_html
+    rows = []
+    for index, booths in enumerate((1, 2, 3)):
+        for metric, value in (("wait_mean", 10.0 / booths), ("wait_p90", 30.0 / booths),
+                              ("lost_share", 0.2 / booths), ("lost", 60.0 / booths), ("deferred", 5.0 / booths)):
+            rows.append({"point": f"p{index:04d}", "stages.desk.pools.booths.booths": booths, "replications": 3,
+                         "group": "all", "metric": metric, "mean": value, "ci_low": 0.9 * value,
+                         "ci_high": 1.1 * value, "unit": METRICS[metric].unit})
+    table = pd.DataFrame(rows)
+    figures = plots.sweep_figures(table)
+    assert "sweep_lost_share_vs_booths_booths.png" in figures, list(figures)
+    for figure in figures.values():
+        import matplotlib.pyplot as plt
+        plt.close(figure)
+    html = sweep_table_html(table, ["stages.desk.pools.booths.booths"])
+    assert "share lost (%)" in html and "lost (entities per day)" in html and "6.7 ±0.7 %" in html
+    plain = sweep_table_html(table[~table["metric"].isin(["lost_share", "lost", "deferred"])],
+                             ["stages.desk.pools.booths.booths"])
+    assert "lost" not in plain
