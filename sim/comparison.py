@@ -30,11 +30,12 @@ from .runner import Results, hourly_table, replication_table, summary_table
 from .scenario import Scenario, load_scenario
 from .stats import paired_difference_ci
 
-COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "lost", "deferred", "peak_hour_wait_mean", "wait_p90",
-                    "wait_p95", "share_wait_over_60min", "throughput_per_day", "unfinished_share")
-# travellers who left (impatience): a scenario without impatience loses and defers nobody, so
-# against one that has it, its count is 0 in every replication
+COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wait_p90", "wait_p95",
+                    "share_wait_over_60min", "throughput_per_day", "unfinished_share")
+# travellers who left (impatience), compared when a scenario has them: one without impatience
+# loses and defers nobody, so against one that has it, its count is 0 in every replication
 NONE_WITHOUT_IMPATIENCE = ("lost", "deferred")
+VERDICT_ORDER = (*COMPARED_METRICS[:2], *NONE_WITHOUT_IMPATIENCE, *COMPARED_METRICS[2:])   # beside the waits
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
@@ -168,7 +169,7 @@ class Comparison:
                 text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
             return text
         lines = []
-        for metric in COMPARED_METRICS:
+        for metric in VERDICT_ORDER:
             if metric in SIDE_BY_SIDE.values():
                 continue
             parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
@@ -198,12 +199,12 @@ def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence
     (no traveler of that group) is left out of that pair. The lost and deferred counts are
     compared as soon as one of the two has them: the other, without impatience, has 0.
     """
-    compared = replications[replications["metric"].isin(COMPARED_METRICS)]
+    compared = replications[replications["metric"].isin(VERDICT_ORDER)]
     wide = compared.pivot_table(index="replication", columns=["scenario", "group", "metric"], values="value",
                                 aggfunc="first")
     wide = _zero_where_nobody_leaves(wide, replications, [base, *variants])
     keys = [key for key in dict.fromkeys(map(tuple, compared[["group", "metric"]].to_numpy()))]
-    keys.sort(key=lambda key: COMPARED_METRICS.index(key[1]))
+    keys.sort(key=lambda key: VERDICT_ORDER.index(key[1]))
     rows = []
     for variant in variants:
         for group, metric in keys:

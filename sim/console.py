@@ -54,15 +54,15 @@ def _table(summary: pd.DataFrame, groups: list[str], columns: list[tuple[str, st
 
 
 def leaving_sentence(summary: pd.DataFrame) -> str | None:
-    """``Lost 30.5 ±2.1 travellers or vehicles a day (5.1 ±0.4 %: 26.3 balked, 4.2 reneged); 2.3
-    ±0.9 deferred to the next day.`` for everyone, from a summary indexed by group and metric;
-    None when the run has no impatience."""
+    """``Travellers or vehicles lost a day: 30.5 ±2.1 (5.1 ±0.4 %: 26.3 ±1.9 balked, 4.2 ±0.8
+    reneged); deferred to the next day: 2.3 ±0.9 a day (0.4 ±0.2 %).`` for everyone, from a
+    summary indexed by group and metric; None when the run has no impatience."""
     if ("all", "lost") not in summary.index:
         return None
     def text(metric: str) -> str:
         return estimate_text(summary, "all", metric)
-    return (f"Lost {text('lost')} travellers or vehicles a day ({text('lost_share')}: {text('balked')} balked, "
-            f"{text('reneged')} reneged); {text('deferred')} a day deferred to the next day "
+    return (f"Travellers or vehicles lost a day: {text('lost')} ({text('lost_share')}: {text('balked')} balked, "
+            f"{text('reneged')} reneged); deferred to the next day: {text('deferred')} a day "
             f"({text('deferred_share')}).")
 
 

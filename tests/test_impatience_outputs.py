@@ -149,14 +149,14 @@ def test_console_and_report_headline_say_how_many_were_lost_or_deferred(impatien
     row = impatient_results.summary.set_index(["group", "metric"]).loc[("all", "lost")]
     lost = format_estimate("lost", row["mean"], row["ci_low"], row["ci_high"])
     line = key_figures(impatient_results).splitlines()[1]
-    assert line.startswith(f"Lost {lost} travellers or vehicles a day") and "deferred to the next day" in line
+    assert line.startswith(f"Travellers or vehicles lost a day: {lost} (") and "deferred to the next day" in line
     html = run_report(impatient_results, {})
     headline = html[html.index('id="headline"'):]
-    assert f"Lost {lost} travellers or vehicles a day" in headline[:headline.index("<table")]
+    assert f"Travellers or vehicles lost a day: {lost}" in headline[:headline.index("<table")]
     assert "share lost (%)" in html and "mean wait of the served (min)" in html
-    assert not any(text.startswith("Lost ") for text in key_figures(plain_results).splitlines())
+    assert not any(text.startswith("Travellers") for text in key_figures(plain_results).splitlines())
     plain_html = run_report(plain_results, {})
-    assert "travellers or vehicles a day" not in plain_html and "share lost" not in plain_html
+    assert "lost a day" not in plain_html and "share lost" not in plain_html
 
 
 # --- the figure ------------------------------------------------------------------------------
