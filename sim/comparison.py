@@ -7,7 +7,8 @@ summarized with a t confidence interval (:func:`sim.stats.paired_difference_ci`)
 than comparing two independent runs. Groups are the summary's: everyone, each class,
 green-channel eligible travelers against the others, weekdays and weekends; a class that only one
 scenario has is not compared. Each variant gets one plain-language verdict
-line per metric.
+line per metric; with impatience in either scenario, the travellers lost and deferred a day get
+theirs right after the waits (a scenario without impatience counts 0 of each).
 """
 from __future__ import annotations
 
