@@ -224,3 +224,39 @@ def test_sweep_tables_and_figures_show_the_leaving_metrics():
     plain = sweep_table_html(table[~table["metric"].isin(["lost_share", "lost", "deferred"])],
                              ["stages.desk.pools.booths.booths"])
     assert "lost" not in plain
+
+
+# --- statistics: the hourly figures of a stationary impatient queue --------------------------
+def _hourly_abandonment(days: int, replications: int) -> tuple[float, np.ndarray]:
+    """P(abandon) of a flat-demand M/M/2+M queue at rho = 1.5 and each replication's hourly
+    ``lost_share`` of everyone (rows: replications, columns: hours)."""
+    from sim import analytic
+    from sim.metrics import ReplicationMetrics
+    from sim.model import simulate
+    from sim.plan import build_layout
+    from sim.validation import erlang_a_case
+    case = erlang_a_case(1.5, 2, 2.0, days=days, replications=replications, service_mean=2.0)
+    scenario = sim.load_scenario(case.scenario)
+    layout = build_layout(scenario)
+    shares = np.full((replications, 24), np.nan)
+    for replication in range(replications):
+        records = simulate(scenario, 5, replication, layout)
+        for hour, group, metric, value in ReplicationMetrics(records, layout, scenario).hourly_rows():
+            if group == "all" and metric == "lost_share":
+                shares[replication, hour] = value
+    return analytic.erlang_a(1.5, 0.5, 0.5, 2).abandon_probability, shares
+
+
+def test_hourly_lost_share_of_a_stationary_queue_is_erlang_a():
+    from conftest import assert_matches_theory
+    exact, shares = _hourly_abandonment(days=3, replications=8)
+    assert_matches_theory("hourly lost share, mean over the hours", exact, shares.mean(axis=1))
+
+
+@pytest.mark.slow
+def test_hourly_lost_share_is_erlang_a_in_every_hour():
+    """Each hour on its own (24 checks at 3.5 standard errors: family-wise about 1 % false alarms)."""
+    from conftest import assert_matches_theory
+    exact, shares = _hourly_abandonment(days=11, replications=12)
+    for hour in range(24):
+        assert_matches_theory(f"lost share {hour:02d}:00", exact, shares[:, hour], k=3.5, max_rel_half_width=0.15)
