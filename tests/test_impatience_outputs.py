@@ -260,3 +260,12 @@ def test_hourly_lost_share_is_erlang_a_in_every_hour():
     exact, shares = _hourly_abandonment(days=11, replications=12)
     for hour in range(24):
         assert_matches_theory(f"lost share {hour:02d}:00", exact, shares[:, hour], k=3.5, max_rel_half_width=0.15)
+
+
+def test_a_wide_ci_of_the_lost_a_day_is_warned():
+    from sim.diagnostics import precision_warnings
+    summary = pd.DataFrame([{"group": "all", "metric": "lost", "mean": 30.5, "ci_low": 5.1, "ci_high": 55.9},
+                            {"group": "all", "metric": "wait_mean", "mean": 10.0, "ci_low": 9.0, "ci_high": 11.0}])
+    [warning] = precision_warnings(summary, 2)
+    assert warning.startswith("the 95 % CI of the travellers lost of all (5.1 entities/day to 55.9 entities/day)")
+    assert precision_warnings(summary.iloc[1:], 2) == []
