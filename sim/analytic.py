@@ -375,9 +375,8 @@ def erlang_a(arrival_rate: float, service_rate: float, patience_rate: float, ser
                    wait_mean_served=served_wait / served)
 
 
-def mmck_blocking(arrival_rate: float, service_rate: float, servers: int, queue_capacity: int) -> float:
-    """Probability that an arrival finds M/M/c/K full (``c`` busy, ``queue_capacity`` waiting) and
-    is turned away: the stationary probability of ``c + queue_capacity`` in system [GH]."""
+def _mmck_distribution(arrival_rate: float, service_rate: float, servers: int, queue_capacity: int) -> list[float]:
+    """Stationary probabilities of 0 ... c + queue_capacity in M/M/c/K."""
     lam, mu, c = _mmc_params(arrival_rate, service_rate, servers)
     if operator.index(queue_capacity) < 0:
         raise ValueError(f"queue_capacity must be >= 0, got {queue_capacity!r}")
@@ -385,7 +384,26 @@ def mmck_blocking(arrival_rate: float, service_rate: float, servers: int, queue_
     for n in range(1, c + queue_capacity + 1):
         term *= lam / (min(n, c) * mu)
         weights.append(term)
-    return weights[-1] / sum(weights)
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def mmck_blocking(arrival_rate: float, service_rate: float, servers: int, queue_capacity: int) -> float:
+    """Probability that an arrival finds M/M/c/K full (``c`` busy, ``queue_capacity`` waiting) and
+    is turned away: the stationary probability of ``c + queue_capacity`` in system [GH]."""
+    return _mmck_distribution(arrival_rate, service_rate, servers, queue_capacity)[-1]
+
+
+def mmck_wait_mean_admitted(arrival_rate: float, service_rate: float, servers: int, queue_capacity: int) -> float:
+    """Mean wait in queue of the arrivals M/M/c/K admits: ``L_q / (lambda (1 - P_K))`` by Little's
+    law on the admitted stream [GH]."""
+    p = _mmck_distribution(arrival_rate, service_rate, servers, queue_capacity)
+    c = _servers(servers)
+    queue_mean = sum((n - c) * pn for n, pn in enumerate(p) if n > c)
+    admitted = arrival_rate * (1.0 - p[-1])
+    return queue_mean / admitted if admitted > 0 else 0.0
+
+
 
 
 # --------------------------------------------------------------------------------------------

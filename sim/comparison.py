@@ -7,7 +7,8 @@ summarized with a t confidence interval (:func:`sim.stats.paired_difference_ci`)
 than comparing two independent runs. Groups are the summary's: everyone, each class,
 green-channel eligible travelers against the others, weekdays and weekends; a class that only one
 scenario has is not compared. Each variant gets one plain-language verdict
-line per metric.
+line per metric; with impatience in either scenario, the travellers lost and deferred a day get
+theirs right after the waits (a scenario without impatience counts 0 of each).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ from .stats import paired_difference_ci
 
 COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wait_p90", "wait_p95",
                     "share_wait_over_60min", "throughput_per_day", "unfinished_share")
+# travellers who left (impatience), compared when a scenario has them: one without impatience
+# loses and defers nobody, so against one that has it, its count is 0 in every replication
+NONE_WITHOUT_IMPATIENCE = ("lost", "deferred")
+VERDICT_ORDER = (*COMPARED_METRICS[:2], *NONE_WITHOUT_IMPATIENCE, *COMPARED_METRICS[2:])   # beside the waits
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
@@ -165,7 +170,7 @@ class Comparison:
                 text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
             return text
         lines = []
-        for metric in COMPARED_METRICS:
+        for metric in VERDICT_ORDER:
             if metric in SIDE_BY_SIDE.values():
                 continue
             parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
@@ -192,24 +197,45 @@ def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence
     """``compare.csv``: variant − base per group and compared metric, paired by replication.
 
     Only groups both scenarios have are compared; a replication where either value is missing
-    (no traveler of that group) is left out of that pair.
+    (no traveler of that group) is left out of that pair. The lost and deferred counts are
+    compared as soon as one of the two has them: the other, without impatience, has 0.
     """
-    compared = replications[replications["metric"].isin(COMPARED_METRICS)]
+    compared = replications[replications["metric"].isin(VERDICT_ORDER)]
     wide = compared.pivot_table(index="replication", columns=["scenario", "group", "metric"], values="value",
                                 aggfunc="first")
-    base_keys = [key for key in dict.fromkeys(map(tuple, compared.loc[compared["scenario"] == base,
-                                                                      ["group", "metric"]].to_numpy()))]
-    base_keys.sort(key=lambda key: COMPARED_METRICS.index(key[1]))
+    wide = _zero_where_nobody_leaves(wide, replications, [base, *variants])
+    keys = [key for key in dict.fromkeys(map(tuple, compared[["group", "metric"]].to_numpy()))]
+    keys.sort(key=lambda key: VERDICT_ORDER.index(key[1]))
     rows = []
     for variant in variants:
-        for group, metric in base_keys:
-            if (variant, group, metric) not in wide.columns:
+        for group, metric in keys:
+            if (base, group, metric) not in wide.columns or (variant, group, metric) not in wide.columns:
                 continue
             before, after = wide[(base, group, metric)].to_numpy(), wide[(variant, group, metric)].to_numpy()
             difference, low, high = paired_difference_ci(after, before)
             rows.append((variant, group, metric, float(np.nanmean(before)), float(np.nanmean(after)),
                          difference, low, high, unit_of(metric)))
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
+
+
+def _zero_where_nobody_leaves(wide: pd.DataFrame, replications: pd.DataFrame,
+                              scenarios: Sequence[str]) -> pd.DataFrame:
+    """Columns of 0 for the lost and deferred of the groups of a scenario without impatience (no
+    ``lost`` row at all), where another scenario has them."""
+    leaving = replications[replications["metric"].isin(NONE_WITHOUT_IMPATIENCE)]
+    if leaving.empty:
+        return wide
+    wanted = list(dict.fromkeys(map(tuple, leaving[["group", "metric"]].to_numpy())))
+    added = {}
+    for scenario in scenarios:
+        own = replications[replications["scenario"] == scenario]
+        if (own["metric"] == "lost").any():
+            continue
+        groups = set(own["group"])
+        added.update({(scenario, group, metric): 0.0 for group, metric in wanted if group in groups})
+    if not added:
+        return wide
+    return pd.concat([wide, pd.DataFrame(added, index=wide.index)], axis=1)
 
 
 def _check_names(scenarios: list[Scenario], labels: list[str]) -> None:

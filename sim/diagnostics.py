@@ -2,7 +2,8 @@
 
 Pure functions of a scenario and its summary table: pools that stay shut for the whole horizon
 while a class may use them, confidence intervals wider than their estimate (with the
-replications that would fix them), travellers still inside when the run stopped, and a single
+replications that would fix them; with impatience, the travellers lost a day are a headline
+figure too), travellers still inside when the run stopped, and a single
 replication. The console prints them and the report shows them at the top;
 they are kept in ``run.json`` under ``warnings``.
 """
@@ -20,7 +21,7 @@ from .scenario.checks import class_stage_visits, lanes_for
 from .staffing import booth_schedule
 from .stats import replications_needed
 
-CHECKED_METRICS = ("wait_mean", "wait_p90", "throughput_per_day")   # the headline figures
+CHECKED_METRICS = ("wait_mean", "wait_p90", "throughput_per_day", "lost")   # the headline figures (lost: impatience)
 CHECKED_KINDS = ("all", "class")
 
 

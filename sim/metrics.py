@@ -43,6 +43,7 @@ class EntityView:
     finished: np.ndarray        # left the crossing, served, before the run stopped
     secondary: np.ndarray
     lost: np.ndarray            # balked or reneged, and did not come back
+    left_stage: np.ndarray      # stage where a lost entity left (-1: not lost)
 
 
 def waited_until(records: Records) -> np.ndarray:
@@ -73,10 +74,16 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
     wait, service, lane = (a.reshape(count, stages) for a in (wait, service, lane))
     finished = ~np.isnan(records.exit_time)
     lost = records.outcome > 0
+    left_stage = np.full(count, -1, dtype=np.int32)
+    left = visits.get("left")
+    if left is not None:
+        rows = ~np.isnan(left)
+        left_stage[visits["entity"][rows]] = visits["stage"][rows]
+        left_stage[~lost] = -1
     total_wait = np.nansum(wait, axis=1) if stages else np.zeros(count)
     secondary_stages = np.asarray(layout.secondary, dtype=bool)
     secondary = (lane[:, secondary_stages] >= 0).any(axis=1) if secondary_stages.any() else np.zeros(count, bool)
-    return EntityView(wait, service, lane, total_wait, finished, secondary, lost)
+    return EntityView(wait, service, lane, total_wait, finished, secondary, lost, left_stage)
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
@@ -174,6 +181,30 @@ def peak_or_busiest_hours(weights: Sequence[float]) -> list[int]:
     peaks = peak_hours(weights)
     weights = np.asarray(weights, dtype=float)
     return peaks or [int(h) for h in np.flatnonzero(weights == weights.max())]
+
+
+@dataclass(frozen=True)
+class Leavers:
+    """Who of a group left (impatience), as entity masks: the entities the group's leaving figures
+    are about (``arrived``; a stage group: those who joined the stage), when they arrived (at the
+    crossing; a stage group: when they first joined the stage), those lost there by balking or
+    reneging, those deferred from there, the served, and the waits to average (total wait; a
+    stage group: the wait at the stage)."""
+
+    arrived: np.ndarray
+    times: np.ndarray
+    balked: np.ndarray
+    reneged: np.ndarray
+    deferred: np.ndarray
+    served: np.ndarray
+    waits: np.ndarray
+
+    @property
+    def lost(self) -> np.ndarray:
+        return self.balked | self.reneged
+
+
+LEAVING_COUNTS = ("balked", "reneged", "lost", "deferred")   # entities/day; each with its ``<name>_share`` of arrivals
 
 
 @dataclass(frozen=True)
@@ -279,6 +310,8 @@ class ReplicationMetrics:
         for group in self.groups:
             visit_mask = self._visit_mask(group)
             values = self._entity_metrics(group) if group.entities is not None else self._stage_metrics(visit_mask)
+            if group.stage is not None and self.layout.impatient:
+                values.update(self._leaving_metrics(group, max(group.day_count, 1)))
             values.update(self._queue_metrics(visit_mask, self._windows(group)))
             if group.group == EVERYONE or group.stage is not None:
                 values["utilization"] = self._utilization(group)
@@ -351,23 +384,64 @@ class ReplicationMetrics:
         if inside.any():
             values["unfinished_wait_mean"] = np.mean(view.total_wait[inside])
         if self.layout.impatient:
-            values.update(self._leaving_metrics(measured, left, days))
+            values.update(self._leaving_metrics(group, days))
         return values
 
-    def _leaving_metrics(self, measured: np.ndarray, served: np.ndarray, days: int) -> dict[str, float]:
-        """Balked, reneged (lost) and deferred entities per day; the lost share; waits of the served
-        and of the lost (until they left), over the group's ``measured`` arrivals."""
+    def _leavers(self, group: GroupMasks) -> Leavers:
+        """The masks of :class:`Leavers` for ``group`` (entity groups: its entities; a stage group:
+        who joined the stage, lost or deferred at it)."""
         records, view = self.records, self.view
-        lost = measured & view.lost
-        values = {"balked": np.sum(measured & (records.outcome == BALKED)) / days,
-                  "reneged": np.sum(measured & (records.outcome == RENEGED)) / days,
-                  "deferred": np.sum(measured & (records.deferred_stage >= 0)) / days}
-        if measured.any():
-            values["lost_share"] = np.mean(lost[measured])
+        if group.stage is None:
+            arrived, times, waits = group.entities, records.arrivals.time, view.total_wait
+            left_here, deferred_here = np.ones(len(arrived), bool), records.deferred_stage >= 0
+        else:
+            stage, visits = group.stage, records.visits
+            arrived, waits = view.lane[:, stage] >= 0, view.wait[:, stage]
+            times = np.full(len(arrived), np.inf)
+            here = visits["stage"] == stage
+            np.minimum.at(times, visits["entity"][here], visits["arrive"][here])
+            left_here, deferred_here = view.left_stage == stage, records.deferred_stage == stage
+        return Leavers(arrived, times, arrived & left_here & (records.outcome == BALKED),
+                       arrived & left_here & (records.outcome == RENEGED), arrived & deferred_here,
+                       arrived & view.finished, waits)
+
+    def _leaving_metrics(self, group: GroupMasks, days: int) -> dict[str, float]:
+        """Balked, reneged, lost (balked + reneged) and deferred entities per day and their shares of
+        the arrivals; waits of the served and of the lost (until they left), over the entities
+        of :meth:`_leavers` arriving in the window."""
+        leavers = self._leavers(group)
+        times = leavers.times
+        measured = leavers.arrived & (times >= self.window[0]) & (times < self.window[1])
+        arrived = np.sum(measured)
+        values: dict[str, float] = {}
+        for name in LEAVING_COUNTS:
+            count = np.sum(measured & getattr(leavers, name))
+            values[name] = count / days
+            if arrived:
+                values[f"{name}_share"] = count / arrived
+        lost, served = measured & leavers.lost, measured & leavers.served
         if served.any():
-            values["wait_mean_served"] = np.mean(view.total_wait[served])
+            values["wait_mean_served"] = np.mean(leavers.waits[served])
         if lost.any():
-            values["wait_mean_lost"] = np.mean(view.total_wait[lost])
+            values["wait_mean_lost"] = np.mean(leavers.waits[lost])
+        return values
+
+    def _hourly_leaving(self, group: GroupMasks, edges: np.ndarray,
+                        day_mean: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+        """:meth:`_leaving_metrics` by hour of arrival: counts per day of the group's days, shares
+        and waits pooled over them."""
+        leavers = self._leavers(group)
+        def per_hour(mask: np.ndarray) -> np.ndarray:
+            return day_mean(np.histogram(leavers.times[mask], bins=edges)[0])
+        arrived = per_hour(leavers.arrived)
+        values: dict[str, np.ndarray] = {}
+        def share(count: np.ndarray) -> np.ndarray:
+            return np.divide(count, arrived, out=np.full(24, np.nan), where=arrived > 0)
+        for name in LEAVING_COUNTS:
+            values[name] = per_hour(getattr(leavers, name))
+            values[f"{name}_share"] = share(values[name])
+        for metric, mask in (("wait_mean_served", leavers.served), ("wait_mean_lost", leavers.lost)):
+            values[metric] = _per_hour_waits(leavers.times[mask], leavers.waits[mask], edges)["wait_mean"]
         return values
 
     def _stage_metrics(self, visit_mask: np.ndarray) -> dict[str, float]:
@@ -423,6 +497,8 @@ class ReplicationMetrics:
                 times, waits = visits["arrive"][visit_mask], (self.wait_start - visits["arrive"])[visit_mask]
             per_hour = {"arrivals_per_day": day_mean(np.histogram(times, bins=edges)[0])}
             per_hour.update(_per_hour_waits(times, waits, edges))
+            if self.layout.impatient:
+                per_hour.update(self._hourly_leaving(group, edges, day_mean))
             queue = occupancy(visits["arrive"][visit_mask], self.wait_start[visit_mask], edges) / 60.0
             per_hour["queue_length_mean"] = day_mean(queue)
             if group.group == EVERYONE or group.stage is not None:

@@ -294,6 +294,36 @@ def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None
     return figure
 
 
+LEAVING_PANELS = (("lost_share", "lost: balked or reneged"), ("deferred_share", "deferred to the next day"))
+
+
+def leaving_by_hour(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
+    """Share of arrivals lost (balked + reneged, left) and deferred (right) by hour of arrival,
+    one line per class in its colour with its 95 % CI band (cut to 0-100 %); closed hours and
+    demand ``peaks`` shaded. Only for runs with impatience (an hourly table with ``lost_share``)."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained", sharex=True)
+    groups = of_kinds(hourly["group"], "class") or ["all"]
+    for axis, (metric, name) in zip(axes, LEAVING_PANELS):
+        _shade_day(axis, hourly, peaks, legend=axis is axes[0])
+        scale, series = metric_scale(metric), []
+        for group in groups:
+            rows = hourly[hourly["group"] == group].sort_values("hour")
+            columns = [metric, f"{metric}_ci_low", f"{metric}_ci_high"]
+            rows = rows[["hour"]].join((rows[columns] * scale).clip(0.0, scale))   # a share lies in 0-100 %
+            color = group_color(group, groups)
+            axis.plot(rows["hour"] + 0.5, rows[metric], marker="o", ms=3, color=color, label=group_label(group))
+            axis.fill_between(rows["hour"] + 0.5, rows[columns[1]], rows[columns[2]], color=color, alpha=0.2,
+                              linewidth=0)
+            series.append(_band_series(rows, metric, rows["hour"] + 0.5, color))
+        fit_to_estimates(axis, series, include=[0])
+        _hour_axis(axis, "hour of arrival")
+        axis.set(ylabel=catalogue.label(metric), title=name)
+        axis.title.set_fontsize("small")
+    axes[0].legend(fontsize="small", ncols=2)
+    figure.suptitle(title or "Share of arrivals lost and deferred by hour of arrival (95 % CI)")
+    return figure
+
+
 def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, title: str = "") -> Figure:
     """Mean queue length by hour per stage (bars, 95 % CI whiskers), open booths on a second axis;
     closed hours and demand ``peaks`` shaded. Queue axes follow the means (CIs clipped, marked)."""
@@ -521,6 +551,9 @@ RUN_FIGURES = {  # file name -> caption, in report order
     "wait_by_hour.png": "Mean wait by hour of arrival per class, with 95 % confidence bands (the axis follows the "
                         "means; wider bands are clipped and marked ▲); closed hours grey, demand peaks amber. Cargo "
                         "classes: their mean time in the cargo backlog beside their checkpoint wait (right).",
+    "leaving_by_hour.png": "Share of arrivals lost (balked at a full queue or reneged when their patience ran "
+                           "out) and deferred to the next day, by hour of arrival per class, with 95 % confidence "
+                           "bands; closed hours grey, demand peaks amber. Only in runs with impatience.",
     "wait_ecdf.png": "Distribution of total waits per class: the share served within 30 and 60 minutes (dots) "
                      "and the share waiting longer (legend).",
     "queues_and_booths.png": "Mean queue length per stage by hour of day (bars) and open booths (red line).",
@@ -533,8 +566,11 @@ RUN_FIGURES = {  # file name -> caption, in report order
 
 def run_figures_planned(results: "Results") -> list[str]:
     """The file names of the run figures ``results`` can draw, in report order (the entity
-    figures only when entities are kept, the timeline only when there is one)."""
+    figures only when entities are kept, the timeline only when there is one, who left by hour
+    only with impatience)."""
     names = ["wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png"]
+    if "lost_share" in results.hourly.columns:
+        names.insert(1, "leaving_by_hour.png")
     if results.timeline is not None and len(results.timeline):
         names.append("queue_timeline.png")
     if results.entities is not None and len(results.entities):
@@ -551,6 +587,8 @@ def run_figure(results: "Results", name: str) -> Figure:
     if name == "wait_by_hour.png":
         return hourly_wait_profile(results.hourly, peaks, f"{title}: mean wait by hour of arrival",
                                    summary=results.summary)
+    if name == "leaving_by_hour.png":
+        return leaving_by_hour(results.hourly, peaks, f"{title}: share of arrivals lost and deferred by hour")
     if name == "queues_and_booths.png":
         return queue_and_staffing(results.hourly, peaks, f"{title}: queues and open booths")
     if name == "utilization_heatmap.png":
@@ -816,8 +854,9 @@ MAX_LINES = 8     # lines on one sweep figure at most
 
 def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: float | None = SWEEP_TARGET[1],
                   group: str = "all") -> dict[str, Figure]:
-    """The standard figures of a sweep: the mean wait and ``metric`` against each varying
-    parameter (one line per combination of the others, when there are at most ``MAX_LINES``),
+    """The standard figures of a sweep: the mean wait, ``metric`` and, with impatience, the share
+    lost against each varying parameter (one line per combination of the others, when there are
+    at most ``MAX_LINES``),
     and a heatmap with the target contour when two parameters vary (a third as panels)."""
     varying = varying_parameters(table)
     figures: dict[str, Figure] = {}
@@ -825,7 +864,7 @@ def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: fl
         others = [p for p in varying if p != parameter]
         if others and len(table[others].drop_duplicates()) > MAX_LINES:
             continue
-        for shown, line in (("wait_mean", None), (metric, target)):
+        for shown, line in (("wait_mean", None), (metric, target), ("lost_share", None)):   # the last: impatience
             name = f"sweep_{shown}_vs_{_file_safe(_short(parameter))}.png"
             if name not in figures and (table["metric"] == shown).any():
                 figures[name] = metric_vs_parameter(table, parameter, shown, group, by=others or None, target=line)

@@ -22,7 +22,7 @@ from . import catalogue
 from .catalogue import estimate, format_estimate
 from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
 from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
-from .console import shown
+from .console import leaving_sentence, shown
 from .diagnostics import unfinished_warnings
 from .groups import KINDS, Group, of_kinds
 from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
@@ -106,11 +106,12 @@ code{font-size:.88em;background:var(--soft);padding:0 .25em;border-radius:3px;ov
 # is often a day, against minutes at the booths.
 HEADLINE_METRICS = ["throughput_per_day", "persons_per_day", "wait_mean", "peak_hour_wait_mean",
                     "backlog_time_mean", "wait_p90", "wait_p95", "share_wait_over_60min", "wait_mean_finished",
-                    "unfinished", "unfinished_share", "unfinished_wait_mean"]
+                    "unfinished", "unfinished_share", "unfinished_wait_mean",
+                    "lost", "lost_share", "deferred", "wait_mean_served", "wait_mean_lost"]   # the last: impatience only
 STAGE_METRICS = ["utilization", "wait_mean", "wait_p90", "queue_length_mean", "queue_length_max",
-                 "services_per_day"]
+                 "services_per_day", "balked", "reneged", "deferred"]
 SWEEP_METRICS = ["wait_mean", "wait_p90", "share_wait_over_60min", "throughput_per_day", "utilization",
-                 "unfinished"]
+                 "unfinished", "lost", "lost_share", "deferred"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,6 +411,13 @@ def stage_table(summary: pd.DataFrame) -> str:
                         lambda g: Group.parse(g).value)
 
 
+def leaving_paragraph(summary: pd.DataFrame) -> str:
+    """The headline's first line in a run with impatience: how many a day were lost or deferred
+    (empty otherwise)."""
+    sentence = leaving_sentence(_summary_index(summary))
+    return f"<p><strong>{esc(sentence)}</strong></p>" if sentence else ""
+
+
 def _run_facts(info: dict) -> str:
     keys = [("replications", "replications"), ("seed", "seed"), ("workers", "worker processes"),
             ("wall_time_s", "wall time (s)"), ("package_version", "checkpoint-sim version"), ("command", "command")]
@@ -439,7 +447,8 @@ def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
     """The report of one run: headline tables, figures, assumptions, sources, run facts."""
     scenario, info = results.scenario, results.info
     sections = [
-        ("headline", "Headline numbers", HEADLINE_NOTE + headline_table(results.summary) +
+        ("headline", "Headline numbers", leaving_paragraph(results.summary) + HEADLINE_NOTE +
+         headline_table(results.summary) +
          "<h3>Stages</h3>" + stage_table(results.summary)),
         ("figures", "Figures", figures_section(images)),
         ("assumptions", "Scenario and key assumptions", assumptions_section(scenario)),

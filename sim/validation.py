@@ -2,11 +2,11 @@
 
 Each case is a small scenario whose answer theory knows (Erlang C, Cobham's priority formula,
 Pollaczek–Khinchine, Jackson networks, the Kolmogorov forward equations of a time-varying
-queue). The engine simulates it with independent replications; a check passes when the
+queue, Erlang-A for impatient travellers, M/M/c/K for a capped queue). The engine simulates it with independent replications; a check passes when the
 reference value lies inside the simulated confidence interval, Bonferroni-adjusted over all the
 checks of the suite (family-wise 95 %), so that a correct engine passes the whole suite 95 % of
-the time and a wrong one fails. One more check measures the coverage of the confidence intervals
-themselves. ``checkpoint-sim validate-model`` writes ``validation.csv`` and ``report.html`` in its results folder
+the time and a wrong one fails. The last checks measure the coverage of the confidence intervals
+themselves (of the mean wait, and of the abandonment share). ``checkpoint-sim validate-model`` writes ``validation.csv`` and ``report.html`` in its results folder
 (:func:`sim.publish.publish_validation`), and the Markdown page (:func:`markdown_report`) elsewhere
 only when asked (``--docs docs/validation.md``).
 """
@@ -38,7 +38,8 @@ def queue_scenario(arrival_rate: float, stages: dict[str, dict], days: int, warm
     """A one-direction, 24 h scenario dict with flat or given hourly demand (rates per minute).
 
     ``stages`` maps stage name -> {"servers": int or booth schedule, "service": distribution
-    dict, "green_channel": "none" | "priority" | "dedicated"}; every class visits every stage.
+    dict, "green_channel": "none" | "priority" | "dedicated", optionally "queue_capacity": int};
+    every class visits every stage.
     """
     classes = classes or {"traveler": {"share": 1.0}}
     classes = {name_: {"directions": {"KZ_to_CN": 1.0}, **spec} for name_, spec in classes.items()}
@@ -50,7 +51,8 @@ def queue_scenario(arrival_rate: float, stages: dict[str, dict], days: int, warm
         "classes": classes,
         "stages": {stage: {"side": "KZ", "service_time": {c: spec["service"] for c in classes},
                            "pools": {"booths": {"serves": list(classes), "booths": spec["servers"],
-                                                "green_channel": spec.get("green_channel", "none")}}}
+                                                "green_channel": spec.get("green_channel", "none")}},
+                           **({"queue_capacity": spec["queue_capacity"]} if "queue_capacity" in spec else {})}
                    for stage, spec in stages.items()},
         "routes": {"KZ_to_CN": list(stages)},
     }
@@ -97,13 +99,15 @@ def hourly_metric(group: str, name: str, hour: int) -> Callable[[ReplicationOutp
     return extract
 
 
-def little(group: str) -> Callable[[ReplicationOutput], float]:
-    """L_q / (lambda W_q) from one replication's outputs: 1 by Little's law."""
-    served = "services_per_day" if kind(group) == "stage" else "throughput_per_day"
+def little(group: str, rate: str | None = None) -> Callable[[ReplicationOutput], float]:
+    """L_q / (lambda W_q) from one replication's outputs: 1 by Little's law. ``lambda`` is the
+    ``rate`` metric per day (default: services, or the throughput of an entity group); with
+    abandonment it is the arrivals, each in the queue until served or gone."""
+    rate = rate or ("services_per_day" if kind(group) == "stage" else "throughput_per_day")
 
     def extract(output: ReplicationOutput) -> float:
         values = {(g, m): v for g, m, v in output.metrics if g == group}
-        return values[group, "queue_length_mean"] / (values[group, served] / 1440.0 * values[group, "wait_mean"])
+        return values[group, "queue_length_mean"] / (values[group, rate] / 1440.0 * values[group, "wait_mean"])
     return extract
 
 
@@ -169,12 +173,49 @@ def time_varying_case(replications: int) -> Case:
                                      hourly_metric("all", "queue_length_mean", hour)) for hour in range(24)])
 
 
+def erlang_a_case(load: float, servers: int, patience_mean: float, days: int, replications: int,
+                  service_mean: float = 1.0) -> Case:
+    """M/M/c+M (Erlang-A, Palm): exponential patience, lost when it runs out in the queue."""
+    arrival_rate = load * servers / service_mean
+    classes = {"traveler": {"share": 1.0, "patience": exponential(patience_mean)}}
+    scenario = queue_scenario(arrival_rate, {"desk": {"servers": servers, "service": exponential(service_mean)}},
+                              days=days, warmup_days=1, classes=classes)
+    exact = analytic.erlang_a(arrival_rate, 1.0 / service_mean, 1.0 / patience_mean, servers)
+    return Case(f"M/M/{servers}+M (Erlang-A), rho = {load:g}, mean patience {patience_mean:g} min", scenario,
+                replications, [
+                    Check("P(wait > 0)", exact.wait_probability, "exact", metric("all", "share_waiting")),
+                    Check("P(abandon)", exact.abandon_probability, "exact", metric("all", "lost_share")),
+                    Check("mean wait of all arrivals (min)", exact.wait_mean, "exact", metric("all", "wait_mean")),
+                    Check("mean wait of the served (min)", exact.wait_mean_served, "exact",
+                          metric("all", "wait_mean_served")),
+                    Check("Little's law with abandonment L_q / (lambda W_q)", 1.0, "exact",
+                          little("all", "arrivals_per_day"))])
+
+
+def mmck_case(load: float, servers: int, queue_capacity: int, days: int, replications: int,
+              service_mean: float = 1.0) -> Case:
+    """M/M/c/K, K = c + queue_capacity: who finds the queue full balks (is lost)."""
+    arrival_rate = load * servers / service_mean
+    stage = {"servers": servers, "service": exponential(service_mean), "queue_capacity": queue_capacity}
+    scenario = queue_scenario(arrival_rate, {"desk": stage}, days=days, warmup_days=1)
+    rate = 1.0 / service_mean
+    return Case(f"M/M/{servers}/{servers + queue_capacity} (queue cap {queue_capacity}), rho = {load:g}", scenario,
+                replications, [
+                    Check("blocking probability", analytic.mmck_blocking(arrival_rate, rate, servers, queue_capacity),
+                          "exact", metric("all", "balked_share")),
+                    Check("mean wait of the admitted (min)",
+                          analytic.mmck_wait_mean_admitted(arrival_rate, rate, servers, queue_capacity), "exact",
+                          metric("all", "wait_mean_served"))])
+
+
 def suite(reduced: bool = False) -> list[Case]:
     """The validation cases; ``reduced`` is the quick version the default test suite runs."""
     if reduced:
         # M/M/c at three loads and the priority formula are also in tests/test_theory.py
         return [mmc_case(0.5, 1, days=6, replications=8), tandem_case(days=4, replications=8),
-                time_varying_case(replications=80)]
+                time_varying_case(replications=80),
+                erlang_a_case(1.5, 2, 2.0, days=4, replications=8, service_mean=2.0),
+                mmck_case(1.2, 2, 3, days=4, replications=8, service_mean=2.0)]
     return [mmc_case(0.5, 1, days=11, replications=20), mmc_case(0.8, 1, days=21, replications=20),
             mmc_case(0.95, 1, days=101, replications=20),
             mmc_case(0.5, 5, days=6, replications=20), mmc_case(0.8, 10, days=6, replications=20),
@@ -184,42 +225,56 @@ def suite(reduced: bool = False) -> list[Case]:
             mg1_case("M/G/1 lognormal CV 1.5, rho = 0.8 (Pollaczek-Khinchine)",
                      {"dist": "lognormal", "mean": "1 min", "cv": 1.5}, 1.5, days=41, replications=20),
             priority_case(days=11, replications=20), tandem_case(days=11, replications=20),
-            time_varying_case(replications=300)]
+            time_varying_case(replications=300),
+            erlang_a_case(0.9, 1, 5.0, days=11, replications=20), erlang_a_case(1.0, 5, 2.0, days=6, replications=20),
+            erlang_a_case(1.3, 6, 2.5, days=6, replications=20, service_mean=4.0),
+            erlang_a_case(2.0, 2, 1.0, days=6, replications=20),
+            mmck_case(0.9, 2, 5, days=11, replications=20), mmck_case(1.3, 3, 3, days=6, replications=20)]
 
 
 @dataclass
 class Coverage:
-    """How often the reported 95 % CI of the mean wait contains the exact value."""
+    """How often the reported 95 % CI of a case's first check contains its exact value."""
 
     repetitions: int
     replications: int
+    quantity: str
     contained: int = 0
     low: float = 0.92
     high: float = 0.98
     results: list[bool] = field(default_factory=list)
 
 
-def coverage_case(repetitions: int) -> tuple[Case, Coverage]:
-    """An M/M/2 queue at rho = 0.6 (5-min services, two measured days after a warm-up day; the
-    start-up bias is negligible) repeated with independent seeds, 10 replications each."""
-    case = mmc_case(0.6, 2, days=3, replications=10, service_mean=5.0)
-    case.name = f"Coverage of the 95 % CI of the mean wait, M/M/2 rho = 0.6 ({repetitions} repetitions)"
-    return case, Coverage(repetitions, case.replications)
+def coverage_cases(repetitions: int) -> list[tuple[Case, Coverage]]:
+    """Cases repeated with independent seeds, 10 replications each, to count how often their CI
+    holds the exact value: an M/M/2 queue at rho = 0.6 (5-min services, two measured days after a
+    warm-up day; the start-up bias is negligible) for the mean wait, and an M/M/2+M queue at
+    rho = 1.2 (5-min services, 10-min mean patience) for the abandonment share."""
+    wait = mmc_case(0.6, 2, days=3, replications=10, service_mean=5.0)
+    wait.name = f"Coverage of the 95 % CI of the mean wait, M/M/2 rho = 0.6 ({repetitions} repetitions)"
+    abandon = erlang_a_case(1.2, 2, 10.0, days=3, replications=10, service_mean=5.0)
+    abandon.checks = [check for check in abandon.checks if check.quantity == "P(abandon)"]
+    abandon.name = (f"Coverage of the 95 % CI of the abandonment share, M/M/2+M rho = 1.2 "
+                    f"({repetitions} repetitions)")
+    return [(wait, Coverage(repetitions, wait.replications, "share of 95 % CIs containing the exact mean wait")),
+            (abandon, Coverage(repetitions, abandon.replications,
+                               "share of 95 % CIs containing the exact P(abandon)"))]
 
 
 def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = None,
               coverage_repetitions: int | None = None) -> pd.DataFrame:
     """Simulate every case and return the table of ``validation.csv``."""
     cases = suite(reduced)
-    coverage_base, coverage = coverage_case(coverage_repetitions or (30 if reduced else 200))
+    coverages = coverage_cases(coverage_repetitions or (30 if reduced else 200))
     scenarios = {id(case): load_scenario(case.scenario) for case in cases}
-    coverage_scenario = load_scenario(coverage_base.scenario)
+    coverage_scenarios = [load_scenario(case.scenario) for case, _ in coverages]
     with Replications(workers, description="validate-model", progress=progress) as runner:
         for index, case in enumerate(cases):
             runner.submit(("case", index), scenarios[id(case)], case.seed, range(case.replications), False)
-        for repetition in range(coverage.repetitions):    # independent seeds: each repetition its own CI
-            runner.submit(("coverage", repetition), coverage_scenario, 1000 + repetition,
-                          range(coverage.replications), False)
+        for which, (_, coverage) in enumerate(coverages):
+            for repetition in range(coverage.repetitions):    # independent seeds: each repetition its own CI
+                runner.submit(("coverage", which, repetition), coverage_scenarios[which], 1000 + repetition,
+                              range(coverage.replications), False)
         collected = runner.collect()
     outputs = {(*key, replication): output for key, ordered in collected.items()
                for replication, output in enumerate(ordered)}
@@ -234,10 +289,18 @@ def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = N
             rows.append({"case": case.name, "quantity": check.quantity, "reference": check.reference,
                          "reference_kind": check.reference_kind, "sim_mean": mean, "ci_low": low, "ci_high": high,
                          "replications": case.replications, "passed": bool(wide_low <= check.reference <= wide_high)})
-    exact = coverage_base.checks[0]
-    for repetition in range(coverage.repetitions):
-        values = [exact.extract(outputs["coverage", repetition, r]) for r in range(coverage.replications)]
-        _, low, high = mean_ci(np.array(values))
+    for which, (case, coverage) in enumerate(coverages):
+        rows.append(_coverage_row(case, coverage, [[case.checks[0].extract(outputs["coverage", which, repetition, r])
+                                                    for r in range(coverage.replications)]
+                                                   for repetition in range(coverage.repetitions)]))
+    return pd.DataFrame(rows)
+
+
+def _coverage_row(case: Case, coverage: Coverage, values: list[list[float]]) -> dict:
+    """The table row of a coverage check, from each repetition's replication values."""
+    exact = case.checks[0]
+    for repetition in values:
+        _, low, high = mean_ci(np.array(repetition))
         coverage.results.append(bool(low <= exact.reference <= high))
     share = float(np.mean(coverage.results))
     _, share_low, share_high = _binomial_ci(sum(coverage.results), coverage.repetitions)
@@ -245,10 +308,9 @@ def run_suite(reduced: bool = False, workers: int = 1, progress: bool | None = N
         rule, passed = f"nominal; pass band {coverage.low:g}-{coverage.high:g}", coverage.low <= share <= coverage.high
     else:   # too few repetitions for the band: the nominal level must lie in the proportion's CI
         rule, passed = "nominal; pass if inside the Wilson 95 % CI", share_low <= 0.95 <= share_high
-    rows.append({"case": coverage_base.name, "quantity": "share of 95 % CIs containing the exact mean wait",
-                 "reference": 0.95, "reference_kind": rule, "sim_mean": share, "ci_low": share_low,
-                 "ci_high": share_high, "replications": coverage.replications, "passed": passed})
-    return pd.DataFrame(rows)
+    return {"case": case.name, "quantity": coverage.quantity, "reference": 0.95, "reference_kind": rule,
+            "sim_mean": share, "ci_low": share_low, "ci_high": share_high, "replications": coverage.replications,
+            "passed": passed}
 
 
 def _binomial_ci(successes: int, trials: int) -> tuple[float, float, float]:
@@ -279,9 +341,11 @@ def markdown_report(table: pd.DataFrame, command: str, reduced: bool) -> str:
         "Each case is simulated with independent replications (warm-up day dropped; the time-varying day "
         "starts empty, like its reference). `CI` is the 95 % t interval of the simulated mean across "
         "replications. A check passes when the reference lies inside the interval widened to a "
-        f"Bonferroni-adjusted level over all {len(table) - 1} checks (family-wise 95 %), so a correct engine "
-        "passes the whole suite 95 % of the time. The last row checks the intervals themselves: over "
-        "independent repetitions, the share of 95 % CIs that contain the exact mean wait must lie in 92-98 %.",
+        f"Bonferroni-adjusted level over all {int((~coverage_rows(table)).sum())} checks (family-wise 95 %), "
+        "so a correct engine passes the whole suite 95 % of the time. The last rows check the intervals "
+        "themselves: over independent repetitions, the share of 95 % CIs that contain the exact mean wait "
+        "(and the exact abandonment share) must lie in 92-98 % (the reduced suite, with fewer repetitions: "
+        "95 % must lie in the Wilson interval of that share).",
         "",
         "| case | quantity | reference | simulated mean | 95 % CI | reps | result |",
         "|---|---|---|---|---|---|---|",
@@ -293,8 +357,17 @@ def markdown_report(table: pd.DataFrame, command: str, reduced: bool) -> str:
     lines += ["", "References: Erlang C and Little's law (Gross et al., *Fundamentals of Queueing Theory*, 2008); "
               "Cobham (1954) for non-preemptive priorities; Pollaczek–Khinchine for M/G/1; Jackson (1957) for "
               "stages in series; the M(t)/M/c(t) reference solves the forward equations of the birth-death chain "
-              "(`sim.analytic.transient_mmc_queue_length`).", ""]
+              "(`sim.analytic.transient_mmc_queue_length`); Erlang-A (M/M/c+M, Palm 1943; Garnett, Mandelbaum "
+              "and Reiman 2002) from its birth-death chain (`sim.analytic.erlang_a`), P(wait > 0) being the "
+              "share of arrivals who find every booth busy and the abandonment share `lost_share`; M/M/c/K "
+              "(`sim.analytic.mmck_blocking`, `mmck_wait_mean_admitted`: Little's law on the admitted), the "
+              "blocking probability being `balked_share`.", ""]
     return "\n".join(lines)
+
+
+def coverage_rows(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a validation table are coverage checks (judged on their own, not Bonferroni)."""
+    return table["case"].str.startswith("Coverage")
 
 
 def page_suite(text: str) -> str | None:
