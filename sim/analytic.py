@@ -404,8 +404,6 @@ def mmck_wait_mean_admitted(arrival_rate: float, service_rate: float, servers: i
     return queue_mean / admitted if admitted > 0 else 0.0
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # Deterministic service or deterministic arrivals: M/D/c and D/M/c (rail yards)
 # --------------------------------------------------------------------------------------------
