@@ -39,7 +39,7 @@ __all__ = [
     "mmc_wait_tail", "mmc_wait_quantile", "mmc_queue_length_mean",
     "priority_mmc_wait_means", "mg1_wait_mean", "allen_cunneen_wait_mean",
     "square_root_staffing", "servers_for_wait_target", "sipp_wait_means",
-    "transient_mmc_queue_length", "ErlangA", "erlang_a", "mmck_blocking",
+    "transient_mmc_queue_length", "ErlangA", "erlang_a", "mmck_blocking", "mmck_wait_mean_admitted",
     "DeterministicQueue", "mdc_wait", "dmc_sigma", "dmc_wait",
 ]
 
