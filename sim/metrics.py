@@ -247,6 +247,10 @@ class ReplicationMetrics:
         visits = records.visits
         self.wait_start = waited_until(records)
         self.busy_end = np.minimum(visits["end"], records.end_time)
+        # A booth held after its service by a token whose next stage is full (spill-back) is
+        # occupied, not free, until it is let go: it counts in the utilization, and apart as blocked.
+        self.occupied_end = (np.minimum(np.fmax(visits["end"], visits["held_until"]), records.end_time)
+                             if "held_until" in visits else self.busy_end)
         arrivals = records.arrivals
         self.in_window = (arrivals.time >= self.window[0]) & (arrivals.time < self.window[1])
         self.exit_in_window = (records.exit_time >= self.window[0]) & (records.exit_time < self.window[1])
@@ -315,6 +319,8 @@ class ReplicationMetrics:
             values.update(self._queue_metrics(visit_mask, self._windows(group)))
             if group.group == EVERYONE or group.stage is not None:
                 values["utilization"] = self._utilization(group)
+                if self.occupied_end is not self.busy_end:
+                    values["blocked_share"] = self._utilization(group, blocked=True)
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
         return rows
 
@@ -465,16 +471,21 @@ class ReplicationMetrics:
             return list(range(len(self.layout.pool_names)))
         return [p for p, s in enumerate(self.layout.pool_stage) if s == group.stage]
 
-    def _busy_and_open(self, group: GroupMasks, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Busy booth-minutes and open booth-minutes of a stage (or all) in each bin."""
+    def _busy_and_open(self, group: GroupMasks, edges: np.ndarray,
+                       blocked: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Occupied booth-minutes (serving, or held by a token that cannot move on) and open
+        booth-minutes of a stage (or all) in each bin; with ``blocked``, the held minutes only."""
         pools = self._pools_of(group)
         visits = self.records.visits
         mask = np.isin(visits["pool"], pools) & ~np.isnan(visits["start"])
-        busy = occupancy(visits["start"][mask], self.busy_end[mask], edges)
+        if blocked:
+            busy = occupancy(self.busy_end[mask], self.occupied_end[mask], edges)
+        else:
+            busy = occupancy(visits["start"][mask], self.occupied_end[mask], edges)
         return busy, sum((booth_minutes(*self.layout.schedules[p], edges) for p in pools), np.zeros(len(edges) - 1))
 
-    def _utilization(self, group: GroupMasks) -> float:
-        busy, open_minutes = self._busy_and_open(group, np.array(self.window))
+    def _utilization(self, group: GroupMasks, blocked: bool = False) -> float:
+        busy, open_minutes = self._busy_and_open(group, np.array(self.window), blocked)
         return float(busy[0] / open_minutes[0]) if open_minutes[0] > 0 else np.nan
 
     def hourly_rows(self) -> list[tuple[int, str, str, float]]:
