@@ -12,6 +12,7 @@ theirs right after the waits (a scenario without impatience counts 0 of each).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ class Comparison:
             if group != str(EVERYONE) and (group, beside) in rows.index:
                 text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
             return text
-        lines = []
+        lines = [self.no_effect_note(variant)] if self.identical(variant) else []
         for metric in VERDICT_ORDER:
             if metric in SIDE_BY_SIDE.values():
                 continue
@@ -182,6 +183,28 @@ class Comparison:
                           for topic, (one, first), (other, second) in SPLIT_LINES
                           if (one, metric) in rows.index and (other, metric) in rows.index]
         return lines
+
+    def identical(self, variant: str) -> bool:
+        """Whether ``variant`` gave exactly the base's numbers, every metric of every group in
+        every replication (with common random numbers, a change that never acts does)."""
+        def values(name: str) -> pd.Series:
+            own = self.replications[self.replications["scenario"] == name]
+            return own.set_index(["replication", "group", "metric"])["value"].sort_index()
+        base, other = values(self.base.name), values(variant)
+        return base.index.equals(other.index) and bool(((base == other) | (base.isna() & other.isna())).all())
+
+    def no_effect_note(self, variant: str) -> str:
+        """The verdict for a variant whose results are the base's: which changes did not act, and
+        on which days (a weekend-only change measured over weekdays, say)."""
+        scenario = next(s for s in self.scenarios if s.name == variant)
+        calendar = scenario.calendar
+        days = [calendar.start_date + dt.timedelta(days=d) for d in range(calendar.warmup_days, calendar.days)]
+        weekend = sum(day.weekday() >= 5 for day in days)
+        changed = ", ".join(path for path, _, _ in scenario_differences(self.base, scenario) if path != "name")
+        return (f"no effect: every result is the same as {self.base.name}'s in every replication; its changes "
+                f"({changed or 'none'}) do not act on the measured days, {days[0]} to {days[-1]} "
+                f"({len(days)} day{'s' if len(days) != 1 else ''}, {weekend} at a weekend): measure days where they "
+                f"apply (--days, or the calendar's start_date)")
 
     def skipped_note(self) -> str:
         """Which classes were not compared because only some scenarios have them."""

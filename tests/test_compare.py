@@ -47,7 +47,28 @@ def test_identical_scenarios_differ_by_exactly_zero():
     differences = comparison.differences
     assert set(differences["metric"]) == set(COMPARED_METRICS) - {"backlog_time_mean"}   # no cargo class here
     assert (differences["difference"] == 0).all() and (differences["ci_low"] == 0).all()
-    assert all(line.count("no change") >= 1 and "significant" not in line for line in comparison.verdicts("small_twin"))
+    lines = comparison.verdicts("small_twin")
+    assert comparison.identical("small_twin") and lines[0].startswith("no effect: every result is the same as")
+    assert all(line.count("no change") >= 1 and "significant" not in line for line in lines[1:])
+
+
+def test_a_change_that_never_acts_on_the_measured_days_is_called_no_effect():
+    """A weekend-only booth rule measured over weekdays (2025-07-07 is a Monday) gives the base's
+    numbers exactly: the verdict says so and names the change and the days, instead of a bare
+    'no change'; measured over a weekend, the same change does act."""
+    base = small_scenario()
+    variant = copy.deepcopy(base)
+    variant["name"] = "weekend_booths"
+    pool = variant["stages"]["passport"]["pools"]["foot"]
+    pool["booths"] = {"default": pool["booths"], "rules": [{"booths": 5, "days": "weekend"}]}
+    comparison = compare([load(base), load(variant)], replications=2, seed=9)
+    note = comparison.verdicts("weekend_booths")[0]
+    assert note.startswith("no effect") and "stages.passport.pools.foot.booths" in note
+    assert "2025-07-08 to 2025-07-09 (2 days, 0 at a weekend)" in note
+    weekend = compare([load(base), load(variant)], replications=2, seed=9,
+                      overrides={"calendar.start_date": "2025-07-12"})
+    assert not weekend.identical("weekend_booths")
+    assert not weekend.verdicts("weekend_booths")[0].startswith("no effect")
 
 
 def test_green_channel_off_costs_eligible_travelers_and_helps_the_others(green):
