@@ -64,12 +64,14 @@ def unfinished_warnings(summary: pd.DataFrame) -> list[str]:
         count = index.get((group, "unfinished"), math.nan)
         so_far = index.get((group, "unfinished_wait_mean"), math.nan)
         backlog = index.get((group, "backlog_time_mean"), math.nan)
-        where = " (in the cargo backlog or at a stage)" if backlog == backlog else ""
+        cargo = backlog == backlog
+        where = " (in the cargo backlog or at a stage)" if cargo else ""
+        figures = ("the wait figures and the cargo backlog time" if cargo else "the wait figures")
         warnings.append(f"{group}: {count:,.0f} per replication ({format_value('unfinished_share', share)} of its "
                         f"arrivals in the measurement window) were still inside{where} when the run stopped, with "
                         f"a checkpoint wait so far of {format_value('unfinished_wait_mean', so_far)} on average; "
-                        "they count in the wait figures with their wait so far, a lower bound "
-                        "(wait_mean_finished leaves them out)")
+                        f"they count in {figures} with their time so far, a lower bound that a longer "
+                        "calendar.drain raises (wait_mean_finished leaves them out)")
     return warnings
 
 

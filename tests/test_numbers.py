@@ -286,3 +286,15 @@ def test_group_names_round_trip_and_unknown_names_are_refused():
     assert of_kinds(["all", "stage=a", "class=car", "class=car", "day=weekday"], "all", "class") == ["all", "class=car"]
     with pytest.raises(ValueError, match="not a group name"):
         Group.parse("klass=car")
+
+
+def test_the_unfinished_warning_calls_the_cargo_backlog_time_a_lower_bound():
+    from sim.diagnostics import unfinished_warnings
+    rows = [("class=truck", "unfinished_share", 0.2), ("class=truck", "unfinished", 30.0),
+            ("class=truck", "unfinished_wait_mean", 12.0), ("class=truck", "backlog_time_mean", 900.0),
+            ("class=car", "unfinished_share", 0.1), ("class=car", "unfinished", 5.0),
+            ("class=car", "unfinished_wait_mean", 40.0)]
+    summary = pd.DataFrame([(g, m, v, v, v) for g, m, v in rows], columns=["group", "metric", "mean", "ci_low", "ci_high"])
+    truck, car = unfinished_warnings(summary)
+    assert truck.startswith("class=truck") and "cargo backlog time" in truck and "calendar.drain" in truck
+    assert car.startswith("class=car") and "cargo backlog" not in car and "lower bound" in car
