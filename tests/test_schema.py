@@ -231,3 +231,26 @@ def test_range_and_type_errors_say_what_was_expected_and_what_was_given(tmp_path
     with pytest.raises(sim.ScenarioError) as error:
         sim.load_scenario(bad)
     assert [(problem.path, problem.message) for problem in error.value.problems] == [(path, message)]
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ("  seed: 11", "  seed: true", "run.seed", "expected a whole number, got 'true'"),
+    ("daily_volume: 200", "daily_volume: false", "demand.daily_volume", "expected a number, got 'false'"),
+    ("  drain: 12 h", "  drain: true", "calendar.drain", "got 'true'"),
+    ("hour_weights: [1, 1, 1,", "hour_weights: [1, true, 1,", "demand.hour_weights.1", "expected a number, got 'true'"),
+])
+def test_true_and_false_are_not_numbers(tmp_path, old, new, path, message):
+    """pydantic would read `seed: true` as seed 1 and `booths: true` as one booth."""
+    text = SMALL_YAML.replace(old, new, 1)
+    assert text != SMALL_YAML
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(sim.ScenarioError) as error:
+        sim.load_scenario(bad)
+    problems = [(problem.path, problem.message) for problem in error.value.problems]
+    assert len(problems) == 1 and problems[0][0] == path and message in problems[0][1], problems
+
+
+def test_a_bool_field_still_takes_a_bool(small_yaml):
+    scenario = sim.load_scenario(small_yaml, {"green_channel.enabled": False})
+    assert scenario.green_channel.enabled is False
