@@ -1,7 +1,9 @@
 """Arrival streams: an hour x weekday x season profile, sampled as a non-homogeneous Poisson process.
 
 Each class arrives as its own Poisson process whose rate is constant within each hour:
-``daily_volume * share * weekday_factor * seasonal_factor * hour_weight / sum(hour_weights)``.
+``daily_volume * share * weekday_factor * seasonal_factor * hour_weight / sum(hour_weights)``,
+where a date listed in ``daily_volumes`` (a forecast) has that volume instead of
+``daily_volume * weekday_factor * seasonal_factor``.
 Arrivals are drawn exactly (no thinning): given the integrated rate Lambda over the horizon, the
 count is Poisson(Lambda) and the points are uniform order statistics on [0, Lambda], mapped back
 through the inverse of the piecewise-linear cumulative rate.
@@ -34,7 +36,8 @@ def hourly_rates(scenario: Scenario) -> np.ndarray:
     demand, calendar = scenario.demand, scenario.calendar
     weights = np.asarray(demand.hour_weights) / np.sum(demand.hour_weights)
     dates = day_dates(calendar, calendar.days)
-    daily = np.array([demand.daily_volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
+    daily = np.array([demand.daily_volumes.get(date, demand.daily_volume * demand.weekday_factors[date.weekday()]
+                                               * seasonal_factor(demand, date))
                       for date in dates]) * open_days(calendar, calendar.days)
     return (daily[:, None] * weights[None, :]).ravel()
 

@@ -547,7 +547,7 @@ def _set_inside(container: Any, parts: list[str], value: Any) -> None:
         container[parts[-1]] = value
 
 
-def _comment(text: str, width: int = 108) -> str:
+def yaml_comment(text: str, width: int = 108) -> str:
     """``text`` as YAML comment lines, long lines wrapped (keeping their indentation)."""
     lines = []
     for line in text.splitlines():
@@ -558,7 +558,7 @@ def _comment(text: str, width: int = 108) -> str:
     return "\n".join(lines)
 
 
-class _FlowListDumper(yaml.SafeDumper):
+class FlowListDumper(yaml.SafeDumper):
     """Lists of plain values in flow style (``hours: [6, 22]``), as the scenario files write them."""
 
 
@@ -567,7 +567,7 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
-_FlowListDumper.add_representer(list, _represent_list)
+FlowListDumper.add_representer(list, _represent_list)
 
 
 def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str, when: dt.datetime) -> str:
@@ -595,10 +595,15 @@ def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str,
     header += ["", "Result: all targets met." if not missed else
                f"Result: NOT MET: {', '.join(missed)}. This is the closest fit within the bounds, not a calibration "
                "that reproduces the sources."]
-    overlay = calibrated_overlay(result, name)
-    body = yaml.dump({"extends": Path(parent).as_posix(), **overlay} if parent else overlay, Dumper=_FlowListDumper,
+    return extending_yaml("\n".join(header), parent, calibrated_overlay(result, name))
+
+
+def extending_yaml(header: str, parent: str | None, overlay: dict[str, Any]) -> str:
+    """A scenario file written by a command: ``header`` as comment lines, then ``extends:
+    parent`` (a path relative to the file) and ``overlay`` as nested YAML."""
+    body = yaml.dump({"extends": Path(parent).as_posix(), **overlay} if parent else overlay, Dumper=FlowListDumper,
                      sort_keys=False, allow_unicode=True, width=110)
-    return _comment("\n".join(header)) + "\n" + body
+    return yaml_comment(header) + "\n" + body
 
 
 def evaluations_table(result: CalibrationResult) -> pd.DataFrame:
@@ -642,5 +647,5 @@ def write_calibrated_scenario(text: str, path: Path, result: CalibrationResult) 
 
 
 __all__ = ["CalibrationResult", "Evaluation", "FreeParameter", "calibrate", "calibrated_yaml", "check_targets",
-           "default_scenario_out", "distance", "format_summary", "inside", "measure_target", "objective",
+           "default_scenario_out", "distance", "extending_yaml", "format_summary", "inside", "measure_target", "objective",
            "target_table", "write_calibrated_scenario"]

@@ -591,6 +591,40 @@ def png_bytes(figure: Figure, close: bool = False) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
+# forecasts
+# --------------------------------------------------------------------------------------------
+def forecast_figure(table: pd.DataFrame, title: str = "") -> Figure:
+    """Daily counts of a forecast table (``forecast.csv``): the history, the held-back days with
+    the forecast made without them, and the forecast dates, each forecast as its P50 line and
+    [P10, P90] band."""
+    figure, axis = plt.subplots(figsize=(11, 4.2))
+    dates = pd.to_datetime(table["date"])
+    history = table["part"] == "history"
+    axis.plot(dates[history], table.loc[history, "observed"], color="0.55", linewidth=0.8, label="history")
+    for part, color, label in (("holdout", "tab:orange", "held-back check"), ("forecast", "tab:blue", "forecast")):
+        rows = table["part"] == part
+        if not rows.any():
+            continue
+        axis.fill_between(dates[rows], table.loc[rows, "p10"], table.loc[rows, "p90"], color=color, alpha=0.25,
+                          linewidth=0, label=f"{label}: P10-P90")
+        axis.plot(dates[rows], table.loc[rows, "p50"], color=color, linewidth=1.4, label=f"{label}: P50")
+        axis.plot(dates[rows], table.loc[rows, "p90"], color=color, linewidth=0.8, linestyle="--",
+                  label=f"{label}: P90")
+        if part == "holdout":
+            axis.plot(dates[rows], table.loc[rows, "observed"], "o", color=EVERYONE_COLOR, markersize=2.5,
+                      label="held-back days (observed)")
+    axis.set_ylabel("count a day")
+    axis.set_ylim(bottom=0)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
+    if title:
+        axis.set_title(title, fontsize=10)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
 # sweeps
 # --------------------------------------------------------------------------------------------
 def sweep_parameters(table: pd.DataFrame) -> list[str]:

@@ -1,9 +1,9 @@
 """The publishing layer: the only module that writes results folders.
 
 One function per kind of result: :func:`publish_run`, :func:`publish_comparison`,
-:func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration` and
-:func:`publish_validation`. Each writes the CSV/JSON contract of docs/outputs.md (file names and
-columns) and one self-contained ``report.html``; the figures are drawn by :mod:`sim.plots`
+:func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration`,
+:func:`publish_forecast` and :func:`publish_validation`. Each writes the CSV/JSON contract of
+docs/outputs.md (file names and columns) and one self-contained ``report.html``; the figures are drawn by :mod:`sim.plots`
 (``Figure`` objects), rendered here to PNG bytes, saved beside the report and embedded in it, and
 the pages are built by :mod:`sim.report` (HTML strings). A new folder is written atomically and
 never overwrites anything (:mod:`sim.storage`); the ``redraw_*`` functions (``checkpoint-sim plot
@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -29,13 +29,16 @@ from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
                      validation_report)
 from .runner import Results
-from .scenario import Scenario
+from .scenario import Scenario, load_scenario
 from .executors import progress_bar
-from .storage import (atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic, write_entities,
-                      write_text_atomic)
+from .storage import (atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
+                      write_entities, write_text_atomic)
 from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
+
+if TYPE_CHECKING:                     # sim.forecast loads statsmodels (seconds): not for every run
+    from .forecast import Forecast
 
 Images = dict[str, tuple[bytes, str]]      # file name -> (PNG bytes, caption), in report order
 
@@ -239,6 +242,44 @@ def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scena
 
 
 # --------------------------------------------------------------------------------------------
+# a forecast
+# --------------------------------------------------------------------------------------------
+FORECAST_FIGURE = "forecast.png"
+
+
+def publish_forecast(result: "Forecast", out: str | os.PathLike, scenario_texts: dict[Path, tuple[str, dict]],
+                     command: str) -> Path:
+    """Write the forecast folder atomically (``forecast.csv``, ``forecast.json``, ``forecast.md``,
+    ``forecast.png``), then each scenario file of ``scenario_texts`` (path -> (text, the daily
+    volumes it must load to)), each checked before it replaces anything."""
+    out = Path(out)
+    when = dt.datetime.now(dt.timezone.utc)
+    table = result.table()
+    with atomic_folder(out) as staging:
+        table.to_csv(staging / "forecast.csv", index=False)
+        save_figures({FORECAST_FIGURE: plots.forecast_figure(
+            table, f"{result.source.name if result.source else 'history'}: {result.quality_text()}")}, staging)
+        (staging / "forecast.md").write_text(result.summary_text() + "\n", encoding="utf-8")
+        (staging / "forecast.json").write_text(json_text(
+            {**result.info, "quality": result.quality, "weekday_factors": result.weekday_factors,
+             "class_shares": result.class_shares, "command": command, "package_version": __version__,
+             "created_utc": when.isoformat(timespec="seconds"),
+             "scenario_files": [str(path) for path in scenario_texts]}), encoding="utf-8")
+    for path, (text, volumes) in scenario_texts.items():
+        write_scenario_file(text, path, volumes)
+    return out
+
+
+def write_scenario_file(text: str, path: Path, volumes: dict[dt.date, float]) -> None:
+    """Write a forecast scenario file under a hidden name beside ``path``, check that it loads
+    with the forecast's daily volumes, and rename it into place."""
+    with atomic_file(path) as staging:
+        staging.write_text(text, encoding="utf-8")
+        if load_scenario(staging).demand.daily_volumes != volumes:
+            raise RuntimeError(f"{path}: the written file does not load to the forecast's daily volumes")
+
+
+# --------------------------------------------------------------------------------------------
 # the validation suite
 # --------------------------------------------------------------------------------------------
 def publish_validation(table: pd.DataFrame, out: str | os.PathLike, command: str, reduced: bool) -> Path:
@@ -259,5 +300,5 @@ def publish_validation_page(table: pd.DataFrame, path: str | os.PathLike, comman
     return write_text_atomic(markdown_report(table, command, reduced), path)
 
 
-__all__ = ["publish_calibration", "publish_comparison", "publish_run", "publish_sweep", "publish_validation",
-           "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep", "save_figures"]
+__all__ = ["publish_calibration", "publish_comparison", "publish_forecast", "publish_run", "publish_sweep",
+           "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep", "save_figures"]

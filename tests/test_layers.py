@@ -24,7 +24,7 @@ LAYERS = [  # lowest first
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication"}),
     ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",
-                     "sim.validation"}),
+                     "sim.forecast", "sim.validation"}),
     ("publishing", {"sim.plots", "sim.report", "sim.console", "sim.outputs", "sim.publish"}),
     ("interface", {"sim", "sim.cli"}),
 ]

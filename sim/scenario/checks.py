@@ -208,7 +208,7 @@ def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
         for season in demand.seasonal_factors:
             if season.covers_date(date):
                 factor *= season.factor
-        daily_total += demand.daily_volume * factor
+        daily_total += demand.daily_volumes.get(date, demand.daily_volume * factor)
     entities = persons = 0.0
     for traveler_class in scenario.classes.values():
         size = traveler_class.group_size

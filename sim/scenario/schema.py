@@ -182,6 +182,9 @@ class Demand(Strict):
     hour_weights: list[Weight] = [1.0] * 24
     weekday_factors: list[Factor] = [1.0] * 7
     seasonal_factors: list[SeasonalFactor] = Field(default=[], max_length=SEASONS_MAX)
+    # date -> entities that day (e.g. a forecast's P50): replaces daily_volume x factors on that date
+    daily_volumes: dict[dt.date, Annotated[NonNegative, _at_most(DAILY_VOLUME_MAX, "a daily volume")]] = \
+        Field(default={}, max_length=DAYS_MAX)
 
     @field_validator("hour_weights")
     @classmethod
