@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import plots
-from .fitting import CalibrationResult, calibrated_yaml, check_scenario_out, evaluations_table, \
-    write_calibrated_scenario
+from .fitting import CalibrationResult, calibrated_yaml, calibration_markdown, check_scenario_out, \
+    evaluations_table, write_calibrated_scenario
 from .comparison import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
 from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
@@ -217,8 +217,9 @@ def redraw_sweep(out: str | os.PathLike, table: pd.DataFrame, base: Scenario | N
 # --------------------------------------------------------------------------------------------
 def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scenario_out: Path | None,
                         command: str, force: bool = False) -> Path:
-    """Write the calibration folder atomically (``calibration.csv``, ``evaluations.csv``,
-    ``calibration.png``, ``calibration.json``, ``report.html``), then the calibrated scenario
+    """Write the calibration folder atomically (``calibration.csv``, ``sensitivity.csv``,
+    ``calibration.md``, ``evaluations.csv``, ``calibration.png``, ``calibration.json``,
+    ``report.html``), then the calibrated scenario
     file (validated before it replaces anything; ``scenario_out`` None writes none)."""
     out = Path(out)
     check_scenario_out(result, scenario_out, force)
@@ -227,6 +228,8 @@ def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scena
     table = result.table()
     with atomic_folder(out) as staging:
         table.to_csv(staging / "calibration.csv", index=False)
+        result.sensitivity_table().to_csv(staging / "sensitivity.csv", index=False)
+        (staging / "calibration.md").write_text(calibration_markdown(result), encoding="utf-8")
         evaluations_table(result).to_csv(staging / "evaluations.csv", index=False)
         drawn = save_figures({CALIBRATION_FIGURE: plots.calibration_figure(table)}, staging)
         images = _images(staging, {CALIBRATION_FIGURE: CALIBRATION_CAPTION}, drawn)
