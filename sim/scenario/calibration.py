@@ -339,7 +339,7 @@ def _waits(target: Target, base: str) -> Iterator[tuple[str, str]]:
     for position, raw in enumerate(target.waits):
         message = _unit_problem("wait_mean", raw, relative_allowed=False)
         if message:
-            yield f"{base}.waits.{position}", message
+            yield f"{base}.waits.{position}", message.replace("wait_mean is a time", "a wait is a time")
             return
     low, high = target.wait_limits()
     if not low < high:
