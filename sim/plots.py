@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import math
 import re
+import textwrap
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
@@ -618,7 +619,7 @@ def forecast_figure(table: pd.DataFrame, title: str = "") -> Figure:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
     if title:
-        axis.set_title(title, fontsize=10)
+        axis.set_title("\n".join(textwrap.wrap(title, 130)), fontsize=9)
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure
