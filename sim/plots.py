@@ -973,7 +973,7 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
     fit_rows = table[table["run"] == "fit"].set_index("target") if final_run == "check" else None
     columns = min(len(rows), 2)
     lines = math.ceil(len(rows) / columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 1.9 * lines), squeeze=False)
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 2.1 * lines), squeeze=False)
     for ax, row in zip(axes.ravel(), rows.itertuples()):
         fit = fit_rows.loc[row.target] if fit_rows is not None else None
         finite = [v for v in (row.band_low, row.band_high, row.mean, row.ci_low, row.ci_high) if np.isfinite(v)]
@@ -999,8 +999,10 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
         ax.set_xlim(left, right)
         ax.set_yticks([])
         ax.set_xlabel(row.unit, fontsize=8)
-        title = f"{row.target}: {row.measure}" + (f" ({row.selection})" if row.selection else "")
-        ax.set_title(f"{title} — {'met' if row.met else 'NOT MET'}", fontsize=9, color=color)
+        selection = row.selection if isinstance(row.selection, str) else ""      # NaN once read from a CSV
+        title = f"{row.target}: {row.measure}" + (f" ({selection})" if selection else "")
+        ax.set_title("\n".join(textwrap.wrap(f"{title} — {'met' if row.met else 'NOT MET'}", 65)), fontsize=9,
+                     color=color)
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(rows):]:
         ax.set_visible(False)

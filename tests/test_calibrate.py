@@ -227,6 +227,14 @@ def test_cli_writes_report_and_calibrated_scenario(mmc_file, tmp_path, capsys):
     assert list(table.columns[:10]) == ["target", "measure", "selection", "unit", "source", "band_low", "band_high",
                                         "mean", "ci_low", "ci_high"]
     assert table["met"].all() and (table["ci_low"] <= table["mean"]).all()
+    assert {"informative", "demand_minus_10pct", "demand_plus_10pct"} <= set(table.columns)
+    assert (table["demand_plus_10pct"] > table["demand_minus_10pct"]).all()     # more demand, longer waits
+    sensitivity = pd.read_csv(out / "sensitivity.csv")
+    assert sorted(sensitivity["factor"]) == ["demand", "stages.desk.service_time.traveler.mean"]
+    assert (sensitivity["change"] > 0).all()                                      # slower service, longer waits
+    report = (out / "report.html").read_text()
+    assert "Sensitivity" in report and "at +10 % demand" in report
+    assert "## Sensitivity" in (out / "calibration.md").read_text()
     calibrated = tmp_path / "mmc_calibrated.yaml"
     text = calibrated.read_text()
     assert text.startswith("# mmc_calibrated: mmc.yaml with its free parameters fitted by")
