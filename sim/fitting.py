@@ -777,6 +777,8 @@ def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str,
     header += ["", "Result: all targets met." if not missed else
                f"Result: NOT MET: {', '.join(missed)}. This is the closest fit within the bounds, not a calibration "
                "that reproduces the sources."]
+    if uninformative_note(result):
+        header.append(uninformative_note(result))
     return extending_yaml("\n".join(header), parent, calibrated_overlay(result, name))
 
 

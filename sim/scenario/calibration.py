@@ -95,7 +95,7 @@ class Target(Strict):
 
     source: str = Field(min_length=1)          # where the figure comes from
     measure: Measure
-    count: Literal["entities", "persons"] = "entities"  # counts: vehicles/people on foot, or people carried
+    count: Literal["entities", "persons"] = "entities"  # counts and shares: vehicles/people on foot, or people carried
     per: Literal["day", "total"] = "day"       # counts: per open day, or the total over the dates
     classes: list[str] = []                    # default: every class
     directions: list[Direction] = []           # default: both directions
