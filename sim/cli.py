@@ -462,7 +462,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
 
 def command_forecast(args: argparse.Namespace) -> int:
     from .forecast import (default_stem, demand_overlay, forecast_history, forecast_yaml, read_history,
-                           scenario_files)
+                           scenario_files, window)
     from .publish import publish_forecast
     from .storage import check_destination, writing
 
@@ -483,6 +483,8 @@ def command_forecast(args: argparse.Namespace) -> int:
     end = args.end or start + dt.timedelta(days=args.horizon - 1)
     if end < start:
         raise ScenarioError(Problem("--to", "", f"expected a date on or after --from ({start}), got {end}"))
+    if scenario is not None:
+        window(scenario, start, end)              # the window fits a calendar: checked before fitting
     warmup = scenario.calendar.warmup_days if scenario is not None else 0
     result = forecast_history(history, start - dt.timedelta(days=warmup), end, holdout=args.holdout,
                               fourier=args.fourier, trend=not args.no_trend, source=args.history,

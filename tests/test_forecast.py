@@ -82,6 +82,31 @@ def test_bad_history_is_one_line_naming_file_column_and_row(tmp_path, capsys, te
     assert len(lines) == 1 and needle in lines[0] and not out.exists()
 
 
+@pytest.mark.parametrize("arguments, needle", [
+    (["--counts", "persons"], "--counts: persons are converted with a scenario's classes: give --scenario"),
+    (["--scenario", "{scenario}", "--from", "2025-03-01", "--to", "2025-02-01"],
+     "--to: expected a date on or after --from (2025-03-01), got 2025-02-01"),
+    (["--scenario", "{scenario}", "--from", "2025-01-01", "--to", "2026-12-31"], "--to: 2025-01-01 to 2026-12-31"),
+])
+def test_bad_forecast_options_are_one_line_before_fitting(tmp_path, capsys, arguments, needle):
+    history = _csv(tmp_path, "date,count\n" + "".join(f"2024-{m:02d}-{d:02d},5\n" for m in (1, 2, 3) for d in (1, 2)))
+    scenario = tmp_path / "base.yaml"
+    scenario.write_text(yaml.safe_dump(mmc_scenario(0.01, 5.0, 2, days=3, warmup_days=1)), encoding="utf-8")
+    out = tmp_path / "out"
+    arguments = [argument.format(scenario=scenario) for argument in arguments]
+    assert main(["forecast", str(history), "--out", str(out), *arguments]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and not out.exists()
+    assert not list(tmp_path.glob("*_p50.yaml"))
+
+
+def test_the_same_history_gives_the_same_forecast():
+    counts, _ = synthetic("2023-01-01", "2024-06-30", seed=9)
+    first, second = (forecast_history(counts, dt.date(2024, 7, 1), dt.date(2024, 7, 14), holdout=14)
+                     for _ in range(2))
+    pd.testing.assert_frame_equal(first.forecast, second.forecast, check_exact=True)
+
+
 def test_classes_are_summed_and_missing_days_are_missing(tmp_path):
     path = _csv(tmp_path, "# a comment\ndate,count,class\n2025-01-01,3,car\n2025-01-01,1,bus\n2025-01-03,2,car\n")
     daily, shares = read_history(path)
