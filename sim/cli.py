@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--fourier", type=_whole_number(0), default=3,
                           help="yearly sine/cosine pairs (default: 3; 0: no yearly seasonality)")
     forecast.add_argument("--no-trend", action="store_true", help="no linear trend on the log scale")
+    forecast.add_argument("--holidays", type=_country_codes, default=(), help="a public-holiday regressor per country, e.g. CN,KZ (holidays package)")
     forecast.add_argument("--counts", choices=["entities", "persons"], default="entities",
                           help="what the history counts; persons are divided by the scenario's persons per entity")
     forecast.add_argument("--out", type=Path, help="output folder (default: results/<history>-forecast/<UTC time>/)")
@@ -142,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "<scenario>_forecast next to the scenario)")
     forecast.add_argument("--force", action="store_true", help="replace existing demand files")
     return parser
+
+
+def _country_codes(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated country codes, ``cn,kz`` -> ``("CN", "KZ")``."""
+    return tuple(code.strip().upper() for code in text.split(",") if code.strip())
 
 
 def _date(text: str) -> dt.date:
@@ -488,7 +494,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     warmup = scenario.calendar.warmup_days if scenario is not None else 0
     result = forecast_history(history, start - dt.timedelta(days=warmup), end, holdout=args.holdout,
                               fourier=args.fourier, trend=not args.no_trend, source=args.history,
-                              class_shares=shares)
+                              class_shares=shares, countries=args.holidays)
     when = dt.datetime.now(dt.timezone.utc)
     texts = {}
     for quantile, path in files.items():

@@ -5,6 +5,7 @@ optionally ``class``: the classes are summed per date), and fits one model with 
 
     log(count + 1) = level + trend * years + weekday effects (6 dummies)
                      + yearly seasonality (``fourier`` sine/cosine pairs of period 365.25 days)
+                     + a public-holiday dummy per country of ``countries`` (``holidays`` package)
                      + AR(1) error                                   (SARIMAX(1, 0, 0) with exog)
 
 The weekly and yearly patterns are multiplicative on the counts (additive on the log scale), the
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
 from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -105,9 +107,22 @@ def read_history(path: str | os.PathLike) -> tuple[pd.Series, dict[str, float]]:
 # --------------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------------
-def design(dates: pd.DatetimeIndex, origin: pd.Timestamp, fourier: int, trend: bool) -> pd.DataFrame:
+def holiday_dates(country: str, first: int, last: int) -> pd.DatetimeIndex:
+    """The public holidays of ``country`` (ISO code, e.g. CN, KZ) in the years ``first..last``,
+    from the ``holidays`` package (substituted days off included)."""
+    try:
+        calendar = holiday_calendars.country_holidays(country, years=range(first, last + 1))
+    except NotImplementedError:
+        raise ScenarioError(Problem("--holidays", "", f"no holiday calendar for country {country!r}: expected an "
+                                    "ISO code such as CN or KZ")) from None
+    return pd.DatetimeIndex(sorted(pd.Timestamp(date) for date in calendar))
+
+
+def design(dates: pd.DatetimeIndex, origin: pd.Timestamp, fourier: int, trend: bool,
+           countries: tuple[str, ...] = ()) -> pd.DataFrame:
     """The regressors of ``dates``: constant, trend (years since ``origin``), weekday dummies
-    (Monday is the reference) and ``fourier`` yearly sine/cosine pairs."""
+    (Monday is the reference), ``fourier`` yearly sine/cosine pairs and, per country, a dummy
+    for its public holidays."""
     years = np.asarray((dates - origin).days, dtype=float) / 365.25
     columns: dict[str, np.ndarray] = {"const": np.ones(len(dates))}
     if trend:
@@ -117,6 +132,8 @@ def design(dates: pd.DatetimeIndex, origin: pd.Timestamp, fourier: int, trend: b
     for k in range(1, fourier + 1):
         columns[f"sin{k}"] = np.sin(2 * np.pi * k * years)
         columns[f"cos{k}"] = np.cos(2 * np.pi * k * years)
+    for country in countries:
+        columns[f"holiday_{country}"] = dates.isin(holiday_dates(country, dates[0].year, dates[-1].year)).astype(float)
     return pd.DataFrame(columns, index=dates)
 
 
@@ -129,6 +146,7 @@ class FittedModel:
     fourier: int
     trend: bool
     last: pd.Timestamp
+    countries: tuple[str, ...] = ()
 
     def predict(self, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """P10/P50/P90 counts on ``dates`` (consecutive days right after the fitted history)."""
@@ -136,7 +154,8 @@ class FittedModel:
         if steps < 1 or (dates[0] - self.last).days < 1:
             raise ValueError("forecast dates must come after the fitted history")
         ahead = pd.date_range(self.last + pd.Timedelta(days=1), dates[-1], freq="D")
-        forecast = self.results.get_forecast(steps, exog=design(ahead, self.origin, self.fourier, self.trend))
+        forecast = self.results.get_forecast(steps, exog=design(ahead, self.origin, self.fourier, self.trend,
+                                                                self.countries))
         mean = np.asarray(forecast.predicted_mean)
         se = np.asarray(forecast.se_mean)
         table = pd.DataFrame({"p10": np.expm1(mean - Z90 * se), "p50": np.expm1(mean),
@@ -144,10 +163,16 @@ class FittedModel:
         return table.loc[dates]
 
 
-def fit_model(history: pd.Series, fourier: int = DEFAULT_FOURIER, trend: bool = True) -> FittedModel:
-    """Fit the model to ``history`` (daily counts, NaN for missing days)."""
+def fit_model(history: pd.Series, fourier: int = DEFAULT_FOURIER, trend: bool = True,
+              countries: tuple[str, ...] = ()) -> FittedModel:
+    """Fit the model to ``history`` (daily counts, NaN for missing days), with a holiday dummy
+    for each of ``countries`` (each needs a holiday on a day with a count)."""
     origin = history.index[0]
-    exog = design(history.index, origin, fourier, trend)
+    exog = design(history.index, origin, fourier, trend, countries)
+    for country in countries:
+        if not (exog[f"holiday_{country}"].to_numpy() * history.notna().to_numpy()).any():
+            raise ScenarioError(Problem("--holidays", "", f"the history has no {country} holiday with a count: "
+                                        "its effect cannot be estimated"))
     endog = np.log1p(history.to_numpy())
     # the regression coefficients are states of the Kalman filter (mle_regression=False): the
     # likelihood is maximised over the AR coefficient and the variance only, and the forecast's
@@ -156,7 +181,7 @@ def fit_model(history: pd.Series, fourier: int = DEFAULT_FOURIER, trend: bool = 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # convergence chatter; the held-back check judges the fit
         results = model.fit(disp=False, maxiter=200)
-    return FittedModel(results, origin, fourier, trend, history.index[-1])
+    return FittedModel(results, origin, fourier, trend, history.index[-1], tuple(countries))
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +239,7 @@ def quality(holdout: pd.DataFrame) -> dict[str, float]:
 
 def forecast_history(history: pd.Series, start: dt.date, end: dt.date, holdout: int = DEFAULT_HOLDOUT,
                      fourier: int = DEFAULT_FOURIER, trend: bool = True, source: Path | None = None,
-                     class_shares: dict[str, float] | None = None) -> Forecast:
+                     class_shares: dict[str, float] | None = None, countries: tuple[str, ...] = ()) -> Forecast:
     """Check the model on the last ``holdout`` days of ``history``, refit it on all of it and
     forecast every day from the day after the history to ``end`` (``start`` on: kept)."""
     label = str(source) if source else "<history>"
@@ -231,14 +256,18 @@ def forecast_history(history: pd.Series, start: dt.date, end: dt.date, holdout: 
     fitted_part, held = history.iloc[:-holdout], history.iloc[-holdout:] if holdout else history.iloc[:0]
     check = pd.DataFrame(columns=["observed", "p10", "p50", "p90"], dtype=float)
     if holdout:
-        check = fit_model(fitted_part, fourier, trend).predict(held.index)
+        check = fit_model(fitted_part, fourier, trend, countries).predict(held.index)
         check.insert(0, "observed", held)
-    model = fit_model(history, fourier, trend)
+    model = fit_model(history, fourier, trend, countries)
     dates = pd.date_range(max(pd.Timestamp(start), last + pd.Timedelta(days=1)), pd.Timestamp(end), freq="D")
     ahead = model.predict(dates)
     weekday = weekday_profile(model)
+    holiday_text = f", holiday dummies ({', '.join(countries)})" if countries else ""
     info = {"model": "SARIMAX(1,0,0) on log(count + 1) with weekday dummies, "
-                     f"{fourier} yearly Fourier pair(s){' and a linear trend' if trend else ''} (statsmodels)",
+                     f"{fourier} yearly Fourier pair(s){holiday_text}{' and a linear trend' if trend else ''} "
+                     "(statsmodels)",
+            "holiday_countries": list(countries),
+            "holiday_factors": {country: holiday_factor(model, country) for country in countries},
             "history_first": str(history.index[0].date()), "history_last": str(last.date()),
             "history_days": observed, "holdout_days": holdout, "fourier": fourier, "trend": trend,
             "ar1": float(model.results.params[0]), "sigma_log": float(math.sqrt(model.results.params[1]))}
@@ -246,12 +275,22 @@ def forecast_history(history: pd.Series, start: dt.date, end: dt.date, holdout: 
                     class_shares or {}, info)
 
 
+def _coefficients(model: FittedModel) -> dict[str, float]:
+    """The fitted regression coefficients by regressor name (the filter's last regression states)."""
+    columns = list(design(pd.DatetimeIndex([model.origin]), model.origin, model.fourier, model.trend,
+                          model.countries).columns)
+    return dict(zip(columns, np.asarray(model.results.filtered_state)[-len(columns):, -1]))
+
+
+def holiday_factor(model: FittedModel, country: str) -> float:
+    """The fitted multiplier of a public holiday of ``country`` on the count."""
+    return float(np.exp(_coefficients(model)[f"holiday_{country}"]))
+
+
 def weekday_profile(model: FittedModel) -> list[float]:
     """The fitted weekday factors on the count scale (Monday first), normalised to mean 1."""
-    names = ["tue", "wed", "thu", "fri", "sat", "sun"]
-    columns = list(design(pd.DatetimeIndex([model.origin]), model.origin, model.fourier, model.trend).columns)
-    coefficients = np.asarray(model.results.filtered_state)[-len(columns):, -1]   # the regression states
-    effects = np.array([0.0] + [coefficients[columns.index(name)] for name in names])
+    coefficients = _coefficients(model)
+    effects = np.array([0.0] + [coefficients[name] for name in ("tue", "wed", "thu", "fri", "sat", "sun")])
     factors = np.exp(effects)
     return [float(f) for f in factors / factors.mean()]
 
@@ -366,6 +405,9 @@ def format_summary(result: Forecast) -> str:
              f"AR(1) coefficient {info['ar1']:.2f}, residual sd {info['sigma_log']:.3f} on the log scale.",
              format_quality(result) + ".",
              "Fitted weekday factors (Mon..Sun, mean 1): " + ", ".join(f"{f:.2f}" for f in result.weekday_factors)]
+    if info.get("holiday_factors"):
+        lines.append("Fitted public-holiday factors: " + ", ".join(
+            f"{country} x{factor:.2f}" for country, factor in info["holiday_factors"].items()))
     if result.class_shares:
         lines.append("Class shares of the last 365 days: " + ", ".join(
             f"{name} {share:.3f}" for name, share in result.class_shares.items()))
@@ -378,6 +420,6 @@ def format_summary(result: Forecast) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Forecast", "QUANTILES", "daily_volumes", "default_stem", "demand_overlay", "design", "fit_model",
+__all__ = ["Forecast", "QUANTILES", "holiday_dates", "holiday_factor", "daily_volumes", "default_stem", "demand_overlay", "design", "fit_model",
            "forecast_history", "forecast_yaml", "format_quality", "format_summary", "persons_per_entity", "quality", "read_history",
            "scenario_files", "window"]

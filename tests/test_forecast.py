@@ -12,7 +12,7 @@ import yaml
 import sim
 from sim.cli import main
 from sim.demand import hourly_rates
-from sim.forecast import fit_model, forecast_history, read_history
+from sim.forecast import fit_model, forecast_history, holiday_dates, read_history
 
 from conftest import SCENARIOS, mmc_scenario
 
@@ -46,6 +46,27 @@ def test_recovers_a_known_weekly_and_yearly_pattern_within_its_interval():
     # the forecast continues the wave: January is the trough, as it was a year before
     january = truth[(truth.index >= "2024-01-01") & (truth.index <= "2024-01-31")]
     assert result.forecast["p50"].mean() == pytest.approx(january.mean(), rel=0.06)
+
+
+def test_holiday_regressor_recovers_a_holiday_wave():
+    """Counts x1.8 on China's public holidays (the ``holidays`` package): with ``countries=("CN",)``
+    the held-back National Day week (1-7 Oct 2024) is inside the interval and the factor is
+    recovered; without it, the holiday days are missed."""
+    counts, truth = synthetic("2022-01-01", "2024-10-31", seed=11)
+    holidays = holiday_dates("CN", 2022, 2024)
+    boost = np.where(counts.index.isin(holidays), 1.8, 1.0)
+    rng = np.random.default_rng(12)
+    truth = truth * boost
+    counts = pd.Series(rng.poisson(truth.to_numpy()).astype(float), index=counts.index)
+    result = forecast_history(counts, dt.date(2024, 11, 1), dt.date(2024, 11, 7), holdout=56, countries=("CN",))
+    held = result.holdout
+    expected = truth.loc[held.index]
+    inside = (expected >= held["p10"]) & (expected <= held["p90"])
+    on_holiday = held.index.isin(holidays)
+    assert on_holiday.sum() >= 5 and inside[on_holiday].all() and inside.mean() >= 0.9
+    assert result.info["holiday_factors"]["CN"] == pytest.approx(1.8, rel=0.06)
+    plain = fit_model(counts.iloc[:-56]).predict(counts.index[-56:])
+    assert not ((expected >= plain["p10"]) & (expected <= plain["p90"]))[on_holiday].any()
 
 
 def test_without_yearly_terms_the_same_check_fails():
