@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--fourier", type=_whole_number(0), default=3,
                           help="yearly sine/cosine pairs (default: 3; 0: no yearly seasonality)")
     forecast.add_argument("--no-trend", action="store_true", help="no linear trend on the log scale")
-    forecast.add_argument("--holidays", type=_country_codes, default=(), help="a public-holiday regressor per country, e.g. CN,KZ (holidays package)")
+    forecast.add_argument("--holidays", type=_country_codes, default=(),
+                          help="a public-holiday regressor per country, e.g. CN,KZ (holidays package)")
     forecast.add_argument("--counts", choices=["entities", "persons"], default="entities",
                           help="what the history counts; persons are divided by the scenario's persons per entity")
     forecast.add_argument("--out", type=Path, help="output folder (default: results/<history>-forecast/<UTC time>/)")

@@ -326,7 +326,8 @@ def scaled_demand(scenario: Scenario, factor: float) -> Scenario:
     demand = scenario.demand
     overrides: dict[str, Any] = {"demand.daily_volume": demand.daily_volume * factor}
     if demand.daily_volumes:
-        overrides["demand.daily_volumes"] = {str(date): volume * factor for date, volume in demand.daily_volumes.items()}
+        overrides["demand.daily_volumes"] = {str(date): volume * factor
+                                             for date, volume in demand.daily_volumes.items()}
     return load_scenario(scenario, overrides)
 
 

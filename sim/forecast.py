@@ -78,7 +78,8 @@ def read_history(path: str | os.PathLike) -> tuple[pd.Series, dict[str, float]]:
     dates = pd.to_datetime(table["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
     counts = pd.to_numeric(table["count"].str.strip(), errors="coerce")
     for row in np.flatnonzero(dates.isna().to_numpy())[:5]:
-        problems.append(Problem(label, "date", f"row {row + 2}: expected a date YYYY-MM-DD, got {table['date'][row]!r}"))
+        problems.append(Problem(label, "date",
+                                f"row {row + 2}: expected a date YYYY-MM-DD, got {table['date'][row]!r}"))
     bad = counts.isna() | (counts < 0) | ~np.isfinite(counts.fillna(0))
     for row in np.flatnonzero(bad.to_numpy())[:5]:
         problems.append(Problem(label, "count", f"row {row + 2}: expected a count >= 0, got {table['count'][row]!r}"))
@@ -420,6 +421,6 @@ def format_summary(result: Forecast) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Forecast", "QUANTILES", "holiday_dates", "holiday_factor", "daily_volumes", "default_stem", "demand_overlay", "design", "fit_model",
-           "forecast_history", "forecast_yaml", "format_quality", "format_summary", "persons_per_entity", "quality", "read_history",
-           "scenario_files", "window"]
+__all__ = ["Forecast", "QUANTILES", "daily_volumes", "default_stem", "demand_overlay", "design", "fit_model",
+           "forecast_history", "forecast_yaml", "format_quality", "format_summary", "holiday_dates", "holiday_factor",
+           "persons_per_entity", "quality", "read_history", "scenario_files", "window"]

@@ -3,11 +3,12 @@
 One function per kind of result: :func:`publish_run`, :func:`publish_comparison`,
 :func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration`,
 :func:`publish_forecast` and :func:`publish_validation`. Each writes the CSV/JSON contract of
-docs/outputs.md (file names and columns) and one self-contained ``report.html``; the figures are drawn by :mod:`sim.plots`
-(``Figure`` objects), rendered here to PNG bytes, saved beside the report and embedded in it, and
-the pages are built by :mod:`sim.report` (HTML strings). A new folder is written atomically and
-never overwrites anything (:mod:`sim.storage`); the ``redraw_*`` functions (``checkpoint-sim plot
-DIR``) replace the figures and the report of an existing folder, file by file, atomically.
+docs/outputs.md (file names and columns) and one self-contained ``report.html``; the figures are
+drawn by :mod:`sim.plots` (``Figure`` objects), rendered here to PNG bytes, saved beside the
+report and embedded in it, and the pages are built by :mod:`sim.report` (HTML strings). A new
+folder is written atomically and never overwrites anything (:mod:`sim.storage`); the
+``redraw_*`` functions (``checkpoint-sim plot DIR``) replace the figures and the report of an
+existing folder, file by file, atomically.
 """
 from __future__ import annotations
 
@@ -304,4 +305,5 @@ def publish_validation_page(table: pd.DataFrame, path: str | os.PathLike, comman
 
 
 __all__ = ["publish_calibration", "publish_comparison", "publish_forecast", "publish_run", "publish_sweep",
-           "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep", "save_figures"]
+           "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep",
+           "save_figures"]

@@ -611,7 +611,8 @@ def calibration_report(result: CalibrationResult, command: str, when: dt.datetim
                    "fit, within its bounds, and demand by -10 % and +10 %; targets measured with the fit's "
                    "replications and seed (common random numbers).</p>" +
                    table(list(SENSITIVITY_HEADER), [[esc(cell) for cell in line] for line in sensitivity_lines(result)],
-                         text_columns=[0, 1]) if result.sensitivity else "<p>Not measured (fit.sensitivity: false).</p>")
+                         text_columns=[0, 1]) if result.sensitivity else
+                   "<p>Not measured (fit.sensitivity: false).</p>")
     sections = [("summary", "Result", summary),
                 ("parameters", "Free parameters", parameters),
                 ("targets", "Targets", targets),
