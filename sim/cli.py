@@ -1,4 +1,4 @@
-"""The command line of checkpoint-sim: run, sweep, compare, calibrate, validate, validate-model, plot.
+"""The command line of checkpoint-sim: run, sweep, compare, calibrate, forecast, validate, validate-model, plot.
 
 Parses arguments, calls the library, prints a short table and exits. Errors a user can cause
 (a bad scenario, an existing or unwritable output folder, a Dask scheduler that does not answer)
@@ -129,7 +129,44 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                            help="worker processes (default: the number of CPUs; results do not depend on it)")
     calibrate.add_argument("--max-evaluations", type=_positive_int, help="evaluation budget (default: the block's)")
+
+    forecast = commands.add_parser("forecast", help="fit a history of daily counts and write P50/P90 demand files "
+                                                    "that extend a scenario")
+    forecast.add_argument("history", type=Path, help="CSV file with columns date, count and optionally class")
+    forecast.add_argument("--scenario", type=Path, help="scenario the demand files extend (without it: no files)")
+    forecast.add_argument("--from", dest="start", type=_date, help="first measured date (default: the day after "
+                                                                   "the history)")
+    forecast.add_argument("--to", dest="end", type=_date, help="last measured date (default: --horizon days on)")
+    forecast.add_argument("--horizon", type=_positive_int, default=60, help="days measured without --to (default: 60)")
+    forecast.add_argument("--holdout", type=_whole_number(0), default=28,
+                          help="last days of the history held back to check the fit (default: 28)")
+    forecast.add_argument("--fourier", type=_whole_number(0), default=3,
+                          help="yearly sine/cosine pairs (default: 3; 0: no yearly seasonality)")
+    forecast.add_argument("--no-trend", action="store_true", help="no linear trend on the log scale")
+    forecast.add_argument("--holidays", type=_country_codes, default=(),
+                          help="a public-holiday regressor per country, e.g. CN,KZ (holidays package)")
+    forecast.add_argument("--counts", choices=["entities", "persons", "vehicles"], default="entities",
+                          help="what the history counts; the demand files say so (demand.counts) and the model "
+                               "converts to arriving entities by the scenario's class mix")
+    forecast.add_argument("--out", type=Path, help="output folder (default: results/<history>-forecast/<UTC time>/)")
+    forecast.add_argument("--scenario-out", type=Path,
+                          help="stem of the demand files: writes STEM_p50.yaml and STEM_p90.yaml (default: "
+                               "<scenario>_forecast next to the scenario)")
+    forecast.add_argument("--force", action="store_true", help="replace existing demand files")
     return parser
+
+
+def _country_codes(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated country codes, ``cn,kz`` -> ``("CN", "KZ")``."""
+    return tuple(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+def _date(text: str) -> dt.date:
+    """An argparse type: a date YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def _output_folder(out: Path | None, *default: str, if_exists: str | None = None) -> Path:
@@ -180,6 +217,7 @@ INTERRUPTED = {
     "run": "no results folder was written",
     "compare": "no comparison folder was written",
     "calibrate": "no calibration report or calibrated scenario was written",
+    "forecast": "no forecast folder or demand files were written",
     "validate-model": "no validation results or page were written",
     "validate": "not every file was checked",
     "plot": "some figures or report.html may not have been redrawn: run the command again",
@@ -446,10 +484,52 @@ def command_calibrate(args: argparse.Namespace) -> int:
     return 0 if result.all_met else 1
 
 
+def command_forecast(args: argparse.Namespace) -> int:
+    from .forecast import (default_stem, demand_overlay, forecast_history, forecast_yaml, read_history,
+                           scenario_files, window)
+    from .publish import publish_forecast
+    from .storage import check_destination, writing
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    history, shares = read_history(args.history)
+    out = _output_folder(args.out, f"{args.history.stem}-forecast")
+    files: dict = {}
+    if scenario is not None:
+        files = scenario_files(args.scenario_out or default_stem(args.scenario))
+        for path in files.values():
+            if path.exists() and not args.force:
+                raise ScenarioError(Problem("--scenario-out", "", f"{path} already exists: pass --force to replace "
+                                            "it, or choose another --scenario-out"))
+            check_destination(path, kind="file")
+    start = args.start or (history.index[-1] + dt.timedelta(days=1)).date()
+    end = args.end or start + dt.timedelta(days=args.horizon - 1)
+    if end < start:
+        raise ScenarioError(Problem("--to", "", f"expected a date on or after --from ({start}), got {end}"))
+    if scenario is not None:
+        window(scenario, start, end)              # the window fits a calendar: checked before fitting
+    warmup = scenario.calendar.warmup_days if scenario is not None else 0
+    result = forecast_history(history, start - dt.timedelta(days=warmup), end, holdout=args.holdout,
+                              fourier=args.fourier, trend=not args.no_trend, source=args.history,
+                              class_shares=shares, countries=args.holidays)
+    when = dt.datetime.now(dt.timezone.utc)
+    texts = {}
+    for quantile, path in files.items():
+        text = forecast_yaml(result, quantile, scenario, args.scenario, path, start, end, args.counts,
+                             _command_line(), when)
+        volumes = demand_overlay(result, quantile, scenario, start, end, args.counts)["demand"]["daily_volumes"]
+        texts[path] = (text, volumes)
+    with writing(out):
+        publish_forecast(result, out, texts, _command_line())
+    print(result.summary_text())
+    print(f"\nforecast written to {out}" + (f"; demand files: {', '.join(str(p) for p in files.values())} "
+                                           f"(checkpoint-sim run {files['p50']})" if files else ""))
+    return 0
+
+
 # one entry per subcommand of build_parser(): name -> handler(args) -> exit status
 HANDLERS = {"run": command_run, "sweep": command_sweep, "validate": command_validate,
             "validate-model": command_validate_model, "calibrate": command_calibrate,
-            "compare": command_compare, "plot": command_plot}
+            "compare": command_compare, "plot": command_plot, "forecast": command_forecast}
 
 
 if __name__ == "__main__":

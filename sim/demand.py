@@ -5,6 +5,8 @@ Each class arrives as its own Poisson process whose rate is constant within each
 where ``entities_per_day`` is ``daily_volume`` converted from the unit it counts (``demand.counts``:
 entities as is; persons divided by the mean group size of the class mix; vehicles divided by the
 share of the vehicle classes).
+A date listed in ``daily_volumes`` (a forecast) has that volume, in the same unit, instead of
+``daily_volume * weekday_factor * seasonal_factor``.
 Arrivals are drawn exactly (no thinning): given the integrated rate Lambda over the horizon, the
 count is Poisson(Lambda) and the points are uniform order statistics on [0, Lambda], mapped back
 through the inverse of the piecewise-linear cumulative rate.
@@ -39,7 +41,8 @@ def daily_volumes(scenario: Scenario) -> np.ndarray:
     demand, calendar = scenario.demand, scenario.calendar
     days = calendar.days
     volume = demand.entities_per_day(scenario.classes)
-    daily = np.array([volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
+    daily = np.array([demand.to_entities(demand.daily_volumes[date], scenario.classes) if date in demand.daily_volumes
+                      else volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
                       for date in day_dates(calendar, days)])
     is_open = open_days(calendar, days)
     if not calendar.holidays and calendar.displacement is None:

@@ -49,8 +49,9 @@ from .experiment import Replications
 from .metrics import ReplicationMetrics
 from .runner import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
-from .scenario.calibration import (Calibration, Parameter, Target, day_selected, describe_selection,
-                                   reference_problems, resolve_path, to_number, unit_of)
+from .scenario.calibration import (SHARE_MEASURES, Calibration, Parameter, Target, day_selected,
+                                   describe_selection, reference_problems, resolve_path, to_number, unit_of)
+from .scenario.schema import DIRECTIONS
 from .scenario.loader import resolve_extends
 from .scenario.units import MINUTES_PER_UNIT
 from .stats import mean_ci
@@ -60,6 +61,8 @@ from .version import __version__
 UNMEASURABLE = 10.0          # distance of a target that could not be measured (no entity selected)
 COLUMNS = ["target", "measure", "selection", "unit", "source", "band_low", "band_high", "mean", "ci_low", "ci_high",
            "met", "run", "replications", "days"]
+SENSITIVITY_COLUMNS = ["target", "factor", "low", "high", "unit", "mean_at_low", "mean_at_high", "change",
+                       "met_at_low", "met_at_high"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,6 +84,10 @@ def selection_masks(target: Target, metrics: ReplicationMetrics) -> tuple[np.nda
     _, selected_day = day_flags(target, calendar, calendar.days)
     window = metrics.entity_selection(target.classes, event=event)
     chosen = metrics.entity_selection(target.classes, target.hours, selected_day, event)
+    if target.directions:
+        wanted = [DIRECTIONS.index(direction) for direction in target.directions]
+        going = np.isin(metrics.records.arrivals.direction_index, wanted)
+        window, chosen = window & going, chosen & going
     return chosen, window & ~chosen
 
 
@@ -91,7 +98,24 @@ def measure_entities(target: Target, metrics: ReplicationMetrics, mask: np.ndarr
         if target.per == "total":
             return total
         return total / day_count if day_count else math.nan
+    if target.measure in SHARE_MEASURES:
+        return wait_share(target, metrics, mask)
     return metrics.wait_measure(target.measure, mask)
+
+
+def wait_share(target: Target, metrics: ReplicationMetrics, mask: np.ndarray) -> float:
+    """The share of the masked entities (or, with ``count: persons``, of the persons they carry)
+    whose wait is over 60 min, or inside ``target.waits`` (NaN when there is nobody)."""
+    waits = metrics.view.total_wait[mask]
+    if not len(waits):
+        return math.nan
+    if target.measure == "share_wait_between":
+        low, high = target.wait_limits()
+        counted = (waits >= low) & (waits <= high)
+    else:
+        counted = waits > 60.0
+    weights = metrics.records.arrivals.group_size[mask] if target.count == "persons" else np.ones(len(waits))
+    return float(np.sum(weights * counted) / np.sum(weights))
 
 
 def measure_target(target: Target, metrics: ReplicationMetrics) -> tuple[float, float]:
@@ -284,6 +308,64 @@ class _Search:
     def best(self) -> Evaluation:
         return min(self.history, key=lambda evaluation: evaluation.objective)
 
+    def at(self, point: tuple[float, ...], demand: float = 1.0) -> Evaluation:
+        """The evaluation at ``point`` with demand scaled by ``demand``, outside the budget (cached)."""
+        if demand == 1.0 and point in self.cache:
+            return self.cache[point]
+        scenario = scaled_demand(scenario_at(self.base, self.parameters, point, self.days), demand)
+        evaluation = evaluate(scenario, self.targets, self.seed, self.replications, self.runner, point)
+        if demand == 1.0:
+            self.cache[point] = evaluation
+        return evaluation
+
+
+def scaled_demand(scenario: Scenario, factor: float) -> Scenario:
+    """``scenario`` with every daily volume (``daily_volume`` and ``daily_volumes``) times ``factor``."""
+    if factor == 1.0:
+        return scenario
+    demand = scenario.demand
+    overrides: dict[str, Any] = {"demand.daily_volume": demand.daily_volume * factor}
+    if demand.daily_volumes:
+        overrides["demand.daily_volumes"] = {str(date): volume * factor
+                                             for date, volume in demand.daily_volumes.items()}
+    return load_scenario(scenario, overrides)
+
+
+DEMAND_STEP = 0.10           # sensitivity to demand: +-10 %
+PARAMETER_STEP = 0.10        # sensitivity to a parameter: +-10 % of its range (+-1 for whole numbers)
+
+
+@dataclass
+class Sensitivity:
+    """The targets at two points around the fit: one parameter moved down and up (or demand)."""
+
+    factor: str                      # the parameter's label, or "demand"
+    low: str                         # the values as written ("-10%" / "+10%" for demand)
+    high: str
+    at_low: Evaluation
+    at_high: Evaluation
+
+    def change(self, name: str) -> float:
+        """The target's mean at the high point minus at the low point."""
+        return self.at_high.summary(name)[0] - self.at_low.summary(name)[0]
+
+
+def sensitivities(search: _Search, point: tuple[float, ...]) -> list[Sensitivity]:
+    """Finite differences with common random numbers around ``point``: each free parameter moved
+    by :data:`PARAMETER_STEP` of its range (1 for whole numbers) down and up, within its bounds,
+    then demand by -+ :data:`DEMAND_STEP`."""
+    found = []
+    for index, parameter in enumerate(search.parameters):
+        step = 1.0 if parameter.spec.integer else PARAMETER_STEP * (parameter.high - parameter.low)
+        low, high = (parameter.snap(max(parameter.low, point[index] - step)),
+                     parameter.snap(min(parameter.high, point[index] + step)))
+        points = [tuple(value if i != index else moved for i, value in enumerate(point)) for moved in (low, high)]
+        found.append(Sensitivity(parameter.spec.label(), str(parameter.written(low)), str(parameter.written(high)),
+                                 search.at(points[0]), search.at(points[1])))
+    found.append(Sensitivity("demand", f"-{DEMAND_STEP:.0%}", f"+{DEMAND_STEP:.0%}",
+                             search.at(point, 1 - DEMAND_STEP), search.at(point, 1 + DEMAND_STEP)))
+    return found
+
 
 def _minimise(search: _Search, start: np.ndarray, method: str) -> None:
     bounds = [(0.0, 1.0)] * len(start)
@@ -313,6 +395,7 @@ class CalibrationResult:
     history: list[Evaluation]
     stop_reason: str
     info: dict[str, Any]
+    sensitivity: list[Sensitivity] = field(default_factory=list)
 
     @property
     def calibration(self) -> Calibration:
@@ -331,11 +414,47 @@ class CalibrationResult:
     def all_met(self) -> bool:
         return all(self.met(name) for name in self.calibration.targets)
 
+    @property
+    def candidates(self) -> list[Evaluation]:
+        """Every point evaluated with the fit's settings: the search's, then the parameter
+        sensitivity points (not the demand ones: demand is not a candidate value)."""
+        moved = [e for s in self.sensitivity if s.factor != "demand" for e in (s.at_low, s.at_high)]
+        return self.history + moved
+
+    def informative(self, name: str) -> bool:
+        """False when every evaluated candidate meets the target: it did not guide the fit."""
+        target = self.calibration.targets[name]
+        return not all(inside(target, evaluation.summary(name)[0]) for evaluation in self.candidates)
+
+    def demand_response(self, name: str) -> tuple[float, float]:
+        """The target's mean at -10 % and +10 % demand around the fit (NaN without sensitivity)."""
+        for item in self.sensitivity:
+            if item.factor == "demand":
+                return item.at_low.summary(name)[0], item.at_high.summary(name)[0]
+        return math.nan, math.nan
+
     def table(self) -> pd.DataFrame:
-        """Tidy: one row per target and run (fit, check)."""
+        """Tidy: one row per target and run (fit, check), with whether the target is informative
+        and its mean at -10 % and +10 % demand around the fit (fit settings)."""
         runs = [("fit", self.fit)] + ([("check", self.check)] if self.check is not None else [])
-        return pd.concat([target_table(self.calibration.targets, evaluation, run) for run, evaluation in runs],
-                         ignore_index=True)
+        table = pd.concat([target_table(self.calibration.targets, evaluation, run) for run, evaluation in runs],
+                          ignore_index=True)
+        table["informative"] = [self.informative(name) for name in table["target"]]
+        response = {name: self.demand_response(name) for name in self.calibration.targets}
+        table["demand_minus_10pct"] = [response[name][0] for name in table["target"]]
+        table["demand_plus_10pct"] = [response[name][1] for name in table["target"]]
+        return table
+
+    def sensitivity_table(self) -> pd.DataFrame:
+        """Each target x each factor (free parameter, demand): the values moved to, the target's
+        mean at each (fit settings, common random numbers), the change and whether each meets it."""
+        rows = []
+        for item in self.sensitivity:
+            for name, target in self.calibration.targets.items():
+                low, high = item.at_low.summary(name)[0], item.at_high.summary(name)[0]
+                rows.append((name, item.factor, item.low, item.high, unit_of(target), low, high, high - low,
+                             inside(target, low), inside(target, high)))
+        return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
 
 
 def target_table(targets: dict[str, Target], evaluation: Evaluation, run: str) -> pd.DataFrame:
@@ -398,9 +517,11 @@ def calibrate(source: str | os.PathLike | Scenario | dict, workers: int = 1, max
         search = _Search(scenario, parameters, spec.targets, seed, fit.replications, fit.days, budget, runner)
         _minimise(search, start, fit.method)
         best = search.best()
+        moves = 2 * len(parameters) + 2 if fit.sensitivity else 0
+        runner.expect((len(search.history) + moves) * fit.replications + (fit.check_replications or 0))
+        sensitivity = sensitivities(search, best.point) if fit.sensitivity else []
         check = None
         if fit.check_replications:
-            runner.expect(len(search.history) * fit.replications + fit.check_replications)
             check = evaluate(scenario_at(scenario, parameters, best.point), spec.targets, seed,
                              fit.check_replications, runner, best.point)
     info = {"package_version": __version__, "scenario": scenario.name, "seed": seed,
@@ -409,7 +530,8 @@ def calibrate(source: str | os.PathLike | Scenario | dict, workers: int = 1, max
             "method": fit.method, "max_evaluations": budget, "evaluations": len(search.history),
             "stop_reason": search.stop_reason, "workers": workers,
             "wall_time_s": round(time.perf_counter() - started, 1)}
-    return CalibrationResult(scenario, path, parameters, best, check, search.history, search.stop_reason, info)
+    return CalibrationResult(scenario, path, parameters, best, check, search.history, search.stop_reason, info,
+                             sensitivity)
 
 
 def check_targets(source: str | os.PathLike | Scenario | dict, replications: int | None = None,
@@ -490,6 +612,32 @@ def describe_run(result: CalibrationResult) -> str:
     return text + "."
 
 
+def uninformative_note(result: CalibrationResult) -> str:
+    """A sentence naming the targets every evaluated candidate met ("" when there are none)."""
+    names = [name for name in result.calibration.targets if not result.informative(name)]
+    if not names:
+        return ""
+    return (f"Uninformative: {', '.join(names)} met at every one of the {len(result.candidates)} evaluated "
+            "candidates (the search and the sensitivity points): they did not constrain the fit.")
+
+
+def sensitivity_lines(result: CalibrationResult) -> list[tuple[str, str, str, str, str]]:
+    """(target, factor, moved from -> to, target at each, change) for every target and factor."""
+    lines = []
+    for item in result.sensitivity:
+        for name, target in result.calibration.targets.items():
+            unit = unit_of(target)
+            low, high = item.at_low.summary(name)[0], item.at_high.summary(name)[0]
+            change = high - low
+            lines.append((name, item.factor, f"{item.low} -> {item.high}",
+                          f"{format_value(low, unit)} -> {format_value(high, unit)}",
+                          ("+" if change > 0 else "") + f"{format_value(change, unit)} {unit}"))
+    return lines
+
+
+SENSITIVITY_HEADER = ("target", "factor", "moved", "target at each", "change")
+
+
 def format_summary(result: CalibrationResult) -> str:
     """The short plain-text table printed by ``checkpoint-sim calibrate``."""
     evaluation = result.final
@@ -504,7 +652,42 @@ def format_summary(result: CalibrationResult) -> str:
     lines.append("all targets met" if not missed else
                  f"NOT MET: {', '.join(missed)} (closest fit within the bounds shown; the targets or bounds "
                  "cannot all be satisfied)")
+    if uninformative_note(result):
+        lines += textwrap.wrap(uninformative_note(result), 110)
+    if result.sensitivity:
+        lines += ["", "Sensitivity around the fit (fit settings, common random numbers):"]
+        lines += _columns(sensitivity_lines(result), SENSITIVITY_HEADER)
     return "\n".join(lines)
+
+
+def calibration_markdown(result: CalibrationResult) -> str:
+    """``calibration.md``: the run, the parameters, the targets (informative or not, at -+10 %
+    demand) and the sensitivity of each target to each factor, as Markdown tables."""
+    def markdown(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+        cells = [[str(cell).replace("|", "/") for cell in row] for row in rows]
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+            ["| " + " | ".join(row) + " |" for row in cells]
+
+    lines = [f"# {result.scenario.crossing.name}: calibration of {result.scenario.name}", "", describe_run(result), "",
+             "## Free parameters", ""]
+    lines += markdown(("parameter", "start", "fitted", "bounds"), parameter_lines(result))
+    rows = []
+    for line, name in zip(target_lines(result, result.final), result.calibration.targets):
+        unit = unit_of(result.calibration.targets[name])
+        low, high = result.demand_response(name)
+        rows.append((*line, "yes" if result.informative(name) else "NO (met at every candidate)",
+                     f"{format_value(low, unit)} / {format_value(high, unit)}"))
+    lines += ["", f"## Targets ({'check' if result.check else 'fit'} run)", ""]
+    lines += markdown(("target", "measure", "band", "achieved (95 % CI)", "verdict", "informative",
+                       "at -10 % / +10 % demand"), rows)
+    if uninformative_note(result):
+        lines += ["", uninformative_note(result)]
+    if result.sensitivity:
+        lines += ["", "## Sensitivity", "", "Each free parameter moved by 10 % of its range (1 for whole numbers) "
+                  "down and up around the fit, within its bounds, and demand by -10 % and +10 %; the targets "
+                  "measured with the fit's replications and seed (common random numbers).", ""]
+        lines += markdown(SENSITIVITY_HEADER, sensitivity_lines(result))
+    return "\n".join(lines) + "\n"
 
 
 def calibrated_overlay(result: CalibrationResult, name: str) -> dict[str, Any]:
@@ -547,7 +730,7 @@ def _set_inside(container: Any, parts: list[str], value: Any) -> None:
         container[parts[-1]] = value
 
 
-def _comment(text: str, width: int = 108) -> str:
+def yaml_comment(text: str, width: int = 108) -> str:
     """``text`` as YAML comment lines, long lines wrapped (keeping their indentation)."""
     lines = []
     for line in text.splitlines():
@@ -558,7 +741,7 @@ def _comment(text: str, width: int = 108) -> str:
     return "\n".join(lines)
 
 
-class _FlowListDumper(yaml.SafeDumper):
+class FlowListDumper(yaml.SafeDumper):
     """Lists of plain values in flow style (``hours: [6, 22]``), as the scenario files write them."""
 
 
@@ -567,7 +750,7 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
-_FlowListDumper.add_representer(list, _represent_list)
+FlowListDumper.add_representer(list, _represent_list)
 
 
 def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str, when: dt.datetime) -> str:
@@ -595,10 +778,17 @@ def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str,
     header += ["", "Result: all targets met." if not missed else
                f"Result: NOT MET: {', '.join(missed)}. This is the closest fit within the bounds, not a calibration "
                "that reproduces the sources."]
-    overlay = calibrated_overlay(result, name)
-    body = yaml.dump({"extends": Path(parent).as_posix(), **overlay} if parent else overlay, Dumper=_FlowListDumper,
+    if uninformative_note(result):
+        header.append(uninformative_note(result))
+    return extending_yaml("\n".join(header), parent, calibrated_overlay(result, name))
+
+
+def extending_yaml(header: str, parent: str | None, overlay: dict[str, Any]) -> str:
+    """A scenario file written by a command: ``header`` as comment lines, then ``extends:
+    parent`` (a path relative to the file) and ``overlay`` as nested YAML."""
+    body = yaml.dump({"extends": Path(parent).as_posix(), **overlay} if parent else overlay, Dumper=FlowListDumper,
                      sort_keys=False, allow_unicode=True, width=110)
-    return _comment("\n".join(header)) + "\n" + body
+    return yaml_comment(header) + "\n" + body
 
 
 def evaluations_table(result: CalibrationResult) -> pd.DataFrame:
@@ -641,6 +831,7 @@ def write_calibrated_scenario(text: str, path: Path, result: CalibrationResult) 
                     raise RuntimeError(f"the calibrated file sets {dotted} to {written!r}, not the fitted {value!r}")
 
 
-__all__ = ["CalibrationResult", "Evaluation", "FreeParameter", "calibrate", "calibrated_yaml", "check_targets",
-           "default_scenario_out", "distance", "format_summary", "inside", "measure_target", "objective",
+__all__ = ["CalibrationResult", "Evaluation", "Sensitivity", "calibration_markdown", "sensitivities",
+           "sensitivity_lines", "uninformative_note", "FreeParameter", "calibrate", "calibrated_yaml", "check_targets",
+           "default_scenario_out", "distance", "extending_yaml", "format_summary", "inside", "measure_target", "objective",
            "target_table", "write_calibrated_scenario"]

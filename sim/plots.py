@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import math
 import re
+import textwrap
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
@@ -629,6 +630,40 @@ def png_bytes(figure: Figure, close: bool = False) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
+# forecasts
+# --------------------------------------------------------------------------------------------
+def forecast_figure(table: pd.DataFrame, title: str = "") -> Figure:
+    """Daily counts of a forecast table (``forecast.csv``): the history, the held-back days with
+    the forecast made without them, and the forecast dates, each forecast as its P50 line and
+    [P10, P90] band."""
+    figure, axis = plt.subplots(figsize=(11, 4.2))
+    dates = pd.to_datetime(table["date"])
+    history = table["part"] == "history"
+    axis.plot(dates[history], table.loc[history, "observed"], color="0.55", linewidth=0.8, label="history")
+    for part, color, label in (("holdout", "tab:orange", "held-back check"), ("forecast", "tab:blue", "forecast")):
+        rows = table["part"] == part
+        if not rows.any():
+            continue
+        axis.fill_between(dates[rows], table.loc[rows, "p10"], table.loc[rows, "p90"], color=color, alpha=0.25,
+                          linewidth=0, label=f"{label}: P10-P90")
+        axis.plot(dates[rows], table.loc[rows, "p50"], color=color, linewidth=1.4, label=f"{label}: P50")
+        axis.plot(dates[rows], table.loc[rows, "p90"], color=color, linewidth=0.8, linestyle="--",
+                  label=f"{label}: P90")
+        if part == "holdout":
+            axis.plot(dates[rows], table.loc[rows, "observed"], "o", color=EVERYONE_COLOR, markersize=2.5,
+                      label="held-back days (observed)")
+    axis.set_ylabel("count a day")
+    axis.set_ylim(bottom=0)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
+    if title:
+        axis.set_title("\n".join(textwrap.wrap(title, 130)), fontsize=9)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
 # sweeps
 # --------------------------------------------------------------------------------------------
 def sweep_parameters(table: pd.DataFrame) -> list[str]:
@@ -977,7 +1012,7 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
     fit_rows = table[table["run"] == "fit"].set_index("target") if final_run == "check" else None
     columns = min(len(rows), 2)
     lines = math.ceil(len(rows) / columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 1.9 * lines), squeeze=False)
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 2.1 * lines), squeeze=False)
     for ax, row in zip(axes.ravel(), rows.itertuples()):
         fit = fit_rows.loc[row.target] if fit_rows is not None else None
         finite = [v for v in (row.band_low, row.band_high, row.mean, row.ci_low, row.ci_high) if np.isfinite(v)]
@@ -1003,8 +1038,10 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
         ax.set_xlim(left, right)
         ax.set_yticks([])
         ax.set_xlabel(row.unit, fontsize=8)
-        title = f"{row.target}: {row.measure}" + (f" ({row.selection})" if row.selection else "")
-        ax.set_title(f"{title} — {'met' if row.met else 'NOT MET'}", fontsize=9, color=color)
+        selection = row.selection if isinstance(row.selection, str) else ""      # NaN once read from a CSV
+        title = f"{row.target}: {row.measure}" + (f" ({selection})" if selection else "")
+        ax.set_title("\n".join(textwrap.wrap(f"{title} — {'met' if row.met else 'NOT MET'}", 65)), fontsize=9,
+                     color=color)
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(rows):]:
         ax.set_visible(False)

@@ -1,13 +1,14 @@
 """The publishing layer: the only module that writes results folders.
 
 One function per kind of result: :func:`publish_run`, :func:`publish_comparison`,
-:func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration` and
-:func:`publish_validation`. Each writes the CSV/JSON contract of docs/outputs.md (file names and
-columns) and one self-contained ``report.html``; the figures are drawn by :mod:`sim.plots`
-(``Figure`` objects), rendered here to PNG bytes, saved beside the report and embedded in it, and
-the pages are built by :mod:`sim.report` (HTML strings). A new folder is written atomically and
-never overwrites anything (:mod:`sim.storage`); the ``redraw_*`` functions (``checkpoint-sim plot
-DIR``) replace the figures and the report of an existing folder, file by file, atomically.
+:func:`publish_sweep` (a sweep's own files, after its points), :func:`publish_calibration`,
+:func:`publish_forecast` and :func:`publish_validation`. Each writes the CSV/JSON contract of
+docs/outputs.md (file names and columns) and one self-contained ``report.html``; the figures are
+drawn by :mod:`sim.plots` (``Figure`` objects), rendered here to PNG bytes, saved beside the
+report and embedded in it, and the pages are built by :mod:`sim.report` (HTML strings). A new
+folder is written atomically and never overwrites anything (:mod:`sim.storage`); the
+``redraw_*`` functions (``checkpoint-sim plot DIR``) replace the figures and the report of an
+existing folder, file by file, atomically.
 """
 from __future__ import annotations
 
@@ -15,27 +16,30 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from . import plots
-from .fitting import CalibrationResult, calibrated_yaml, check_scenario_out, evaluations_table, \
-    write_calibrated_scenario
+from .fitting import CalibrationResult, calibrated_yaml, calibration_markdown, check_scenario_out, \
+    evaluations_table, write_calibrated_scenario
 from .comparison import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
 from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
                      validation_report)
 from .runner import Results
-from .scenario import Scenario
+from .scenario import Scenario, load_scenario
 from .executors import progress_bar
-from .storage import (atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic, write_entities,
-                      write_text_atomic)
+from .storage import (atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
+                      write_entities, write_text_atomic)
 from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
+
+if TYPE_CHECKING:                     # sim.forecast loads statsmodels (seconds): not for every run
+    from .forecast import Forecast
 
 Images = dict[str, tuple[bytes, str]]      # file name -> (PNG bytes, caption), in report order
 
@@ -214,8 +218,9 @@ def redraw_sweep(out: str | os.PathLike, table: pd.DataFrame, base: Scenario | N
 # --------------------------------------------------------------------------------------------
 def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scenario_out: Path | None,
                         command: str, force: bool = False) -> Path:
-    """Write the calibration folder atomically (``calibration.csv``, ``evaluations.csv``,
-    ``calibration.png``, ``calibration.json``, ``report.html``), then the calibrated scenario
+    """Write the calibration folder atomically (``calibration.csv``, ``sensitivity.csv``,
+    ``calibration.md``, ``evaluations.csv``, ``calibration.png``, ``calibration.json``,
+    ``report.html``), then the calibrated scenario
     file (validated before it replaces anything; ``scenario_out`` None writes none)."""
     out = Path(out)
     check_scenario_out(result, scenario_out, force)
@@ -224,6 +229,8 @@ def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scena
     table = result.table()
     with atomic_folder(out) as staging:
         table.to_csv(staging / "calibration.csv", index=False)
+        result.sensitivity_table().to_csv(staging / "sensitivity.csv", index=False)
+        (staging / "calibration.md").write_text(calibration_markdown(result), encoding="utf-8")
         evaluations_table(result).to_csv(staging / "evaluations.csv", index=False)
         drawn = save_figures({CALIBRATION_FIGURE: plots.calibration_figure(table)}, staging)
         images = _images(staging, {CALIBRATION_FIGURE: CALIBRATION_CAPTION}, drawn)
@@ -236,6 +243,44 @@ def publish_calibration(result: CalibrationResult, out: str | os.PathLike, scena
     if text is not None:
         write_calibrated_scenario(text, scenario_out, result)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# a forecast
+# --------------------------------------------------------------------------------------------
+FORECAST_FIGURE = "forecast.png"
+
+
+def publish_forecast(result: "Forecast", out: str | os.PathLike, scenario_texts: dict[Path, tuple[str, dict]],
+                     command: str) -> Path:
+    """Write the forecast folder atomically (``forecast.csv``, ``forecast.json``, ``forecast.md``,
+    ``forecast.png``), then each scenario file of ``scenario_texts`` (path -> (text, the daily
+    volumes it must load to)), each checked before it replaces anything."""
+    out = Path(out)
+    when = dt.datetime.now(dt.timezone.utc)
+    table = result.table()
+    with atomic_folder(out) as staging:
+        table.to_csv(staging / "forecast.csv", index=False)
+        save_figures({FORECAST_FIGURE: plots.forecast_figure(
+            table, f"{result.source.name if result.source else 'history'}: {result.quality_text()}")}, staging)
+        (staging / "forecast.md").write_text(result.summary_text() + "\n", encoding="utf-8")
+        (staging / "forecast.json").write_text(json_text(
+            {**result.info, "quality": result.quality, "weekday_factors": result.weekday_factors,
+             "class_shares": result.class_shares, "command": command, "package_version": __version__,
+             "created_utc": when.isoformat(timespec="seconds"),
+             "scenario_files": [str(path) for path in scenario_texts]}), encoding="utf-8")
+    for path, (text, volumes) in scenario_texts.items():
+        write_scenario_file(text, path, volumes)
+    return out
+
+
+def write_scenario_file(text: str, path: Path, volumes: dict[dt.date, float]) -> None:
+    """Write a forecast scenario file under a hidden name beside ``path``, check that it loads
+    with the forecast's daily volumes, and rename it into place."""
+    with atomic_file(path) as staging:
+        staging.write_text(text, encoding="utf-8")
+        if load_scenario(staging).demand.daily_volumes != volumes:
+            raise RuntimeError(f"{path}: the written file does not load to the forecast's daily volumes")
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,5 +304,6 @@ def publish_validation_page(table: pd.DataFrame, path: str | os.PathLike, comman
     return write_text_atomic(markdown_report(table, command, reduced), path)
 
 
-__all__ = ["publish_calibration", "publish_comparison", "publish_run", "publish_sweep", "publish_validation",
-           "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep", "save_figures"]
+__all__ = ["publish_calibration", "publish_comparison", "publish_forecast", "publish_run", "publish_sweep",
+           "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep",
+           "save_figures"]

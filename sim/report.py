@@ -20,7 +20,9 @@ import pandas as pd
 
 from . import catalogue
 from .catalogue import estimate, format_estimate
-from .fitting import CalibrationResult, describe_run, parameter_lines, target_lines
+from .fitting import (SENSITIVITY_HEADER, CalibrationResult, describe_run, format_value, parameter_lines,
+                      sensitivity_lines, target_lines, uninformative_note)
+from .scenario.calibration import unit_of
 from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
 from .console import leaving_sentence, shown
 from .diagnostics import unfinished_warnings
@@ -610,9 +612,23 @@ def calibration_report(result: CalibrationResult, command: str, when: dt.datetim
         targets += (f"<h3>{esc(run)} run: {esc(evaluation.replications)} replications, {esc(evaluation.days)} days</h3>" +
                     table(["target", "measure", "band", "achieved, mean [95 % CI]", "verdict", "source"], rows,
                           text_columns=[1, 5]))
+    if uninformative_note(result):
+        targets += f"<p><strong>{esc(uninformative_note(result))}</strong></p>"
+    response = [[esc(name), esc("yes" if result.informative(name) else "no: met at every candidate"),
+                 *(esc(format_value(value, unit_of(target))) for value in result.demand_response(name))]
+                for name, target in result.calibration.targets.items()]
+    targets += ("<h3>Informative targets and demand +-10 %</h3>" +
+                table(["target", "informative", "at -10 % demand", "at +10 % demand"], response, text_columns=[1]))
+    sensitivity = ("<p>Each free parameter moved by 10 % of its range (1 for whole numbers) down and up around the "
+                   "fit, within its bounds, and demand by -10 % and +10 %; targets measured with the fit's "
+                   "replications and seed (common random numbers).</p>" +
+                   table(list(SENSITIVITY_HEADER), [[esc(cell) for cell in line] for line in sensitivity_lines(result)],
+                         text_columns=[0, 1]) if result.sensitivity else
+                   "<p>Not measured (fit.sensitivity: false).</p>")
     sections = [("summary", "Result", summary),
                 ("parameters", "Free parameters", parameters),
                 ("targets", "Targets", targets),
+                ("sensitivity", "Sensitivity", sensitivity),
                 ("figures", "Figure", figures_section(images)),
                 ("assumptions", "Scenario and key assumptions", assumptions_section(scenario)),
                 ("sources", "Sources", sources_section(scenario))]

@@ -14,8 +14,8 @@ import yaml
 import sim
 from conftest import SCENARIOS, line_of, mmc_scenario, small_scenario, write_yaml
 from sim.analytic import mmc_wait_mean
-from sim.fitting import (calibrate, check_targets, distance, inside, load_for_calibration, measure_target,
-                           objective)
+from sim.fitting import (calibrate, check_targets, distance, format_summary, inside, load_for_calibration,
+                         measure_target, objective)
 from sim.cli import main
 from sim.metrics import entity_table
 from sim.runner import replication_metrics
@@ -91,6 +91,27 @@ def test_counts_filter_by_class_hours_and_dates(weekend_run):
     assert math.isnan(nothing[0])
 
 
+def test_directions_and_distribution_targets_match_the_entity_table(weekend_run):
+    layer, entities, _ = weekend_run
+    measured = entities[(entities["arrival_min"] >= 1440) & (entities["arrival_min"] < 4 * 1440)]   # measured days
+    north = measured[measured["direction"] == "CN_to_KZ"]
+    assert 0 < len(north) < len(measured)
+    wait = measure_target(target(measure="wait_mean", directions=["CN_to_KZ"]), layer)[0]
+    assert wait == pytest.approx(north["wait_total"].mean())
+    low, high = 0.1, 2.0
+    assert 0.05 < ((measured["wait_total"] >= low) & (measured["wait_total"] <= high)).mean() < 0.95
+    for count, weights in (("entities", pd.Series(1.0, index=measured.index)), ("persons", measured["group_size"])):
+        share = measure_target(target(measure="share_wait_between", waits=[f"{low} min", f"{high} min"],
+                                      count=count, band=[0.5, None]), layer)[0]
+        between = (measured["wait_total"] >= low) & (measured["wait_total"] <= high)
+        assert share == pytest.approx((weights * between).sum() / weights.sum())
+    cars = measure_target(target(measure="share_wait_between", waits=["0.1 min", "2 min"], classes=["car"],
+                                 count="persons", directions=["KZ_to_CN"], band=[0.5, None]), layer)[0]
+    chosen = measured[(measured["class"] == "car") & (measured["direction"] == "KZ_to_CN")]
+    between = (chosen["wait_total"] >= low) & (chosen["wait_total"] <= high)
+    assert cars == pytest.approx((chosen["group_size"] * between).sum() / chosen["group_size"].sum())
+
+
 def test_objective_is_zero_inside_the_band_and_grows_outside():
     band = target(measure="wait_mean", band=["30 min", "90 min"])
     assert inside(band, 30.0) and inside(band, 90.0) and distance(band, 55.0) == 0.0
@@ -135,6 +156,60 @@ def test_fit_recovers_an_integer_booth_count():
     assert result.all_met and result.fit.point == (2,)
 
 
+def two_pool_scenario(booths: int, car_service: str) -> dict:
+    """Pedestrians and cars, 0.5 a minute each, at one desk with a pool each: pedestrians' waits
+    depend on their booths (3 min service), cars' on their service mean (one booth)."""
+    data = mmc_scenario(ARRIVAL_RATE, 3.0, 1, days=4, warmup_days=1,
+                        classes={"pedestrian": {"share": 0.5}, "car": {"share": 0.5}})
+    desk = data["stages"]["desk"]
+    desk["service_time"]["car"] = {"dist": "exponential", "mean": car_service}
+    desk["pools"] = {"foot": {"serves": ["pedestrian"], "booths": booths}, "cars": {"serves": ["car"], "booths": 1}}
+    foot_low, foot_high = (mmc_wait_mean(0.5, 1 / 3.0, c) for c in (3, 2))
+    car_low, car_high = (mmc_wait_mean(0.5, 1 / service, 1) for service in (1.2, 1.5))
+    data["calibration"] = {
+        "parameters": [
+            {"path": "stages.desk.pools.foot.booths", "bounds": [1, 8], "integer": True, "source": "test"},
+            {"path": "stages.desk.service_time.car.mean", "bounds": ["30 s", "1.8 min"], "source": "test"}],
+        "targets": {
+            # Erlang C: 2 booths give pedestrians 2.6 min, 3 booths 0.35 min, 1 booth is overloaded
+            "foot": {"measure": "wait_mean", "classes": ["pedestrian"], "source": "Erlang C",
+                     "band": [f"{2.5 * foot_low!r} min", f"{6 * foot_high!r} min"]},
+            "cars": {"measure": "wait_mean", "classes": ["car"], "source": "M/M/1",
+                     "band": [f"{car_low!r} min", f"{car_high!r} min"]},
+            "most_cars_under_an_hour": {"measure": "share_wait_between", "classes": ["car"], "count": "persons",
+                                        "waits": ["0 min", "60 min"], "band": [0.5, None], "source": "test"}},
+        "fit": {"replications": 2, "max_evaluations": 30},
+    }
+    return data
+
+
+def test_off_target_start_moves_every_parameter_and_meets_every_target():
+    """The documented off-target start (docs/scenario.md, 'Calibration'): 6 foot booths (waits near
+    0) and 30 s car service (waits near 0) miss both wait bands; the fit must move both."""
+    result = calibrate(two_pool_scenario(6, "30 s"), workers=1)
+    start = result.history[0]
+    assert not result.met("foot", start) and not result.met("cars", start)
+    assert result.all_met, format_summary(result)
+    booths, service = result.fit.point
+    assert booths == 2 and booths != 6
+    assert 1.2 * 0.9 <= service <= 1.5 * 1.1 and service != 0.5
+    # the share target is met at every candidate: flagged, the two wait targets are not
+    assert result.informative("foot") and result.informative("cars")
+    assert not result.informative("most_cars_under_an_hour")
+    # sensitivity: one row per target x factor; more booths cut the pedestrians' wait, slower car
+    # service raises the cars' wait, the other pool's parameter changes nothing (separate pools)
+    table = result.sensitivity_table().set_index(["target", "factor"])
+    assert len(table) == 3 * 3
+    assert table.loc[("foot", "stages.desk.pools.foot.booths"), "change"] < 0
+    assert table.loc[("cars", "stages.desk.service_time.car.mean"), "change"] > 0
+    assert table.loc[("foot", "stages.desk.service_time.car.mean"), "change"] == 0
+    assert table.loc[("foot", "demand"), "change"] > 0 and table.loc[("cars", "demand"), "change"] > 0
+    rows = result.table()
+    assert rows["informative"].tolist() == [True, True, False]
+    assert (rows["demand_plus_10pct"] > rows["demand_minus_10pct"]).iloc[:2].all()
+    assert "Uninformative: most_cars_under_an_hour" in format_summary(result)
+
+
 @pytest.fixture
 def mmc_file(tmp_path) -> Path:
     return write_yaml(tmp_path / "mmc.yaml", mmc_with_calibration(wait_band(1.4, 1.6)))
@@ -145,12 +220,21 @@ def test_cli_writes_report_and_calibrated_scenario(mmc_file, tmp_path, capsys):
     assert main(["calibrate", str(mmc_file), "--out", str(out), "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert "wait" in printed and "met" in printed and "NOT MET" not in printed
-    for name in ("calibration.csv", "report.html", "calibration.png", "evaluations.csv", "calibration.json"):
+    for name in ("calibration.csv", "report.html", "calibration.png", "evaluations.csv", "calibration.json",
+                 "calibration.md", "sensitivity.csv"):
         assert (out / name).is_file(), name
     table = pd.read_csv(out / "calibration.csv")
     assert list(table.columns[:10]) == ["target", "measure", "selection", "unit", "source", "band_low", "band_high",
                                         "mean", "ci_low", "ci_high"]
     assert table["met"].all() and (table["ci_low"] <= table["mean"]).all()
+    assert {"informative", "demand_minus_10pct", "demand_plus_10pct"} <= set(table.columns)
+    assert (table["demand_plus_10pct"] > table["demand_minus_10pct"]).all()     # more demand, longer waits
+    sensitivity = pd.read_csv(out / "sensitivity.csv")
+    assert sorted(sensitivity["factor"]) == ["demand", "stages.desk.service_time.traveler.mean"]
+    assert (sensitivity["change"] > 0).all()                                      # slower service, longer waits
+    report = (out / "report.html").read_text()
+    assert "Sensitivity" in report and "at +10 % demand" in report
+    assert "## Sensitivity" in (out / "calibration.md").read_text()
     calibrated = tmp_path / "mmc_calibrated.yaml"
     text = calibrated.read_text()
     assert text.startswith("# mmc_calibrated: mmc.yaml with its free parameters fitted by")
@@ -206,6 +290,15 @@ LOAD_TIME = [
      "calibration.targets.wait.tolerance", "wait:", "needs a tolerance"),
     ("fit typo", lambda c: c["fit"].update(replication=2),
      "calibration.fit.replication", "replication:", "did you mean 'replications'"),
+    ("share without waits", lambda c: c["targets"]["wait"].update(measure="share_wait_between", band=[0.5, None]),
+     "calibration.targets.wait.waits", "wait:", "needs 'waits: [low, high]'"),
+    ("waits on a mean", lambda c: c["targets"]["wait"].update(waits=["30 min", "90 min"]),
+     "calibration.targets.wait.waits", "waits:", "goes with measure share_wait_between"),
+    ("waits without units", lambda c: c["targets"]["wait"].update(measure="share_wait_between", band=[0.5, None],
+                                                                  waits=[31, 90]),
+     "calibration.targets.wait.waits.0", "- 31", "a wait is a time: write it with units"),
+    ("unknown direction", lambda c: c["targets"]["wait"].update(directions=["KZ_to_RU"]),
+     "calibration.targets.wait.directions.0", "- KZ_to_RU", "KZ_to_CN"),
 ]
 
 

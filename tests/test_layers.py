@@ -26,7 +26,7 @@ LAYERS = [  # lowest first
                 "sim.timetable"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication", "sim.conservation"}),
     ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",
-                     "sim.validation"}),
+                     "sim.forecast", "sim.validation"}),
     ("publishing", {"sim.plots", "sim.report", "sim.console", "sim.outputs", "sim.publish"}),
     ("interface", {"sim", "sim.cli"}),
 ]

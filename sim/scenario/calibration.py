@@ -4,11 +4,16 @@ The engine ignores the block; ``checkpoint-sim calibrate`` (:mod:`sim.fitting`) 
 *parameter* is a number or a duration somewhere in the scenario, named by its dotted field path,
 with bounds. A *target* is one general measurement with filters and an acceptable band::
 
-    measure (throughput | arrivals | wait_mean | wait_p50 | wait_p90 | share_wait_over_60min)
-    of the entities of some classes, at some hours of the day, on some days, between two dates,
-    per open day or in total, counting entities or persons,
+    measure (throughput | arrivals | wait_mean | wait_p50 | wait_p90 | share_wait_over_60min
+             | share_wait_between: the share whose wait lies in ``waits: [low, high]``)
+    of the entities of some classes and directions, at some hours of the day, on some days,
+    between two dates, per open day or in total, counting entities or persons,
     compared with a band [low, high] or a value +- tolerance,
     or, with ``above_rest``, as the difference "selection minus the rest of the measured days".
+
+A distribution target says "most pedestrians wait 30-90 min": ``measure: share_wait_between``,
+``waits: ["30 min", "90 min"]``, ``band: [0.5, null]`` (with ``count: persons``, each traveller
+counts, not each vehicle). A cumulative target is a count with ``per: total`` and ``from``/``to``.
 
 Pydantic checks each field's type here. Two functions check the meaning, each problem with its
 exact field path, as the cross-field checks of :mod:`sim.scenario.checks` do:
@@ -34,11 +39,14 @@ from .base import Strict, day_matches
 from .units import clock_text, parse_duration
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Measure = Literal["throughput", "arrivals", "wait_mean", "wait_p50", "wait_p90", "share_wait_over_60min"]
+Measure = Literal["throughput", "arrivals", "wait_mean", "wait_p50", "wait_p90", "share_wait_over_60min",
+                  "share_wait_between"]
+Direction = Literal["KZ_to_CN", "CN_to_KZ"]
 Raw = Union[int, float, str]     # a plain number, or a duration with units ("30 min"), or "5%"
 
 WAIT_MEASURES = ("wait_mean", "wait_p50", "wait_p90")
 COUNT_MEASURES = ("throughput", "arrivals")
+SHARE_MEASURES = ("share_wait_over_60min", "share_wait_between")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
@@ -87,9 +95,11 @@ class Target(Strict):
 
     source: str = Field(min_length=1)          # where the figure comes from
     measure: Measure
-    count: Literal["entities", "persons"] = "entities"  # counts: vehicles/people on foot, or people carried
+    count: Literal["entities", "persons"] = "entities"  # counts and shares: vehicles/people on foot, or people carried
     per: Literal["day", "total"] = "day"       # counts: per open day, or the total over the dates
     classes: list[str] = []                    # default: every class
+    directions: list[Direction] = []           # default: both directions
+    waits: tuple[Raw, Raw] | None = None       # share_wait_between: the waits [low, high] counted in
     hours: tuple[float, float] | None = None   # hours of the day [start, end) of the event
     days: Literal["all", "weekday", "weekend"] | list[Weekday] = "all"
     from_date: dt.date | None = Field(default=None, alias="from")   # inclusive
@@ -109,6 +119,10 @@ class Target(Strict):
     def needs_whole_range(self) -> bool:
         """A total over dates needs the calendar to cover all of them."""
         return self.measure in COUNT_MEASURES and self.per == "total"
+
+    def wait_limits(self) -> tuple[float, float]:
+        """share_wait_between: the waits (minutes) [low, high] that count."""
+        return to_number(self.waits[0]), to_number(self.waits[1])
 
     def limits(self) -> tuple[float, float]:
         """(low, high) of the acceptable band in model units; -inf/inf for an open side.
@@ -140,6 +154,7 @@ class FitSettings(Strict):
     max_evaluations: int = Field(default=30, ge=1, le=10000)
     method: Literal["powell", "nelder-mead"] = "powell"
     check_replications: int | None = Field(default=None, ge=1, le=10000)  # final check on the full calendar
+    sensitivity: bool = True      # after the fit: each target's change with each parameter and with +-10 % demand
 
 
 class Calibration(Strict):
@@ -300,8 +315,9 @@ def _target(name: str, target: Target) -> Iterator[tuple[str, str]]:
         yield base, f"expected a target name of letters, digits, '_' and '-', got {name!r}"
     if target.measure not in COUNT_MEASURES:
         for field, default in (("count", "entities"), ("per", "day")):
-            if getattr(target, field) != default:
+            if getattr(target, field) != default and not (field == "count" and target.measure in SHARE_MEASURES):
                 yield f"{base}.{field}", f"'{field}' applies to counts (throughput, arrivals), not to {target.measure}"
+    yield from _waits(target, base)
     if target.hours is not None and not 0 <= target.hours[0] < target.hours[1] <= 24:
         yield f"{base}.hours", f"expected [start, end] hours with 0 <= start < end <= 24, got {list(target.hours)}"
     if target.from_date and target.to_date and target.from_date > target.to_date:
@@ -309,6 +325,25 @@ def _target(name: str, target: Target) -> Iterator[tuple[str, str]]:
     if target.above_rest and not target.has_time_filter:
         yield f"{base}.above_rest", "'above the rest' needs hours, days or from/to to say what the selection is"
     yield from _band(target, base)
+
+
+def _waits(target: Target, base: str) -> Iterator[tuple[str, str]]:
+    """``waits`` goes with share_wait_between, as two durations low < high."""
+    if target.measure != "share_wait_between":
+        if target.waits is not None:
+            yield f"{base}.waits", f"'waits' goes with measure share_wait_between, not {target.measure}"
+        return
+    if target.waits is None:
+        yield f"{base}.waits", "share_wait_between needs 'waits: [low, high]', e.g. ['30 min', '90 min']"
+        return
+    for position, raw in enumerate(target.waits):
+        message = _unit_problem("wait_mean", raw, relative_allowed=False)
+        if message:
+            yield f"{base}.waits.{position}", message.replace("wait_mean is a time", "a wait is a time")
+            return
+    low, high = target.wait_limits()
+    if not low < high:
+        yield f"{base}.waits", f"expected waits [low, high] with low < high, got {list(target.waits)}"
 
 
 def _band(target: Target, base: str) -> Iterator[tuple[str, str]]:
@@ -410,6 +445,10 @@ def _coverage(target: Target, base: str, scenario: Any) -> Iterator[tuple[str, s
 def describe_selection(target: Target) -> str:
     """A short human description of a target's filters, e.g. 'car, bus; 07-10 h; weekend'."""
     parts = [", ".join(target.classes) if target.classes else ""]
+    if target.directions:
+        parts.append(", ".join(target.directions))
+    if target.measure == "share_wait_between" and target.waits is not None:
+        parts.append(f"waits {target.waits[0]}-{target.waits[1]}" + (" (persons)" if target.count == "persons" else ""))
     if target.hours is not None:
         parts.append(f"{clock_text(target.hours[0])}-{clock_text(target.hours[1])}")
     if target.days != "all":
@@ -423,7 +462,7 @@ def unit_of(target: Target) -> str:
     """The unit of a target's values, for tables."""
     if target.measure in WAIT_MEASURES:
         return "min"
-    if target.measure == "share_wait_over_60min":
+    if target.measure in SHARE_MEASURES:
         return "fraction"
     counted = "persons" if target.count == "persons" else "entities"
     return f"{counted}/day" if target.per == "day" else counted

@@ -278,7 +278,9 @@ def expected_arrivals(scenario: Scenario) -> tuple[float, float]:
         for season in demand.seasonal_factors:
             if season.covers_date(date):
                 factor *= season.factor
-        daily_total += demand.entities_per_day(scenario.classes) * factor
+        listed = demand.daily_volumes.get(date)
+        daily_total += (demand.entities_per_day(scenario.classes) * factor if listed is None
+                        else demand.to_entities(listed, scenario.classes))
     entities = persons = 0.0
     for traveler_class in scenario.classes.values():
         mean_size = mean_group_size(traveler_class.group_size)

@@ -245,6 +245,9 @@ class Demand(Strict):
     hour_weights: list[Weight] = [1.0] * 24
     weekday_factors: list[Factor] = [1.0] * 7
     seasonal_factors: list[SeasonalFactor] = Field(default=[], max_length=SEASONS_MAX)
+    # date -> volume that day, in the unit of `counts` (a forecast's P50): replaces daily_volume x factors
+    daily_volumes: dict[dt.date, Annotated[NonNegative, _at_most(DAILY_VOLUME_MAX, "a daily volume")]] = \
+        Field(default={}, max_length=DAYS_MAX)
 
     @field_validator("hour_weights")
     @classmethod
@@ -273,10 +276,15 @@ class Demand(Strict):
 
     def entities_per_day(self, classes: dict[str, TravelerClass]) -> float:
         """``daily_volume`` converted to arriving entities a day (0 if the unit counts no one)."""
+        return self.to_entities(self.daily_volume, classes)
+
+    def to_entities(self, volume: float, classes: dict[str, TravelerClass]) -> float:
+        """A volume in the unit of ``counts`` (``daily_volume``, a date of ``daily_volumes``) as
+        arriving entities (0 if the unit counts no one)."""
         if self.counts == "entities":
-            return self.daily_volume
+            return volume
         units = self.units_per_entity(classes)
-        return self.daily_volume / units if units > 0 else 0.0
+        return volume / units if units > 0 else 0.0
 
 
 class GroupRange(Strict):
