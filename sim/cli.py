@@ -1,4 +1,4 @@
-"""The command line of checkpoint-sim: run, sweep, compare, calibrate, validate, validate-model, plot.
+"""The command line of checkpoint-sim: run, sweep, compare, calibrate, validate, validate-model, plot, staff.
 
 Parses arguments, calls the library, prints a short table and exits. Errors a user can cause
 (a bad scenario, an existing or unwritable output folder, a Dask scheduler that does not answer)
@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                            help="worker processes (default: the number of CPUs; results do not depend on it)")
     calibrate.add_argument("--max-evaluations", type=_positive_int, help="evaluation budget (default: the block's)")
+    staff = commands.add_parser("staff", help="plan the fewest booth-hours that meet a scenario's staffing_targets")
+    staff.add_argument("scenario", type=Path, help="scenario YAML file with a staffing_targets block")
+    staff.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-staffing/<UTC time>/)")
+    staff.add_argument("--replications", type=_positive_int,
+                       help="first replications of every roster (default: the block's search.replications)")
+    staff.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                       help="worker processes (default: the number of CPUs; results do not depend on it)")
+    staff.add_argument("--resume", action="store_true", help="finish an interrupted search in --out")
+    staff.add_argument("--executor", choices=["local", "dask"], default="local")
+    staff.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
+    staff.add_argument("--no-plots", action="store_true", help="do not draw the figures")
     return parser
 
 
@@ -174,6 +185,8 @@ INTERRUPTED = {
     "validate-model": "no validation results or page were written",
     "validate": "not every file was checked",
     "plot": "some figures or report.html may not have been redrawn: run the command again",
+    "staff": "the rosters simulated so far are kept in the output folder: resume with the same command, "
+             "--resume and --out",
 }
 
 
@@ -430,10 +443,42 @@ def command_calibrate(args: argparse.Namespace) -> int:
     return 0 if result.all_met else 1
 
 
+def command_staff(args: argparse.Namespace) -> int:
+    from .publish import publish_staffing
+    from .staffing_planner import MANIFEST, load_plan, plan_staffing
+    from .storage import check_destination, writing
+
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
+    if args.resume and not args.out:
+        raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted search"))
+    plan = load_plan(args.scenario, args.replications)
+    if args.resume:
+        out = args.out
+        check_destination(out / MANIFEST, kind="file")
+    else:
+        out = _output_folder(args.out, f"{plan.scenario.name}-staffing", if_exists="use --resume to finish an "
+                             "interrupted search, or choose another --out")
+    command = _command_line()
+    with writing(out):
+        result = plan_staffing(args.scenario, out, workers=args.workers, executor=args.executor,
+                               scheduler=args.scheduler, resume=args.resume, replications=args.replications)
+        publish_staffing(result, out, command, figures=not args.no_plots)
+    hours = result.info
+    print(f"{result.outcome}: {hours['evaluations']} rosters, {hours['replications_simulated']} replications "
+          f"simulated in {hours['wall_time_s']} s; every target met: {'yes' if result.all_met else 'NO'}")
+    from .staffing_planner import booth_hours_table
+    for row in booth_hours_table(result).itertuples():
+        print(f"  {row.pool:<32} booth-hours/day {row.before:7.1f} -> {row.after:7.1f}")
+    print(f"\nstaffing plan written to {out} (report.html, booth_hours.csv, service_levels.csv, binding.csv, "
+          "the roster scenario *_roster.yaml)")
+    return 0 if result.all_met else 1
+
+
 # one entry per subcommand of build_parser(): name -> handler(args) -> exit status
 HANDLERS = {"run": command_run, "sweep": command_sweep, "validate": command_validate,
             "validate-model": command_validate_model, "calibrate": command_calibrate,
-            "compare": command_compare, "plot": command_plot}
+            "compare": command_compare, "plot": command_plot, "staff": command_staff}
 
 
 if __name__ == "__main__":

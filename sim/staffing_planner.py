@@ -661,6 +661,13 @@ def _failed(evaluation: Evaluation, plan: StaffingPlan) -> pd.DataFrame:
     return checks[checks["status"] != MET]
 
 
+def _worst(failed: pd.DataFrame, plan: StaffingPlan) -> Any:
+    """The failed check furthest on the wrong side of its limit (relative to the limit)."""
+    sign = np.array([-1.0 if plan.spec.targets[name].higher_is_better else 1.0 for name in failed["target"]])
+    excess = sign * (failed["mean"].to_numpy() - failed["limit"].to_numpy()) / np.maximum(failed["limit"].abs(), 1e-9)
+    return failed.iloc[int(np.argmax(excess))]
+
+
 def _additions(plan: StaffingPlan, roster: Roster, evaluation: Evaluation) -> tuple[Roster, list[str]]:
     """One booth more, for each failed check, where its travellers wait longest per unit cost;
     the failed checks no booth can help (every pool of theirs at its lanes) are returned."""
@@ -770,7 +777,7 @@ def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike |
                     break
                 if len(group) == 1:
                     refused.add(group[0])
-                    worst = failed.iloc[0]
+                    worst = _worst(failed, plan)
                     binding[group[0]] = (f"target {worst.target} ({worst.day_type}, "
                                          f"{'day' if worst.hour < 0 else f'{int(worst.hour):02d} h'})")
                     break
