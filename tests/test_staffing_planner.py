@@ -114,3 +114,58 @@ def test_a_file_error_names_file_and_line(tmp_path):
     problem = error.value.problems[0]
     assert problem.file == str(path) and problem.path == "staffing_targets.pools.desk.lanez" and problem.line
     assert "did you mean" in problem.message
+
+
+def _write(path, data) -> None:
+    import yaml
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_staff_command_writes_the_plan_and_resumes_without_simulating(tmp_path, capsys):
+    """`checkpoint-sim staff`: the folder, a roster file that extends the original and loads to
+    the plan, and --resume replays the search from the stored evaluations (no replication run)."""
+    import json
+
+    from sim.cli import main
+
+    scenario = tmp_path / "mmc.yaml"
+    _write(scenario, mmc_crossing(start="theory", days=3))
+    out = tmp_path / "plan"
+    assert main(["staff", str(scenario), "--out", str(out), "--workers", "1"]) == 0
+    for name in ("report.html", "booth_hours.csv", "service_levels.csv", "binding.csv", "frontier.csv",
+                 "staffing_booths.png", "staffing_frontier.png", "staffing_result.json", "mmc_roster.yaml"):
+        assert (out / name).is_file(), name
+    roster = load_scenario(out / "mmc_roster.yaml")
+    first = json.loads((out / "staffing_result.json").read_text())
+    assert first["replications_simulated"] > 0
+    plan = load_plan(scenario)
+    expected = [[erlang_minimum(a) for a in LOADS]]
+    assert current_roster(plan, roster)["desk.lanes"].tolist() == expected
+    assert "extends: ../mmc.yaml" in (out / "mmc_roster.yaml").read_text()
+    result = plan_staffing(scenario, out, resume=True, progress=False)
+    assert result.info["replications_simulated"] == 0
+    assert result.after["desk.lanes"].tolist() == expected
+    capsys.readouterr()
+    assert main(["staff", str(scenario), "--out", str(out)]) == 2                  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_staff_command_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    from sim.cli import main
+
+    data = mmc_crossing()
+    del data["staffing_targets"]
+    scenario = tmp_path / "none.yaml"
+    _write(scenario, data)
+    assert main(["staff", str(scenario), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "staffing_targets" in err[0] and "missing" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_shipped_staffing_scenarios_load():
+    for name in ("khorgos_staffing", "jeminay_staffing"):
+        plan = load_plan(f"scenarios/{name}.yaml")
+        assert plan.pools and all(p.minimum <= p.maximum for p in plan.pools)
+        before = current_roster(plan)
+        assert all((before[p.name] >= 0).all() for p in plan.pools)
