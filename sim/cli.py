@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="first replications of every roster (default: the block's search.replications)")
     staff.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                        help="worker processes (default: the number of CPUs; results do not depend on it)")
+    staff.add_argument("--max-evaluations", type=_positive_int,
+                       help="rosters to simulate at most (default: the block's search.max_evaluations); with "
+                            "--resume, a larger budget continues a search that stopped at its budget")
     staff.add_argument("--resume", action="store_true", help="finish an interrupted search in --out")
     staff.add_argument("--executor", choices=["local", "dask"], default="local")
     staff.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
@@ -445,14 +448,14 @@ def command_calibrate(args: argparse.Namespace) -> int:
 
 def command_staff(args: argparse.Namespace) -> int:
     from .publish import publish_staffing
-    from .staffing_planner import MANIFEST, load_plan, plan_staffing
+    from .staffing_planner import MANIFEST, booth_hours_table, load_plan, plan_staffing
     from .storage import check_destination, writing
 
     if args.executor == "dask" and not args.scheduler:
         raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
     if args.resume and not args.out:
         raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted search"))
-    plan = load_plan(args.scenario, args.replications)
+    plan = load_plan(args.scenario, args.replications, args.max_evaluations)
     if args.resume:
         out = args.out
         check_destination(out / MANIFEST, kind="file")
@@ -462,12 +465,12 @@ def command_staff(args: argparse.Namespace) -> int:
     command = _command_line()
     with writing(out):
         result = plan_staffing(args.scenario, out, workers=args.workers, executor=args.executor,
-                               scheduler=args.scheduler, resume=args.resume, replications=args.replications)
+                               scheduler=args.scheduler, resume=args.resume, replications=args.replications,
+                               max_evaluations=args.max_evaluations)
         publish_staffing(result, out, command, figures=not args.no_plots)
     hours = result.info
     print(f"{result.outcome}: {hours['evaluations']} rosters, {hours['replications_simulated']} replications "
           f"simulated in {hours['wall_time_s']} s; every target met: {'yes' if result.all_met else 'NO'}")
-    from .staffing_planner import booth_hours_table
     for row in booth_hours_table(result).itertuples():
         print(f"  {row.pool:<32} booth-hours/day {row.before:7.1f} -> {row.after:7.1f}")
     print(f"\nstaffing plan written to {out} (report.html, booth_hours.csv, service_levels.csv, binding.csv, "

@@ -206,8 +206,10 @@ def current_roster(plan: StaffingPlan, scenario: Scenario | None = None) -> Rost
     return roster
 
 
-def load_plan(source: str | os.PathLike | Scenario, replications: int | None = None) -> StaffingPlan:
-    """Read a scenario with a ``staffing_targets`` block and check the block against it."""
+def load_plan(source: str | os.PathLike | Scenario, replications: int | None = None,
+              max_evaluations: int | None = None) -> StaffingPlan:
+    """Read a scenario with a ``staffing_targets`` block and check the block against it
+    (``replications`` and ``max_evaluations`` replace the block's search settings)."""
     path = None if isinstance(source, Scenario) else Path(source)
     scenario = source if isinstance(source, Scenario) else load_scenario(path)
     label = str(path) if path else "<scenario>"
@@ -222,6 +224,8 @@ def load_plan(source: str | os.PathLike | Scenario, replications: int | None = N
     if replications is not None:
         spec = spec.model_copy(update={"search": spec.search.model_copy(
             update={"replications": replications, "max_replications": max(replications, spec.search.max_replications)})})
+    if max_evaluations is not None:
+        spec = spec.model_copy(update={"search": spec.search.model_copy(update={"max_evaluations": max_evaluations})})
     layout = build_layout(scenario)
     pools = []
     for name, free in spec.pools.items():
@@ -504,7 +508,9 @@ class Store:
         self.cached: dict[str, list[dict[str, Any]]] = {}
         if out is None:
             return
-        digest = hashlib.sha256(json.dumps({"scenario": plan.scenario.model_dump(mode="json", by_alias=True),
+        scenario = plan.scenario.model_dump(mode="json", by_alias=True)
+        scenario["staffing_targets"]["search"].pop("max_evaluations")   # a larger budget continues a search
+        digest = hashlib.sha256(json.dumps({"scenario": scenario,
                                             "seed": plan.seed, "version": __version__},
                                            sort_keys=True, default=str).encode()).hexdigest()
         if resume:
@@ -734,9 +740,10 @@ def _without(roster: Roster, moves: list[tuple[str, int, int]]) -> Roster:
 
 def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike | None = None, workers: int = 1,
                   executor: str = "local", scheduler: str | None = None, resume: bool = False,
-                  replications: int | None = None, progress: bool | None = None) -> StaffingResult:
+                  replications: int | None = None, progress: bool | None = None,
+                  max_evaluations: int | None = None) -> StaffingResult:
     """Search the fewest booth-hours that meet the scenario's ``staffing_targets`` (module docstring)."""
-    plan = load_plan(source, replications)
+    plan = load_plan(source, replications, max_evaluations)
     spec = plan.spec.search
     with Replications(workers, executor, scheduler, f"staff {plan.scenario.name}", progress,
                       task=measure_replication, expected=spec.replications) as runner:
