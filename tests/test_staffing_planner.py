@@ -169,3 +169,25 @@ def test_shipped_staffing_scenarios_load():
         assert plan.pools and all(p.minimum <= p.maximum for p in plan.pools)
         before = current_roster(plan)
         assert all((before[p.name] >= 0).all() for p in plan.pools)
+
+
+def test_too_few_lanes_is_reported_infeasible_with_the_lanes_binding():
+    """With 5 lanes, the 06-12 block (Erlang-C minimum 10) cannot meet its target."""
+    data = mmc_crossing(start="theory", days=3)
+    data["staffing_targets"]["pools"]["desk.lanes"]["max"] = 5
+    result = plan_staffing(load_scenario(data), progress=False)
+    assert result.outcome == "infeasible" and not result.all_met
+    assert result.binding[("desk.lanes", 0, 1)].startswith("lanes (max)")
+    assert "block1" in result.binding[("desk.lanes", 0, 1)]
+
+
+def test_day_type_rosters_round_trip():
+    data = mmc_crossing()
+    data["staffing_targets"]["roster"] = "day_type"
+    levels = np.array([[4, 10, 8, 4], [6, 12, 8, 4]])
+    rules = booth_rules(levels, [(0, 6), (6, 12), (12, 18), (18, 24)], ("weekday", "weekend"))
+    assert {"hours": [6, 12], "booths": 12, "days": "weekend"} in rules["rules"]
+    data["stages"]["desk"]["pools"]["lanes"]["booths"] = rules
+    plan = load_plan(load_scenario(data))
+    assert plan.day_types == ("weekday", "weekend")
+    assert current_roster(plan)["desk.lanes"].tolist() == levels.tolist()
