@@ -452,7 +452,9 @@ class Evaluation:
 
     def checks(self, plan: StaffingPlan) -> pd.DataFrame:
         """One row per check: target, day type, hour (-1: day), mean, CI, limit, status."""
-        keys = sorted({key for output in self.outputs for key in output["checks"]})
+        names = list(plan.spec.targets)
+        keys = sorted({key for output in self.outputs for key in output["checks"]},
+                      key=lambda key: (names.index(key.split("|")[0]), key.split("|")[1], int(key.split("|")[2])))
         rows = []
         for key in keys:
             name, day_type, slot = key.split("|")
