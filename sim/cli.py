@@ -188,13 +188,19 @@ INTERRUPTED = {
     "validate-model": "no validation results or page were written",
     "validate": "not every file was checked",
     "plot": "some figures or report.html may not have been redrawn: run the command again",
-    "staff": "the rosters simulated so far are kept in the output folder: resume with the same command, "
-             "--resume and --out",
+    "staff": "no staffing folder was written",
 }
 
 
 def interrupted_message(args: argparse.Namespace) -> str:
     """What Ctrl-C left behind, for each command; for a sweep, how to resume it."""
+    folder = getattr(args, "staff_folder", None)
+    if args.command == "staff" and folder is not None and (folder / "staffing.json").is_file():
+        words = ["checkpoint-sim", "staff", str(args.scenario), "--resume", "--out", str(folder)]
+        for name in ("replications", "max_evaluations"):
+            if getattr(args, name, None):
+                words += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+        return f"the rosters simulated so far are kept in {args.staff_folder}; resume with: {shlex.join(words)}"
     if args.command != "sweep":
         return INTERRUPTED[args.command]
     from .sweeps import MANIFEST
@@ -463,6 +469,7 @@ def command_staff(args: argparse.Namespace) -> int:
         out = _output_folder(args.out, f"{plan.scenario.name}-staffing", if_exists="use --resume to finish an "
                              "interrupted search, or choose another --out")
     command = _command_line()
+    args.staff_folder = out
     with writing(out):
         result = plan_staffing(args.scenario, out, workers=args.workers, executor=args.executor,
                                scheduler=args.scheduler, resume=args.resume, replications=args.replications,

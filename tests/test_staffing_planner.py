@@ -191,3 +191,17 @@ def test_day_type_rosters_round_trip():
     plan = load_plan(load_scenario(data))
     assert plan.day_types == ("weekday", "weekend")
     assert current_roster(plan)["desk.lanes"].tolist() == levels.tolist()
+
+
+def test_ctrl_c_message_gives_the_resume_command(tmp_path):
+    import argparse
+
+    from sim.cli import interrupted_message
+
+    args = argparse.Namespace(command="staff", scenario=tmp_path / "s.yaml", staff_folder=tmp_path / "out",
+                              replications=None, max_evaluations=30)
+    assert interrupted_message(args) == "no staffing folder was written"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "staffing.json").write_text("{}")
+    message = interrupted_message(args)
+    assert "--resume --out" in message and "--max-evaluations 30" in message
