@@ -664,7 +664,8 @@ def staffing_report(result: Any, tables: dict[str, pd.DataFrame], command: str, 
                       ("written", esc(f"{when:%Y-%m-%d %H:%M} UTC")),
                       ("booth-hours per day (free pools)", esc(f"{total.before:.1f} before, {total.after:.1f} after")),
                       ("search", esc(f"{info.get('evaluations')} rosters, {info.get('replications_simulated')} "
-                                     f"replications simulated ({info.get('search_days')} days each), "
+                                     f"replications simulated (the search on {info.get('search_days')} days; the "
+                                     f"roster as written and the final check on the scenario's calendar), "
                                      f"wall time {info.get('wall_time_s')} s")),
                       *([("roster scenario", f"<code>{esc(scenario_out)}</code>")] if scenario_out else [])]))
     booth_rows = [[esc(r.pool), number(r.before), number(r.after), number(r.change),
