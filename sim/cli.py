@@ -1,4 +1,5 @@
-"""The command line of checkpoint-sim: run, sweep, compare, calibrate, forecast, validate, validate-model, plot.
+"""The command line of checkpoint-sim: run, sweep, compare, calibrate, forecast, staff, validate, validate-model,
+plot.
 
 Parses arguments, calls the library, prints a short table and exits. Errors a user can cause
 (a bad scenario, an existing or unwritable output folder, a Dask scheduler that does not answer)
@@ -153,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stem of the demand files: writes STEM_p50.yaml and STEM_p90.yaml (default: "
                                "<scenario>_forecast next to the scenario)")
     forecast.add_argument("--force", action="store_true", help="replace existing demand files")
+    staff = commands.add_parser("staff", help="plan the fewest booth-hours that meet a scenario's staffing_targets")
+    staff.add_argument("scenario", type=Path, help="scenario YAML file with a staffing_targets block")
+    staff.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-staffing/<UTC time>/)")
+    staff.add_argument("--replications", type=_positive_int,
+                       help="first replications of every roster (default: the block's search.replications)")
+    staff.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                       help="worker processes (default: the number of CPUs; results do not depend on it)")
+    staff.add_argument("--max-evaluations", type=_positive_int,
+                       help="rosters to simulate at most (default: the block's search.max_evaluations); with "
+                            "--resume, a larger budget continues a search that stopped at its budget")
+    staff.add_argument("--resume", action="store_true", help="finish an interrupted search in --out")
+    staff.add_argument("--executor", choices=["local", "dask"], default="local")
+    staff.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
+    staff.add_argument("--no-plots", action="store_true", help="do not draw the figures")
     return parser
 
 
@@ -221,11 +236,19 @@ INTERRUPTED = {
     "validate-model": "no validation results or page were written",
     "validate": "not every file was checked",
     "plot": "some figures or report.html may not have been redrawn: run the command again",
+    "staff": "no staffing folder was written",
 }
 
 
 def interrupted_message(args: argparse.Namespace) -> str:
     """What Ctrl-C left behind, for each command; for a sweep, how to resume it."""
+    folder = getattr(args, "staff_folder", None)
+    if args.command == "staff" and folder is not None and (folder / "staffing.json").is_file():
+        words = ["checkpoint-sim", "staff", str(args.scenario), "--resume", "--out", str(folder)]
+        for name in ("replications", "max_evaluations"):
+            if getattr(args, name, None):
+                words += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+        return f"the rosters simulated so far are kept in {args.staff_folder}; resume with: {shlex.join(words)}"
     if args.command != "sweep":
         return INTERRUPTED[args.command]
     from .sweeps import MANIFEST
@@ -526,10 +549,44 @@ def command_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_staff(args: argparse.Namespace) -> int:
+    from .publish import publish_staffing
+    from .staffing_planner import MANIFEST, booth_hours_table, load_plan, plan_staffing
+    from .storage import check_destination, writing
+
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
+    if args.resume and not args.out:
+        raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted search"))
+    plan = load_plan(args.scenario, args.replications, args.max_evaluations)
+    if args.resume:
+        out = args.out
+        check_destination(out / MANIFEST, kind="file")
+    else:
+        out = _output_folder(args.out, f"{plan.scenario.name}-staffing", if_exists="use --resume to finish an "
+                             "interrupted search, or choose another --out")
+    command = _command_line()
+    args.staff_folder = out
+    with writing(out):
+        result = plan_staffing(args.scenario, out, workers=args.workers, executor=args.executor,
+                               scheduler=args.scheduler, resume=args.resume, replications=args.replications,
+                               max_evaluations=args.max_evaluations)
+        publish_staffing(result, out, command, figures=not args.no_plots)
+    hours = result.info
+    print(f"{result.outcome}: {hours['evaluations']} rosters, {hours['replications_simulated']} replications "
+          f"simulated in {hours['wall_time_s']} s; every target met: {'yes' if result.all_met else 'NO'}")
+    for row in booth_hours_table(result).itertuples():
+        print(f"  {row.pool:<32} booth-hours/day {row.before:7.1f} -> {row.after:7.1f}")
+    print(f"\nstaffing plan written to {out} (report.html, booth_hours.csv, service_levels.csv, binding.csv, "
+          "the roster scenario *_roster.yaml)")
+    return 0 if result.all_met else 1
+
+
 # one entry per subcommand of build_parser(): name -> handler(args) -> exit status
 HANDLERS = {"run": command_run, "sweep": command_sweep, "validate": command_validate,
             "validate-model": command_validate_model, "calibrate": command_calibrate,
-            "compare": command_compare, "plot": command_plot, "forecast": command_forecast}
+            "compare": command_compare, "plot": command_plot, "forecast": command_forecast,
+            "staff": command_staff}
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from .errors import Problem, ScenarioError
 from .fitting import extending_yaml
 from .scenario import Scenario
-from .scenario.schema import DAYS_MAX, GroupRange
+from .scenario.schema import DAYS_MAX
 from .version import __version__
 
 Z90 = 1.2815515655446004          # standard normal quantile of 0.9

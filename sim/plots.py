@@ -1053,3 +1053,63 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
 def close(figure: Figure) -> None:
     """Release ``figure`` (pyplot keeps every figure it made until closed)."""
     plt.close(figure)
+
+
+# --------------------------------------------------------------------------------------------
+# staffing plans (sim.staffing_planner)
+# --------------------------------------------------------------------------------------------
+def staffing_booths_figure(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
+    """Open booths by hour of day, before (as written) and after the plan, one panel per free
+    pool and day type (tables of :func:`sim.staffing_planner.open_booths_by_hour`)."""
+    panels = list(after[["pool", "day_type"]].drop_duplicates().itertuples(index=False))
+    columns = min(len(panels), 3)
+    lines = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 2.3 * lines), squeeze=False, sharex=True)
+    for ax, (pool, day_type) in zip(axes.ravel(), panels):
+        top = 0
+        for table, label, color, style in ((before, "before", "0.45", "--"), (after, "after", BOOTHS_COLOR, "-")):
+            rows = table[(table["pool"] == pool) & (table["day_type"] == day_type)].sort_values("hour")
+            hours = np.append(rows["hour"].to_numpy(), 24)
+            booths = np.append(rows["booths"].to_numpy(), rows["booths"].to_numpy()[-1:])
+            ax.step(hours, booths, where="post", color=color, linestyle=style, label=label)
+            top = max(top, booths.max())
+        ax.set_ylim(0, top + 1)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(pool + ("" if day_type == "all" else f" ({day_type})"), fontsize=9)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 6))
+        ax.tick_params(labelsize=8)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(fontsize=7, frameon=False, loc="upper left")
+    figure.supxlabel("hour of day", fontsize=9)
+    figure.supylabel("open booths", fontsize=9)
+    figure.suptitle("Open booths by hour: before (as written) and after the plan", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def staffing_frontier_figure(simulated: pd.DataFrame, theory: pd.DataFrame, target: str, limit: float,
+                             unit: str = "min") -> Figure:
+    """Booth-hours per day against the service level: every roster the search simulated (its
+    worst check's 95 % bound for ``target``), their Pareto front, and the queueing-theory start
+    for limits from ``theory`` (a :func:`sim.staffing_planner.frontier_table` and
+    :func:`~sim.staffing_planner.theory_frontier`)."""
+    figure, ax = plt.subplots(figsize=(6.4, 3.8))
+    finite = simulated[np.isfinite(simulated[target])]
+    ax.scatter(finite[target], finite["booth_hours"], s=14, c=np.where(finite["all_met"], "#2a7a2a", "0.6"),
+               label="simulated rosters (green: every target met)", zorder=3)
+    front = finite[finite["pareto"]].sort_values(target)
+    ax.step(front[target], front["booth_hours"], where="post", color="#2a7a2a", linewidth=1.2,
+            label="Pareto front of the simulated rosters")
+    if not theory.empty:
+        ax.plot(theory["limit"], theory["booth_hours"], "o--", color="tab:blue", markersize=4,
+                label="queueing-theory start (Erlang C / SIPP) at each limit")
+    ax.axvline(limit, color=BOOTHS_COLOR, linewidth=1, linestyle=":", label=f"target {limit:g} {unit}")
+    ax.set_xlabel(f"{target}: worst 95 % bound over its checks ({unit})", fontsize=9)
+    ax.set_ylabel("booth-hours per day (cost-weighted)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("What each minute of waiting costs in booth-hours", fontsize=10)
+    figure.tight_layout()
+    return figure

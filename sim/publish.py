@@ -27,14 +27,16 @@ from .fitting import CalibrationResult, calibrated_yaml, calibration_markdown, c
 from .comparison import FIGURE_FILE, REPORT_CAPTION, SCENARIO_FOLDER, Comparison
 from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
-from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
-                     validation_report)
+from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, staffing_report, sweep_caption,
+                     sweep_report, validation_report)
 from .runner import Results
 from .scenario import Scenario, load_scenario
 from .executors import progress_bar
 from .storage import (atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
                       write_entities, write_text_atomic)
 from .sweeps import MANIFEST
+from .staffing_planner import (StaffingResult, binding_table, booth_hours_table, frontier_table, open_booths_by_hour,
+                               roster_yaml, service_table, theory_frontier, write_roster_scenario)
 from .validation import markdown_report
 from .version import __version__
 
@@ -305,5 +307,57 @@ def publish_validation_page(table: pd.DataFrame, path: str | os.PathLike, comman
 
 
 __all__ = ["publish_calibration", "publish_comparison", "publish_forecast", "publish_run", "publish_sweep",
-           "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep",
+           "publish_staffing", "publish_validation", "publish_validation_page", "redraw_comparison", "redraw_run", "redraw_sweep",
            "save_figures"]
+
+
+# --------------------------------------------------------------------------------------------
+# a staffing plan: its evaluations are written by sim.staffing_planner while it runs
+# --------------------------------------------------------------------------------------------
+STAFFING_CAPTIONS = {
+    "staffing_booths.png": "Open booths by hour of day of every free pool: as written (dashed) and planned (red).",
+    "staffing_frontier.png": "Booth-hours per day against the first target's level: each roster the search "
+                             "simulated (its worst check's 95 % bound), their Pareto front, and the queueing-theory "
+                             "start at other limits; the dotted line is the target.",
+}
+
+
+def publish_staffing(result: StaffingResult, out: str | os.PathLike, command: str, figures: bool = True) -> Path:
+    """The files of a staffing folder once the search is done (its ``evaluations/`` are written
+    while it runs): ``booth_hours.csv``, ``service_levels.csv``, ``binding.csv``, ``frontier.csv``,
+    ``open_booths.csv``, the figures, ``staffing_result.json``, ``report.html`` and the roster
+    scenario ``<scenario>_roster.yaml``, which extends the original (checked to load to the plan)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = result.plan
+    when = dt.datetime.now(dt.timezone.utc)
+    before, after = open_booths_by_hour(plan, result.before), open_booths_by_hour(plan, result.after)
+    tables = {"booth_hours": booth_hours_table(result), "service": service_table(result),
+              "binding": binding_table(result), "frontier": frontier_table(result),
+              "open_booths": pd.concat([before.assign(roster="before"), after.assign(roster="after")],
+                                       ignore_index=True)}
+    first_name, first = next(iter(plan.spec.targets.items()))
+    is_wait = first.measure.startswith("wait")
+    limits = [30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0] if is_wait else [0.05, 0.1, 0.15, 0.2, 0.3]
+    tables["theory_frontier"] = theory_frontier(plan, limits)
+    for name, file in (("booth_hours", "booth_hours.csv"), ("service", "service_levels.csv"), ("binding", "binding.csv"),
+                       ("frontier", "frontier.csv"), ("open_booths", "open_booths.csv"),
+                       ("theory_frontier", "theory_frontier.csv")):
+        write_csv_atomic(tables[name], out / file)
+    drawn = save_figures({"staffing_booths.png": plots.staffing_booths_figure(before, after),
+                          "staffing_frontier.png": plots.staffing_frontier_figure(
+                              tables["frontier"], tables["theory_frontier"], first_name, first.limit,
+                              "min" if is_wait else "fraction")}, out) if figures else {}
+    scenario_out = out / f"{plan.source.stem if plan.source else plan.scenario.name}_roster.yaml"
+    if plan.source is not None:
+        write_roster_scenario(roster_yaml(result, scenario_out, command, when), scenario_out, result)
+    else:
+        scenario_out = None
+    write_text_atomic(json_text({**result.info, "command": command, "outcome": result.outcome,
+                                 "all_met": result.all_met, "created_utc": when.isoformat(timespec="seconds"),
+                                 "scenario_out": str(scenario_out) if scenario_out else None}),
+                      out / "staffing_result.json")
+    images = _images(out, STAFFING_CAPTIONS, drawn)
+    write_text_atomic(staffing_report(result, tables, command, when, scenario_out, images, __version__),
+                      out / REPORT_FILE)
+    return out

@@ -670,3 +670,63 @@ def validation_report(table_: pd.DataFrame, command: str, reduced: bool, when: d
     meta = esc(f"{suite} · {passed} of {len(table_)} checks pass · checkpoint-sim {version}")
     return page("Validation against queueing theory", meta, sections,
                 footer="Written by checkpoint-sim. Reproduce with <code>" + esc(command) + "</code>.")
+
+
+# --------------------------------------------------------------------------------------------
+# a staffing plan (sim.staffing_planner)
+# --------------------------------------------------------------------------------------------
+def staffing_report(result: Any, tables: dict[str, pd.DataFrame], command: str, when: dt.datetime,
+                    scenario_out: Path | None, images: dict[str, tuple[bytes, str]], version: str = "") -> str:
+    """The report of a staffing plan: the outcome, booth-hours per pool before and after, each
+    target's checks with their CIs, the binding constraint per pool and block, the figures."""
+    plan, info = result.plan, result.info
+    outcome = {"optimal": "every target met, and no single booth can be removed without missing one",
+               "budget": "stopped at the evaluation budget (search.max_evaluations): the roster shown is the "
+                         "best one found that meets every target, not proven minimal",
+               "infeasible": "NO roster meets every target under the constraints: a missed target has every "
+                             "pool of its travellers at its lanes (max)"}[result.outcome]
+    hours = tables["booth_hours"]
+    total = hours[hours["pool"] == "total"].iloc[0]
+    summary = (f"<p><strong>{esc(outcome)}.</strong></p>" +
+               facts([("command", f"<code>{esc(command)}</code>"),
+                      ("written", esc(f"{when:%Y-%m-%d %H:%M} UTC")),
+                      ("booth-hours per day (free pools)", esc(f"{total.before:.1f} before, {total.after:.1f} after")),
+                      ("search", esc(f"{info.get('evaluations')} rosters, {info.get('replications_simulated')} "
+                                     f"replications simulated (the search on {info.get('search_days')} days; the "
+                                     f"roster as written and the final check on the scenario's calendar), "
+                                     f"wall time {info.get('wall_time_s')} s")),
+                      *([("roster scenario", f"<code>{esc(scenario_out)}</code>")] if scenario_out else [])]))
+    booth_rows = [[esc(r.pool), number(r.before), number(r.after), number(r.change),
+                   number(r.cost_per_booth_hour, 2)] for r in hours.itertuples()]
+    service = tables["service"]
+    target_rows = []
+    for name, target in plan.spec.targets.items():
+        for roster in ("before", "after"):
+            mine = service[(service["target"] == name) & (service["roster"] == roster)]
+            if mine.empty:
+                continue
+            worst = mine.loc[(mine["ci_low"] if target.higher_is_better else -mine["ci_high"]).idxmin()]
+            met = int((mine["status"] == "met").sum())
+            where = "day" if worst.hour < 0 else f"{int(worst.hour):02d} h"
+            target_rows.append([esc(name), esc(target.describe()), esc(roster),
+                                esc(f"{met} of {len(mine)}"),
+                                esc(f"{worst['mean']:.3g} [{worst.ci_low:.3g}, {worst.ci_high:.3g}] "
+                                    f"({worst.day_type}, {where})"), esc(target.source)])
+    binding = tables["binding"]
+    binding_rows = [[esc(r.pool), esc(r.day_type), esc(f"{r.from_hour:02d}-{r.to_hour:02d} h"), esc(r.booths_before),
+                     esc(r.booths_start), esc(r.booths_after), esc(r.binding)] for r in binding.itertuples()]
+    sections = [("summary", "Result", summary),
+                ("booth-hours", "Booth-hours per day", table(["pool", "before", "after", "change", "cost per booth-hour"],
+                                                            booth_rows)),
+                ("targets", "Service levels (worst check, mean [95 % CI])",
+                 table(["target", "what", "roster", "checks met", "worst check", "source"], target_rows,
+                       text_columns=[1, 4, 5])),
+                ("binding", "Booths per block and the binding constraint",
+                 table(["pool", "days", "hours", "before", "theory start", "after", "binding"], binding_rows,
+                       text_columns=[6])),
+                ("figures", "Figures", figures_section(images)),
+                ("assumptions", "Scenario and key assumptions", assumptions_section(plan.scenario)),
+                ("sources", "Sources", sources_section(plan.scenario))]
+    meta = esc(f"scenario {plan.scenario.name} · seed {plan.seed} · checkpoint-sim {version}")
+    return page(f"{plan.scenario.crossing.name}: staffing plan for {plan.scenario.name}", meta, sections,
+                footer="Written by checkpoint-sim. Reproduce with <code>" + esc(command) + "</code>.")

@@ -16,6 +16,7 @@ from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainS
 from .base import WEEKDAYS, Strict  # noqa: F401  (WEEKDAYS belongs to the schema: re-exported)
 from .calibration import Calibration
 from .impatience import Balking
+from .staffing_targets import StaffingTargets
 from .units import format_minutes, parse_duration
 
 DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
@@ -445,3 +446,4 @@ class Scenario(Strict):
     green_channel: GreenChannel = GreenChannel()
     cargo: Cargo | None = None
     calibration: Calibration | None = None  # free parameters and targets for `checkpoint-sim calibrate`
+    staffing_targets: StaffingTargets | None = None  # service levels and constraints for `checkpoint-sim staff`
