@@ -47,7 +47,7 @@ from .calendar import MINUTES_PER_DAY, day_dates, opening_window
 from .demand import hourly_rates
 from .errors import Problem, ScenarioError
 from .experiment import Replications
-from .fitting import _comment, _FlowListDumper
+from .fitting import extending_yaml
 from .metrics import waited_until
 from .plan import build_layout
 from .replication import replication_metrics
@@ -60,8 +60,6 @@ from .stats import mean_ci
 from .storage import atomic_file, atomic_folder, remove_stale_partials
 from .sweeps import POINT_FILE, file_digests, point_problem
 from .version import __version__
-
-import yaml
 
 MANIFEST = "staffing.json"
 EVALUATIONS = "evaluations"
@@ -944,9 +942,7 @@ def roster_yaml(result: StaffingResult, scenario_out: Path, command: str, when: 
         overlay.setdefault("stages", {}).setdefault(info.stage, {}).setdefault("pools", {})[info.pool] = {
             "booths": booth_rules(result.after[info.name], plan.blocks, plan.day_types)}
     parent = os.path.relpath(plan.source.resolve(), scenario_out.parent.resolve()) if plan.source else None
-    body = yaml.dump({"extends": Path(parent).as_posix(), **overlay} if parent else overlay, Dumper=_FlowListDumper,
-                     sort_keys=False, allow_unicode=True, width=110)
-    return _comment("\n".join(header)) + "\n" + body
+    return extending_yaml("\n".join(header), parent, overlay)
 
 
 def write_roster_scenario(text: str, path: Path, result: StaffingResult) -> None:
