@@ -1,6 +1,6 @@
 """Re-run the shipped comparisons of docs/compare.md and put their fresh verdicts and figures in.
 
-    python docs/refresh_compare.py [--workers 2]
+    python docs/refresh_compare.py [--workers 2] [--only jeminay]
 
 For every ```bash block holding a ``checkpoint-sim compare ...`` command in docs/compare.md,
 this runs the command (with ``--workers`` and a temporary ``--out``), replaces the ```text block
@@ -36,11 +36,14 @@ def verdicts(command: str, out: Path, workers: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", help="refresh only the commands that contain this text (e.g. a scenario name)")
     args = parser.parse_args()
     text = PAGE.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as scratch:
         def refresh(match: re.Match) -> str:
             command, _, figure = match.groups()
+            if args.only and args.only not in command:
+                return match.group(0)
             out = Path(scratch) / str(abs(hash(command)))
             fresh = verdicts(command, out, args.workers)
             shutil.copyfile(out / "compare.png", DOCS / figure)
