@@ -18,7 +18,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from .base import DaySelection, Strict
-from .schema import Direction, Distribution
+from .distributions import Direction, Distribution
 
 UNITS_PER_TRAIN_MAX = 500        # wagons or containers of one train (a 1520 mm train is ~57-71 wagons)
 PATHS_PER_DAY_MAX = 200          # train paths of one timetable line a day
