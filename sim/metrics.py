@@ -27,6 +27,7 @@ from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
 from .records import BALKED, RENEGED, Records
+from .rail_metrics import rail_rows, rail_timeline_rows
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
 
@@ -283,6 +284,8 @@ class ReplicationMetrics:
             if group.group == EVERYONE or group.stage is not None:
                 values["utilization"] = self._utilization(group)
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_rows(self.records, self.layout, self.window))
         return rows
 
     # ---- selections and measures: what groups, calibration targets and verdicts ask for
@@ -448,6 +451,8 @@ class ReplicationMetrics:
             _, open_minutes = self._busy_and_open(group, edges)
             for metric, values in (("queue_length_mean", queue), ("staffed_booths", open_minutes / 60.0)):
                 rows.extend((hour, group.name, metric, float(value)) for hour, value in enumerate(values))
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_timeline_rows(self.records, self.scenario.calendar.days))
         return rows
 
 
