@@ -174,7 +174,7 @@ def suite(reduced: bool = False) -> list[Case]:
     if reduced:
         # M/M/c at three loads and the priority formula are also in tests/test_theory.py
         return [mmc_case(0.5, 1, days=6, replications=8), tandem_case(days=4, replications=8),
-                time_varying_case(replications=80)]
+                time_varying_case(replications=80)] + rail_yard_cases(reduced)
     return [mmc_case(0.5, 1, days=11, replications=20), mmc_case(0.8, 1, days=21, replications=20),
             mmc_case(0.95, 1, days=101, replications=20),
             mmc_case(0.5, 5, days=6, replications=20), mmc_case(0.8, 10, days=6, replications=20),
@@ -184,7 +184,39 @@ def suite(reduced: bool = False) -> list[Case]:
             mg1_case("M/G/1 lognormal CV 1.5, rho = 0.8 (Pollaczek-Khinchine)",
                      {"dist": "lognormal", "mean": "1 min", "cv": 1.5}, 1.5, days=41, replications=20),
             priority_case(days=11, replications=20), tandem_case(days=11, replications=20),
-            time_varying_case(replications=300)]
+            time_varying_case(replications=300)] + rail_yard_cases(reduced)
+
+
+def rail_yard_case(name: str, spread: str, documents: dict, reference: "analytic.DeterministicQueue",
+                   per_day: int, tracks: int, days: int, replications: int) -> Case:
+    """A border station of the rail model with ``tracks`` tracks and no gauge change: a train holds
+    a track for its documents time and waits outside while all are taken, so the wait outside
+    is the queue wait of a D/M/c (trains every 1440 / per_day min, exponential work) or M/D/c
+    (a Poisson number a day, a fixed time) queue."""
+    scenario = queue_scenario(0.0, {"desk": {"servers": 1, "service": exponential(1.0)}}, days=days, warmup_days=1,
+                              name="validation_rail")
+    scenario["rail"] = {
+        "train_types": {"train": {"wagons": {"dist": "fixed", "value": 1}}},
+        "daily_paths": [{"name": "trains", "train_type": "train", "direction": "KZ_to_CN", "per_day": per_day,
+                         "spread": spread}],
+        "stations": {"yard": {"side": "KZ", "directions": ["KZ_to_CN"], "tracks": tracks, "documents": documents}},
+    }
+    outside = metric("all", "rail_outside_wait_mean_h")
+    return Case(name, scenario, replications, [
+        Check("mean wait outside (min)", reference.wait_mean, "exact", lambda output: 60.0 * outside(output))])
+
+
+def rail_yard_cases(reduced: bool = False) -> list[Case]:
+    """D/M/2 and M/D/2 yards at rho = 0.625 (30 trains a day, 1 h on a track), against
+    :func:`sim.analytic.dmc_wait` and :func:`sim.analytic.mdc_wait`."""
+    days, replications = (11, 40) if reduced else (31, 60)
+    return [
+        rail_yard_case("rail yard D/M/2, rho = 0.625 (trains every 48 min, exponential 1 h)", "even",
+                       exponential(60.0), analytic.dmc_wait(48.0, 1 / 60.0, 2), 30, 2, days, replications),
+        rail_yard_case("rail yard M/D/2, rho = 0.625 (Poisson trains, a fixed 1 h)", "poisson",
+                       {"dist": "deterministic", "value": "60 min"}, analytic.mdc_wait(30 / 1440.0, 60.0, 2), 30, 2,
+                       days, replications),
+    ]
 
 
 @dataclass

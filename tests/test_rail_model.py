@@ -197,3 +197,20 @@ def test_rail_problems_are_scenario_errors(change, message):
     change(data)
     with pytest.raises(ScenarioError, match=message):
         load(data)
+
+
+def test_rail_yard_validation_cases_match_dmc_and_mdc():
+    """validate-model's rail yards (reduced: 40 replications of 11 days): the D/M/2 and M/D/2 waits
+    outside contain the exact values (sim.analytic.dmc_wait, mdc_wait) in their 99 % CIs."""
+    from sim.replication import run_replication
+    from sim.stats import mean_ci
+    from sim.validation import rail_yard_cases
+    cases = rail_yard_cases(reduced=True)
+    assert [case.name[:13] for case in cases] == ["rail yard D/M", "rail yard M/D"]
+    for case in cases:
+        scenario = sim.load_scenario(case.scenario)
+        values = np.array([case.checks[0].extract(run_replication(scenario, case.seed, r, keep_entities=False))
+                           for r in range(case.replications)])
+        mean, low, high = mean_ci(values, 0.99)
+        assert low <= case.checks[0].reference <= high, (case.name, mean, low, high)
+        assert case.checks[0].reference > 5                       # a real queue, not a trivial pass
