@@ -11,6 +11,8 @@ constraint* is the component with the largest mean wait per train (:func:`bindin
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,20 @@ from .scenario.schema import DIRECTIONS
 from .yard import INTERCHANGE, OUTSIDE
 
 RAIL_WAITS = ("rail_outside_wait_mean_h", "rail_stage_wait_mean_h", "rail_interchange_wait_mean_h")
+TRAIN_METRICS = ["rail_dwell_mean_h", "rail_dwell_p90_h", "rail_outside_wait_mean_h", "rail_interchange_wait_mean_h",
+                 "rail_trains_per_day", "rail_containers_per_day", "rail_wagons_per_day", "rail_backlog_mean",
+                 "rail_backlog_end"]                  # per everyone and direction: tables of the console and report
+STATION_METRICS = ["rail_outside_wait_mean_h", "rail_track_utilization", "rail_stage_wait_mean_h", "utilization"]
+
+
+def has_rail(summary: pd.DataFrame | None) -> bool:
+    """Whether a results summary comes from a run of the rail model."""
+    return summary is not None and bool((summary["metric"] == "rail_trains_per_day").any())
+
+
+def station_stage_groups(summary: pd.DataFrame) -> list[str]:
+    """The stage groups of the rail stations (those with a train wait), in summary order."""
+    return list(dict.fromkeys(summary.loc[summary["metric"] == "rail_stage_wait_mean_h", "group"]))
 
 
 def is_train(records: Records, layout: Layout) -> np.ndarray:
@@ -166,16 +182,27 @@ def yard_balance(records: Records, layout: Layout, days: int) -> pd.DataFrame:
                          yard["stock_at_day_end"][:days])
 
 
-def binding_constraint(summary: pd.DataFrame) -> tuple[str, float] | None:
+class Binding(NamedTuple):
+    """The component trains waited most for."""
+
+    what: str          # e.g. "tracks at dostyk (waiting outside)", "stage dostyk_transshipment"
+    hours: float       # mean wait per train there
+    group: str         # the summary row it comes from
+    metric: str
+
+
+def binding_constraint(summary: pd.DataFrame) -> Binding | None:
     """The component trains waited most for, from a summary table (columns ``group``, ``metric``,
     ``mean``): a station's tracks (waiting outside), a station stage (its booths, cranes or lines)
-    or the interchange limit of a direction; (description, mean hours per train), None without rail."""
+    or the interchange limit of a direction; None without rail."""
     at_stage = summary["metric"].isin(RAIL_WAITS[:2]) & summary["group"].str.startswith("stage=")
     at_gate = (summary["metric"] == RAIL_WAITS[2]) & summary["group"].str.startswith("direction=")
     rows = summary[at_stage | at_gate]
     if rows.empty:
         return None
     best = rows.loc[rows["mean"].idxmax()]
-    what = {"rail_outside_wait_mean_h": "tracks (waiting outside) at", "rail_stage_wait_mean_h": "stage",
-            "rail_interchange_wait_mean_h": "interchange limit,"}[best["metric"]]
-    return f"{what} {best['group'].split('=', 1)[1]}", float(best["mean"])
+    where = best["group"].split("=", 1)[1]
+    what = {"rail_outside_wait_mean_h": f"tracks at {where.removesuffix('_documents')} (waiting outside)",
+            "rail_stage_wait_mean_h": f"stage {where}",
+            "rail_interchange_wait_mean_h": f"interchange limit {where}"}[best["metric"]]
+    return Binding(what, float(best["mean"]), best["group"], best["metric"])

@@ -181,7 +181,7 @@ def test_rail_summary_rows_and_binding_constraint():
     assert rows["all", "rail_dwell_p90_h"] >= rows["all", "rail_dwell_mean_h"] * 0.5
     assert 0 < rows["stage=yard_documents", "rail_track_utilization"] <= 1
     summary = pd.DataFrame([(g, m, v) for g, m, v in metrics.rows()], columns=["group", "metric", "mean"])
-    assert binding_constraint(summary)[0] == "tracks (waiting outside) at yard_documents"
+    assert binding_constraint(summary).what == "tracks at yard (waiting outside)"
 
 
 @pytest.mark.parametrize("change, message", [
