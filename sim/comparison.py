@@ -32,6 +32,9 @@ from .stats import paired_difference_ci
 
 COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wait_p90", "wait_p95",
                     "share_wait_over_60min", "throughput_per_day", "unfinished_share")
+RAIL_COMPARED = ("rail_dwell_mean_h", "rail_dwell_p90_h", "rail_outside_wait_mean_h", "rail_interchange_wait_mean_h",
+                 "rail_backlog_mean", "rail_trains_per_day")     # rail model only: trains, by direction
+COMPARED_METRICS += RAIL_COMPARED
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
@@ -166,7 +169,7 @@ class Comparison:
             return text
         lines = []
         for metric in COMPARED_METRICS:
-            if metric in SIDE_BY_SIDE.values():
+            if metric in SIDE_BY_SIDE.values() or metric in RAIL_COMPARED:
                 continue
             parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
             if parts:
@@ -176,7 +179,7 @@ class Comparison:
                           f"{second}{_joined(describe(rows.loc[(other, metric)]))}"
                           for topic, (one, first), (other, second) in SPLIT_LINES
                           if (one, metric) in rows.index and (other, metric) in rows.index]
-        return lines
+        return lines + rail_verdicts(rows)
 
     def skipped_note(self) -> str:
         """Which classes were not compared because only some scenarios have them."""
@@ -263,3 +266,17 @@ def load_comparison(folder: str | os.PathLike) -> Comparison:
     scenarios = [load_scenario(folder / SCENARIO_FOLDER / f"{name}.resolved.yaml") for name in info["scenarios"]]
     return Comparison(scenarios, pd.read_csv(folder / "replications.csv"), pd.read_csv(folder / "summary.csv"),
                       pd.read_csv(folder / "hourly.csv"), pd.read_csv(folder / "compare.csv"), info)
+
+
+def rail_verdicts(rows: pd.DataFrame) -> list[str]:
+    """The rail model's verdict lines (trains: all of them, then each direction), from a variant's
+    differences indexed by (group, metric); none without rail rows."""
+    lines = []
+    for metric in RAIL_COMPARED:
+        groups = [g for g in of_kinds(rows.index.get_level_values(0), "all", "direction") if (g, metric) in rows.index]
+        parts = [f"{'all trains' if g == str(EVERYONE) else group_label(g)}"
+                 f"{_joined(describe_change(metric, *rows.loc[(g, metric), ['difference', 'ci_low', 'ci_high']]))}"
+                 for g in groups]
+        if parts:
+            lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
+    return lines
