@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
 import matplotlib.dates
+import matplotlib.patches
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -837,6 +838,8 @@ def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: fl
     if 2 <= len(varying) <= 3:
         x, y = varying[-2:] if varying[0] == "variant" else varying[:2]
         figures["sweep_heatmap.png"] = sweep_heatmap(table, x, y, metric, group, target)
+        if has_rail(table) and len(varying) == 2:         # the rail model: where the bottleneck is
+            figures["rail_bottleneck.png"] = rail_bottleneck_map(table, x, y)
     return figures
 
 
@@ -1042,4 +1045,41 @@ def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: 
     right.set_title("what trains wait for", loc="left", fontsize="medium")
     right.grid(alpha=0.3, axis="x")
     figure.suptitle(title or "Rail")
+    return figure
+
+
+def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail_dwell_mean_h",
+                        group: str = "all") -> Figure:
+    """A sweep over two parameters of a rail scenario: each cell coloured by its binding
+    constraint (what trains waited longest for, :func:`sim.rail_metrics.binding_constraint`), with
+    that wait and ``metric`` (default: the mean dwell of all trains) written in it."""
+    x_order, _ = parameter_order(table[x])
+    y_order, _ = parameter_order(table[y])
+    cells = {}
+    for (x_value, y_value), rows in table.groupby([x, y], sort=False):
+        binding = binding_constraint(rows)
+        value = rows.loc[(rows["group"] == group) & (rows["metric"] == metric), "mean"]
+        cells[x_value, y_value] = (binding, float(value.iloc[0]) if len(value) else np.nan)
+    kinds = list(dict.fromkeys(b.what for b, _ in cells.values() if b is not None))
+    palette = dict(zip(kinds, plt.get_cmap("tab10").colors))
+    figure, axis = plt.subplots(figsize=(1.6 * len(x_order) + 3.5, 0.9 * len(y_order) + 1.8), layout="constrained")
+    for i, x_value in enumerate(x_order):
+        for j, y_value in enumerate(y_order):
+            binding, value = cells.get((x_value, y_value), (None, np.nan))
+            color = palette.get(binding.what, "0.9") if binding is not None else "0.9"
+            axis.add_patch(matplotlib.patches.Rectangle((i - 0.5, j - 0.5), 1, 1, color=color, alpha=0.55))
+            text = f"{value:.2f} h" + (f"\nwait {binding.hours:.2f} h" if binding is not None else "")
+            axis.text(i, j, text, ha="center", va="center", fontsize="small")
+    axis.set_xlim(-0.5, len(x_order) - 0.5)
+    axis.set_ylim(-0.5, len(y_order) - 0.5)
+    axis.set_xticks(range(len(x_order)), [str(v) for v in x_order])
+    axis.set_yticks(range(len(y_order)), [str(v) for v in y_order])
+    axis.set_xlabel(x.removeprefix("rail."))
+    axis.set_ylabel(y.removeprefix("rail."))
+    handles = [matplotlib.patches.Patch(color=palette[k], alpha=0.55, label=k) for k in kinds]
+    axis.legend(handles=handles, title="binding constraint", fontsize="small", loc="upper left",
+                bbox_to_anchor=(1.01, 1.0))
+    who = "all trains" if group == "all" else group_label(group)
+    axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
+                   "and the binding wait per train", fontsize="medium", loc="left")
     return figure
