@@ -214,3 +214,34 @@ def test_rail_yard_validation_cases_match_dmc_and_mdc():
         mean, low, high = mean_ci(values, 0.99)
         assert low <= case.checks[0].reference <= high, (case.name, mean, low, high)
         assert case.checks[0].reference > 5                       # a real queue, not a trivial pass
+
+
+def test_rail_outputs_console_report_and_figures():
+    """A rail run prints the trains and station tables with the binding constraint, has a "Rail"
+    report section and draws rail.png; a sweep over two rail parameters draws rail_bottleneck.png."""
+    from sim.console import key_figures
+    from sim.plots import close, rail_bottleneck_map, run_figure, run_figures_planned
+    from sim.report import run_report
+    scenario = load(rail_data(per_day=30, tracks=1, documents={"dist": "exponential", "mean": "40 min"}, days=3))
+    results = sim.run(scenario, replications=2, workers=1)
+    printed = key_figures(results)
+    assert "trains (rail)" in printed and "binding constraint: tracks at yard (waiting outside)" in printed
+    assert "rail_backlog" in results.timeline.columns
+    assert "rail.png" in run_figures_planned(results)
+    figure = run_figure(results, "rail.png")
+    assert len(figure.axes) == 2 and figure.axes[1].patches         # the bars of the wait components
+    close(figure)
+    html = run_report(results, {})
+    assert 'id="rail"' in html and "Binding constraint" in html
+    points = []
+    for tracks in (1, 3):
+        for per_day in (10, 30):
+            summary = sim.run(load(rail_data(per_day=per_day, tracks=tracks, days=2)), replications=1,
+                              workers=1).summary
+            points.append(summary.assign(**{"rail.stations.yard.tracks": tracks, "rail.daily_paths.0.per_day": per_day}))
+    figure = rail_bottleneck_map(pd.concat(points), "rail.stations.yard.tracks", "rail.daily_paths.0.per_day")
+    assert len(figure.axes[0].patches) == 4
+    close(figure)
+    # a road-only run has none of it
+    road = sim.run(load(mmc_scenario(0.2, 1.0, 1, 2, 0)), replications=1, workers=1)
+    assert "trains (rail)" not in key_figures(road) and "rail.png" not in run_figures_planned(road)
