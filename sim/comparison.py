@@ -34,7 +34,7 @@ COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wa
                     "share_wait_over_60min", "throughput_per_day", "unfinished_share")
 RAIL_COMPARED = ("rail_dwell_mean_h", "rail_dwell_p90_h", "rail_outside_wait_mean_h", "rail_interchange_wait_mean_h",
                  "rail_backlog_mean", "rail_trains_per_day")     # rail model only: trains, by direction
-COMPARED_METRICS += RAIL_COMPARED
+DIFFERENCED_METRICS = COMPARED_METRICS + RAIL_COMPARED   # compare.csv's metrics (rail ones only where they exist)
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
@@ -169,7 +169,7 @@ class Comparison:
             return text
         lines = []
         for metric in COMPARED_METRICS:
-            if metric in SIDE_BY_SIDE.values() or metric in RAIL_COMPARED:
+            if metric in SIDE_BY_SIDE.values():
                 continue
             parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
             if parts:
@@ -197,12 +197,12 @@ def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence
     Only groups both scenarios have are compared; a replication where either value is missing
     (no traveler of that group) is left out of that pair.
     """
-    compared = replications[replications["metric"].isin(COMPARED_METRICS)]
+    compared = replications[replications["metric"].isin(DIFFERENCED_METRICS)]
     wide = compared.pivot_table(index="replication", columns=["scenario", "group", "metric"], values="value",
                                 aggfunc="first")
     base_keys = [key for key in dict.fromkeys(map(tuple, compared.loc[compared["scenario"] == base,
                                                                       ["group", "metric"]].to_numpy()))]
-    base_keys.sort(key=lambda key: COMPARED_METRICS.index(key[1]))
+    base_keys.sort(key=lambda key: DIFFERENCED_METRICS.index(key[1]))
     rows = []
     for variant in variants:
         for group, metric in base_keys:
