@@ -27,7 +27,7 @@ from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
 from .records import BALKED, RENEGED, Records
-from .rail_metrics import rail_rows, rail_timeline_rows
+from .rail_metrics import rail_hourly_rows, rail_rows, rail_timeline_rows
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
 
@@ -435,6 +435,8 @@ class ReplicationMetrics:
                 per_hour["utilization"] = np.divide(busy, open_minutes, out=np.full(24, np.nan), where=open_minutes > 0)
             for metric, values in per_hour.items():
                 rows.extend((hour, group.name, metric, float(values[hour])) for hour in range(24))
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_hourly_rows(self.records, first_day, days))
         return rows
 
     def timeline_rows(self) -> list[tuple[int, str, str, float]]:

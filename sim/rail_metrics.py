@@ -171,6 +171,15 @@ def rail_timeline_rows(records: Records, days: int) -> list[tuple[int, str, str,
              backlog_mean(records, (60.0 * hour, 60.0 * (hour + 1)), every)) for hour in range(days * 24)]
 
 
+def rail_hourly_rows(records: Records, first_day: int, days: int) -> list[tuple[int, str, str, float]]:
+    """(hour of day, ``all``, ``rail_backlog``, trains waiting outside or for the interchange in that
+    hour, averaged over the ``days`` measured days from ``first_day``)."""
+    every = np.ones(len(records.arrivals), bool)
+    hours = np.array([[backlog_mean(records, (60.0 * (24 * day + hour), 60.0 * (24 * day + hour + 1)), every)
+                       for hour in range(24)] for day in range(first_day, first_day + days)])
+    return [(hour, str(EVERYONE), "rail_backlog", float(hours[:, hour].mean())) for hour in range(24)] if days else []
+
+
 def yard_balance(records: Records, layout: Layout, days: int) -> pd.DataFrame:
     """Units (containers or wagons) per day: in (a train gets its first track), out (it leaves its
     last station), and the yard's own count at each day's end (:func:`sim.conservation.daily_balance`)."""

@@ -227,6 +227,10 @@ def test_rail_outputs_console_report_and_figures():
     printed = key_figures(results)
     assert "trains (rail)" in printed and "binding constraint: tracks at yard (waiting outside)" in printed
     assert "rail_backlog" in results.timeline.columns
+    by_hour = results.hourly[results.hourly["group"] == "all"]["rail_backlog"]
+    assert len(by_hour) == 24 and by_hour.max() > 0            # one track, 30 trains a day: a queue
+    timeline = results.timeline[results.timeline["group"] == "all"]["rail_backlog"]
+    assert by_hour.mean() == pytest.approx(timeline.iloc[:72].mean())    # the 3 measured days (no warm-up)
     assert "rail.png" in run_figures_planned(results)
     figure = run_figure(results, "rail.png")
     assert len(figure.axes) == 2 and figure.axes[1].patches         # the bars of the wait components
