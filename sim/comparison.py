@@ -38,6 +38,9 @@ COMPARED_METRICS = ("wait_mean", "backlog_time_mean", "peak_hour_wait_mean", "wa
 # loses and defers nobody, so against one that has it, its count is 0 in every replication
 NONE_WITHOUT_IMPATIENCE = ("lost", "deferred")
 VERDICT_ORDER = (*COMPARED_METRICS[:2], *NONE_WITHOUT_IMPATIENCE, *COMPARED_METRICS[2:])   # beside the waits
+RAIL_COMPARED = ("rail_dwell_mean_h", "rail_dwell_p90_h", "rail_outside_wait_mean_h", "rail_interchange_wait_mean_h",
+                 "rail_backlog_mean", "rail_trains_per_day")     # rail model only: trains, by direction
+DIFFERENCED_METRICS = VERDICT_ORDER + RAIL_COMPARED   # compare.csv's metrics (rail ones only where they exist)
 SIDE_BY_SIDE = {"wait_mean": "backlog_time_mean"}   # cargo classes: checkpoint wait, then the backlog
 VERDICT_KINDS = ("all", "class", "green_channel", "day")  # the groups of the verdict lines
 SPLIT_LINES = [  # extra mean-wait lines: (topic, (group, its words), (other group, its words))
@@ -182,7 +185,7 @@ class Comparison:
                           f"{second}{_joined(describe(rows.loc[(other, metric)]))}"
                           for topic, (one, first), (other, second) in SPLIT_LINES
                           if (one, metric) in rows.index and (other, metric) in rows.index]
-        return lines
+        return lines + rail_verdicts(rows)
 
     def identical(self, variant: str) -> bool:
         """Whether ``variant`` gave exactly the base's numbers, every metric of every group in
@@ -223,12 +226,12 @@ def paired_differences(replications: pd.DataFrame, base: str, variants: Sequence
     (no traveler of that group) is left out of that pair. The lost and deferred counts are
     compared as soon as one of the two has them: the other, without impatience, has 0.
     """
-    compared = replications[replications["metric"].isin(VERDICT_ORDER)]
+    compared = replications[replications["metric"].isin(DIFFERENCED_METRICS)]
     wide = compared.pivot_table(index="replication", columns=["scenario", "group", "metric"], values="value",
                                 aggfunc="first")
     wide = _zero_where_nobody_leaves(wide, replications, [base, *variants])
     keys = [key for key in dict.fromkeys(map(tuple, compared[["group", "metric"]].to_numpy()))]
-    keys.sort(key=lambda key: VERDICT_ORDER.index(key[1]))
+    keys.sort(key=lambda key: DIFFERENCED_METRICS.index(key[1]))
     rows = []
     for variant in variants:
         for group, metric in keys:
@@ -312,3 +315,17 @@ def load_comparison(folder: str | os.PathLike) -> Comparison:
     scenarios = [load_scenario(folder / SCENARIO_FOLDER / f"{name}.resolved.yaml") for name in info["scenarios"]]
     return Comparison(scenarios, pd.read_csv(folder / "replications.csv"), pd.read_csv(folder / "summary.csv"),
                       pd.read_csv(folder / "hourly.csv"), pd.read_csv(folder / "compare.csv"), info)
+
+
+def rail_verdicts(rows: pd.DataFrame) -> list[str]:
+    """The rail model's verdict lines (trains: all of them, then each direction), from a variant's
+    differences indexed by (group, metric); none without rail rows."""
+    lines = []
+    for metric in RAIL_COMPARED:
+        groups = [g for g in of_kinds(rows.index.get_level_values(0), "all", "direction") if (g, metric) in rows.index]
+        parts = [f"{'all trains' if g == str(EVERYONE) else group_label(g)}"
+                 f"{_joined(describe_change(metric, *rows.loc[(g, metric), ['difference', 'ci_low', 'ci_high']]))}"
+                 for g in groups]
+        if parts:
+            lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
+    return lines

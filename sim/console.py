@@ -15,6 +15,7 @@ import pandas as pd
 
 from .catalogue import format_estimate
 from .groups import kind, of_kinds
+from .rail_metrics import binding_constraint, has_rail, station_stage_groups
 
 if TYPE_CHECKING:
     from .runner import Results
@@ -79,7 +80,31 @@ def key_figures(results: "Results") -> str:
     columns = TRAVELLER_COLUMNS + (LEAVING_COLUMNS if ("all", "lost_share") in summary.index else [])
     lines += _table(summary, of_kinds(groups, "all", "class", "day"), columns, "group")
     lines += _table(summary, of_kinds(groups, "stage"), STAGE_COLUMNS, "stage")
+    lines += rail_lines(results.summary)
     if ("all", "arrivals_per_day") in summary.index and summary.loc[("all", "arrivals_per_day"), "mean"] == 0:
         lines.append("nobody arrived in the measurement window (closed season, or no demand)")
     lines += [f"warning: {text}" for text in info.get("warnings", [])]
     return "\n".join(lines)
+
+
+RAIL_COLUMNS = [("rail_dwell_mean_h", "dwell h", 12), ("rail_dwell_p90_h", "dwell p90 h", 12),
+                ("rail_trains_per_day", "trains/day", 12), ("rail_containers_per_day", "containers/day", 15),
+                ("rail_outside_wait_mean_h", "outside h", 11), ("rail_interchange_wait_mean_h", "interchange h", 14),
+                ("rail_backlog_end", "waiting at end", 15)]
+STATION_COLUMNS = [("rail_outside_wait_mean_h", "outside h", 11), ("rail_track_utilization", "tracks", 11),
+                   ("rail_stage_wait_mean_h", "train wait h", 13), ("utilization", "booths/cranes", 14)]
+
+
+def rail_lines(summary: pd.DataFrame) -> list[str]:
+    """The rail model's tables (trains; station stages) and its binding constraint; none without rail."""
+    if not has_rail(summary):
+        return []
+    indexed = summary.set_index(["group", "metric"])
+    groups = of_kinds(list(dict.fromkeys(summary["group"])), "all", "direction")
+    trains = [g for g in groups if (g, "rail_trains_per_day") in indexed.index]
+    lines = _table(indexed, trains, RAIL_COLUMNS, "trains (rail)")
+    lines += _table(indexed, station_stage_groups(summary), STATION_COLUMNS, "rail station stage")
+    binding = binding_constraint(summary)
+    if binding is not None:
+        lines.append(f"binding constraint: {binding.what} (trains wait {binding.hours:.2f} h there on average)")
+    return lines

@@ -24,7 +24,9 @@ import numpy as np
 
 from .calendar import closed_dates, day_dates, displace, holiday_factors, open_days, weekday_open
 from .scenario.schema import DIRECTIONS, Demand, GroupRange, Scenario
+from .scenario.rail_stages import train_class, unit_of
 from .streams import stream
+from .timetable import train_arrivals
 
 
 def seasonal_factor(demand: Demand, date) -> float:
@@ -77,6 +79,8 @@ class Arrivals:
     direction_index: np.ndarray
     group_size: np.ndarray
     green: np.ndarray       # eligible for the green channel
+    wagons: np.ndarray | None = None       # per entity: a train's wagons, 0 for others (None: no rail block)
+    containers: np.ndarray | None = None   # per entity: a train's containers, 0 for others
 
     def __len__(self) -> int:
         return len(self.time)
@@ -109,11 +113,35 @@ def generate_arrivals(scenario: Scenario, seed: int, replication: int) -> Arriva
             group = np.full(count, size)
         green = marks.uniform(size=count) < traveler_class.green_channel_share
         parts.append((times, np.full(count, class_index), direction, group, green))
+    if scenario.rail is not None and scenario.rail.stations:
+        return _with_trains(scenario, parts, seed, replication)
     time = np.concatenate([p[0] for p in parts])
     order = np.argsort(time, kind="stable")
     columns = [np.concatenate([p[i] for p in parts])[order] for i in range(5)]
     return Arrivals(columns[0], columns[1].astype(np.int64), columns[2].astype(np.int64),
                     columns[3].astype(np.int64), columns[4].astype(bool))
+
+
+def _with_trains(scenario: Scenario, parts: list, seed: int, replication: int) -> Arrivals:
+    """The arrivals with the rail block's trains (sim.timetable) added, one entity per train,
+    of class ``train_<type>``; its group size is its count of units (containers if a station
+    transships it, else wagons; at least 1), its tokens at the unit-level gauge-change stages."""
+    rail, names = scenario.rail, list(scenario.classes)
+    trains = train_arrivals(rail, scenario.calendar, seed, replication)
+    types = list(rail.train_types)
+    class_index = np.array([names.index(train_class(t)) for t in types], dtype=np.int64)[trains.train_type]
+    by_containers = np.array([unit_of(rail, t) == "containers" for t in types], dtype=bool)[trains.train_type]
+    units = np.maximum(np.where(by_containers, trains.containers, trains.wagons), 1)
+    count = len(trains)
+    parts = [(*p, np.zeros(len(p[0]), np.int64), np.zeros(len(p[0]), np.int64)) for p in parts]
+    parts.append((trains.time, class_index, trains.direction, units, np.zeros(count, bool), trains.wagons,
+                  trains.containers))
+    time = np.concatenate([p[0] for p in parts])
+    order = np.argsort(time, kind="stable")
+    columns = [np.concatenate([p[i] for p in parts])[order] for i in range(7)]
+    return Arrivals(columns[0], columns[1].astype(np.int64), columns[2].astype(np.int64),
+                    columns[3].astype(np.int64), columns[4].astype(bool), columns[5].astype(np.int64),
+                    columns[6].astype(np.int64))
 
 
 def _backlog_directions(scenario: Scenario, traveler_class) -> np.ndarray:

@@ -27,6 +27,7 @@ from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
 from .records import BALKED, RENEGED, Records
+from .rail_metrics import rail_hourly_rows, rail_rows, rail_timeline_rows
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
 
@@ -322,6 +323,8 @@ class ReplicationMetrics:
                 if self.occupied_end is not self.busy_end:
                     values["blocked_share"] = self._utilization(group, blocked=True)
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_rows(self.records, self.layout, self.window))
         return rows
 
     # ---- selections and measures: what groups, calibration targets and verdicts ask for
@@ -519,6 +522,8 @@ class ReplicationMetrics:
                 per_hour["utilization"] = np.divide(busy, open_minutes, out=np.full(24, np.nan), where=open_minutes > 0)
             for metric, values in per_hour.items():
                 rows.extend((hour, group.name, metric, float(values[hour])) for hour in range(24))
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_hourly_rows(self.records, first_day, days))
         return rows
 
     def timeline_rows(self) -> list[tuple[int, str, str, float]]:
@@ -535,6 +540,8 @@ class ReplicationMetrics:
             _, open_minutes = self._busy_and_open(group, edges)
             for metric, values in (("queue_length_mean", queue), ("staffed_booths", open_minutes / 60.0)):
                 rows.extend((hour, group.name, metric, float(value)) for hour, value in enumerate(values))
+        if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
+            rows.extend(rail_timeline_rows(self.records, self.scenario.calendar.days))
         return rows
 
 

@@ -55,6 +55,7 @@ from .demand import Arrivals, generate_arrivals
 from .plan import Layout, Plan, build_layout, draw_plan
 from .records import BALKED, RENEGED, Records, VisitLog
 from .scenario.schema import DIRECTIONS, Scenario
+from .yard import Yard
 
 
 # After a run this large, collect the model's reference cycles at once so that the metrics that
@@ -277,6 +278,11 @@ class Checkpoint:
         self.per_person = layout.per_person
         self.visits = plan.visits
         self.backlog = [deque() for _ in DIRECTIONS]
+        self.yard = None
+        if layout.rail is not None:
+            self.yard = Yard(self, layout.rail, count, _urgent_timeout)
+            self.env.process(self.yard.days(int(np.ceil((scenario.calendar.days * MINUTES_PER_DAY
+                                                         + scenario.calendar.drain) / MINUTES_PER_DAY))))
         self.env.process(self.arrive())
         if scenario.cargo is not None and layout.cargo_classes:
             for direction_index, direction in enumerate(DIRECTIONS):
@@ -368,6 +374,8 @@ class Checkpoint:
         """Send ``entity`` to the next stage it visits on its route, or out."""
         route = self.route_table[self.route_of[entity]]
         position = self.position[entity]
+        if self.yard is not None and self.yard.holds(entity, route, position):
+            return                          # a train waiting for a track or the interchange (sim.yard)
         while position < len(route):
             stage = route[position]
             position += 1
@@ -729,7 +737,7 @@ class Checkpoint:
         return Records(replication=replication, arrivals=self.arrivals, visits=visits,
                        exit_time=np.frombuffer(self.exit_time, dtype=np.float64),
                        release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time,
-                       **self._outcomes())
+                       yard=None if self.yard is None else self.yard.records(), **self._outcomes())
 
 
 HELD = ("held",)     # Checkpoint.holder once the entity whose service ended holds its booth

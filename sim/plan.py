@@ -17,10 +17,12 @@ import numpy as np
 from .calendar import total_days
 from .demand import Arrivals
 from .scenario.impatience import Balking
+from .scenario.rail_stages import station_of_stage, stations_on_route, train_class
 from .scenario.schema import DIRECTIONS, Scenario
 from .service import draw
 from .staffing import booth_schedule
 from .streams import stream
+from .yard import RailLayout
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Layout:
     balking: list[Balking | None]            # per stage: balking by queue length or announced wait
     jockeying: list[bool]                    # per stage: idle booths take waiting tokens from other pools
     impatient: bool                          # any of the above is used: the model's impatient methods run
+    rail: RailLayout | None = None           # tracks and the interchange limit of the rail block (sim.yard)
 
 
 def build_layout(scenario: Scenario) -> Layout:
@@ -57,13 +60,16 @@ def build_layout(scenario: Scenario) -> Layout:
     pool_names, pool_stage, priority_pool, schedules = [], [], [], []
     candidates: dict[tuple[int, int, bool], tuple[int, ...]] = {}
     days = total_days(scenario.calendar)
+    rail_stages = set(station_of_stage(scenario.rail)) if scenario.rail is not None else set()
+    rail_calendar = _rail_calendar(scenario)
     for stage_index, (stage_name, stage) in enumerate(scenario.stages.items()):
         first_pool = len(pool_names)
         for pool_name, pool in stage.pools.items():
             pool_names.append(f"{stage_name}/{pool_name}")
             pool_stage.append(stage_index)
             priority_pool.append(green_on and pool.green_channel == "priority")
-            schedules.append(booth_schedule(pool, scenario.calendar, days, stage, scenario.crossing))
+            schedules.append(booth_schedule(pool, rail_calendar if stage_name in rail_stages else scenario.calendar,
+                                            days, stage, scenario.crossing))
         pools = list(stage.pools.values())
         for class_index, class_name in enumerate(class_names):
             serving = [first_pool + i for i, pool in enumerate(pools) if class_name in pool.serves]
@@ -95,7 +101,36 @@ def build_layout(scenario: Scenario) -> Layout:
         jockeying=[stage.jockeying for stage in scenario.stages.values()],
         impatient=any(c.patience is not None for c in scenario.classes.values())
         or any(stage.queue_capacity is not None or stage.balking is not None or stage.jockeying
-               for stage in scenario.stages.values()))
+               for stage in scenario.stages.values()),
+        rail=_rail_layout(scenario, class_names, stage_names))
+
+
+def _rail_calendar(scenario: Scenario):
+    """The calendar of the rail stations: 24 h every day, whatever the road post's hours and
+    closures (trains on closed days are cancelled or held by the timetable, sim.timetable)."""
+    if scenario.rail is None:
+        return None
+    return scenario.calendar.model_copy(update={"opening_hours": "24h", "closed_dates": [], "closed_weekdays": [],
+                                                "holidays": []})
+
+
+def _rail_layout(scenario: Scenario, class_names: list[str], stage_names: list[str]) -> RailLayout | None:
+    """The rail block's stations, tracks and interchange limit in index form (None without one)."""
+    rail = scenario.rail
+    if rail is None or not rail.stations:
+        return None
+    station_names = list(rail.stations)
+    owner = station_of_stage(rail)
+    quota = rail.interchange.trains_per_day if rail.interchange is not None else {}
+    gate = []
+    for direction in DIRECTIONS:
+        on_route = stations_on_route(rail, direction)
+        gate.append(station_names.index(on_route[0]) if on_route else -1)
+    return RailLayout(station_names=station_names,
+                      station_of_stage=[station_names.index(owner[s]) if s in owner else -1 for s in stage_names],
+                      tracks=[station.tracks for station in rail.stations.values()], gate_station=gate,
+                      trains_per_day=[quota.get(direction) for direction in DIRECTIONS],
+                      train_classes=[class_names.index(train_class(t)) for t in rail.train_types])
 
 
 @dataclass

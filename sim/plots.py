@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
 import matplotlib.dates
+import matplotlib.patches
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -34,6 +35,7 @@ from .calendar import MINUTES_PER_DAY  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402
+from .rail_metrics import RAIL_WAITS, binding_constraint, has_rail  # noqa: E402
 from .scenario.units import parse_duration  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
@@ -576,6 +578,8 @@ def run_figures_planned(results: "Results") -> list[str]:
         names.append("queue_timeline.png")
     if results.entities is not None and len(results.entities):
         names += ["wait_ecdf.png", "daily_throughput.png"]
+    if has_rail(results.summary):                   # the rail model's figure (rail_figure, at the end)
+        names.append("rail.png")
     return names
 
 
@@ -606,6 +610,8 @@ def run_figure(results: "Results", name: str) -> Figure:
     if name == "daily_throughput.png":
         return daily_throughput(daily_throughput_table(results.entities, calendar.start_date),
                                 measured=(calendar.warmup_days, calendar.days), title=f"{title}: exits per day")
+    if name == "rail.png":
+        return rail_figure(results.summary, results.timeline, (calendar.warmup_days, calendar.days), title)
     raise KeyError(f"no run figure {name!r}")
 
 
@@ -906,6 +912,8 @@ def sweep_figures(table: pd.DataFrame, metric: str = SWEEP_TARGET[0], target: fl
     if 2 <= len(varying) <= 3:
         x, y = varying[-2:] if varying[0] == "variant" else varying[:2]
         figures["sweep_heatmap.png"] = sweep_heatmap(table, x, y, metric, group, target)
+        if has_rail(table) and len(varying) == 2:         # the rail model: where the bottleneck is
+            figures["rail_bottleneck.png"] = rail_bottleneck_map(table, x, y)
     return figures
 
 
@@ -1112,4 +1120,102 @@ def staffing_frontier_figure(simulated: pd.DataFrame, theory: pd.DataFrame, targ
     ax.legend(fontsize=7, frameon=False)
     ax.set_title("What each minute of waiting costs in booth-hours", fontsize=10)
     figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
+# the rail model (issue 14)
+# --------------------------------------------------------------------------------------------
+RUN_FIGURES["rail.png"] = ("Rail: trains waiting outside full stations or for the interchange limit, hour by hour "
+                           "over the horizon (95 % band; warm-up shaded), and the mean wait per train at each "
+                           "station stage and interchange limit (the binding constraint in red).")
+RAIL_WAIT_LABELS = {"rail_outside_wait_mean_h": "tracks full at", "rail_stage_wait_mean_h": "stage",
+                    "rail_interchange_wait_mean_h": "interchange limit"}
+
+
+def rail_wait_components(summary: pd.DataFrame) -> pd.DataFrame:
+    """What trains wait for, one row each (label, mean, ci_low, ci_high in hours): the tracks of each
+    station, each station stage, the interchange limit of each direction."""
+    at_stage = summary["metric"].isin(RAIL_WAITS[:2]) & summary["group"].str.startswith("stage=")
+    at_gate = (summary["metric"] == RAIL_WAITS[2]) & summary["group"].str.startswith("direction=")
+    rows = summary[at_stage | at_gate].copy()
+    rows["label"] = [f"{RAIL_WAIT_LABELS[m]} {Group.parse(g).value.removesuffix('_documents')}"
+                     if m == RAIL_WAITS[0] else f"{RAIL_WAIT_LABELS[m]} {Group.parse(g).value}"
+                     for g, m in zip(rows["group"], rows["metric"])]
+    return rows[["label", "mean", "ci_low", "ci_high", "group", "metric"]].reset_index(drop=True)
+
+
+def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: tuple[int, int] | None = None,
+                title: str = "") -> Figure:
+    """Left: trains waiting (outside or for the interchange) over the horizon; right: the mean wait
+    per train for each component, the binding constraint highlighted."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained",
+                                         gridspec_kw={"width_ratios": [3, 2]})
+    rows = None if timeline is None or "rail_backlog" not in timeline else \
+        timeline[(timeline["group"] == "all") & timeline["rail_backlog"].notna()].sort_values("hour")
+    if rows is not None and len(rows):
+        days = rows["hour"].to_numpy() / 24.0
+        if measured is not None and measured[0] > 0:
+            left.axvspan(0, measured[0], color="0.9", linewidth=0)
+        left.fill_between(days, rows["rail_backlog_ci_low"].clip(lower=0), rows["rail_backlog_ci_high"], step="post",
+                          color="tab:brown", alpha=0.25, linewidth=0)
+        left.step(days, rows["rail_backlog"], where="post", color="tab:brown", linewidth=1.0)
+        left.set_xlim(0, float(rows["hour"].max() + 1) / 24.0)
+    left.set_ylim(bottom=0)
+    left.set_xlabel("day of the horizon (warm-up shaded)")
+    left.set_ylabel("trains waiting")
+    left.set_title("trains waiting outside or for the interchange", loc="left", fontsize="medium")
+    left.grid(alpha=0.3)
+    components = rail_wait_components(summary)
+    binding = binding_constraint(summary)
+    colors = ["tab:red" if binding is not None and (group, metric) == (binding.group, binding.metric) else "tab:gray"
+              for group, metric in zip(components["group"], components["metric"])]
+    positions = np.arange(len(components))
+    errors = np.vstack([(components["mean"] - components["ci_low"]).clip(lower=0).fillna(0),
+                        (components["ci_high"] - components["mean"]).clip(lower=0).fillna(0)])
+    right.barh(positions, components["mean"], xerr=errors, color=colors, capsize=3)
+    right.set_yticks(positions, components["label"], fontsize="small")
+    right.invert_yaxis()
+    right.set_xlim(left=0)
+    right.set_xlabel("mean wait per train (h)")
+    right.set_title("what trains wait for", loc="left", fontsize="medium")
+    right.grid(alpha=0.3, axis="x")
+    figure.suptitle(title or "Rail")
+    return figure
+
+
+def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail_dwell_mean_h",
+                        group: str = "all") -> Figure:
+    """A sweep over two parameters of a rail scenario: each cell coloured by its binding
+    constraint (what trains waited longest for, :func:`sim.rail_metrics.binding_constraint`), with
+    that wait and ``metric`` (default: the mean dwell of all trains) written in it."""
+    x_order, _ = parameter_order(table[x])
+    y_order, _ = parameter_order(table[y])
+    cells = {}
+    for (x_value, y_value), rows in table.groupby([x, y], sort=False):
+        binding = binding_constraint(rows)
+        value = rows.loc[(rows["group"] == group) & (rows["metric"] == metric), "mean"]
+        cells[x_value, y_value] = (binding, float(value.iloc[0]) if len(value) else np.nan)
+    kinds = list(dict.fromkeys(b.what for b, _ in cells.values() if b is not None))
+    palette = dict(zip(kinds, plt.get_cmap("tab10").colors))
+    figure, axis = plt.subplots(figsize=(1.6 * len(x_order) + 3.5, 0.9 * len(y_order) + 1.8), layout="constrained")
+    for i, x_value in enumerate(x_order):
+        for j, y_value in enumerate(y_order):
+            binding, value = cells.get((x_value, y_value), (None, np.nan))
+            color = palette.get(binding.what, "0.9") if binding is not None else "0.9"
+            axis.add_patch(matplotlib.patches.Rectangle((i - 0.5, j - 0.5), 1, 1, color=color, alpha=0.55))
+            text = f"{value:.2f} h" + (f"\nwait {binding.hours:.2f} h" if binding is not None else "")
+            axis.text(i, j, text, ha="center", va="center", fontsize="small")
+    axis.set_xlim(-0.5, len(x_order) - 0.5)
+    axis.set_ylim(-0.5, len(y_order) - 0.5)
+    axis.set_xticks(range(len(x_order)), [str(v) for v in x_order])
+    axis.set_yticks(range(len(y_order)), [str(v) for v in y_order])
+    axis.set_xlabel(x.removeprefix("rail."))
+    axis.set_ylabel(y.removeprefix("rail."))
+    handles = [matplotlib.patches.Patch(color=palette[k], alpha=0.55, label=k) for k in kinds]
+    axis.legend(handles=handles, title="binding constraint", fontsize="small", loc="upper left",
+                bbox_to_anchor=(1.01, 1.0))
+    who = "all trains" if group == "all" else group_label(group)
+    axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
+                   "and the binding wait per train", fontsize="medium", loc="left")
     return figure

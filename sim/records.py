@@ -122,3 +122,4 @@ class Records:
     leave_time: np.ndarray          # minutes; when a lost entity left, NaN otherwise
     deferred_stage: np.ndarray      # int32: the stage an entity left, to come back the next day; -1: never
     came_back: np.ndarray           # bool: the deferred entity joined that stage again (its tokens are logged twice)
+    yard: dict[str, np.ndarray] | None = None   # rail block only: tracks, waits outside / for the interchange (sim.yard)

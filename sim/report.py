@@ -29,6 +29,7 @@ from .diagnostics import unfinished_warnings
 from .groups import KINDS, Group, of_kinds
 from .plots import (SWEEP_TARGET, group_label, hour_spans, peak_hours,
                     sweep_parameters)
+from .rail_metrics import STATION_METRICS, TRAIN_METRICS, binding_constraint, has_rail, station_stage_groups
 from .scenario.schema import (WEEKDAYS, BoothSchedule, Deterministic, Distribution, Empirical, Gamma, HourRule,
                               LogNormal, Scenario)
 from .scenario.units import clock_text, format_minutes
@@ -458,6 +459,7 @@ def run_report(results: "Results", images: dict[str, tuple[bytes, str]]) -> str:
         ("sources", "Sources", sources_section(scenario)),
         ("run", "Run", _run_facts(info)),
     ]
+    sections[1:1] = rail_sections(results.summary)          # the rail model's section, if any
     meta = esc(f"scenario {scenario.name} · {info.get('replications', '?')} replications · seed "
                f"{info.get('seed', '?')} · checkpoint-sim {info.get('package_version', '')}")
     return page(f"{scenario.crossing.name}: simulation report", meta, sections,
@@ -730,3 +732,28 @@ def staffing_report(result: Any, tables: dict[str, pd.DataFrame], command: str, 
     meta = esc(f"scenario {plan.scenario.name} · seed {plan.seed} · checkpoint-sim {version}")
     return page(f"{plan.scenario.crossing.name}: staffing plan for {plan.scenario.name}", meta, sections,
                 footer="Written by checkpoint-sim. Reproduce with <code>" + esc(command) + "</code>.")
+
+
+# --------------------------------------------------------------------------------------------
+# the rail model (issue 14)
+# --------------------------------------------------------------------------------------------
+RAIL_NOTE = ("<p class=\"note\">Trains of the rail block. Dwell: hours from a train's arrival at its first "
+             "border station (waiting outside included) to leaving its last. Waits outside: for a free track of a "
+             "full station; interchange: on its track for the day's quota of trains handed over. The binding "
+             "constraint is what trains waited longest for on average.</p>")
+
+
+def rail_sections(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The report's "Rail" section (trains by direction, station stages, binding constraint); none without rail."""
+    if not has_rail(summary):
+        return []
+    groups = [g for g in of_kinds(summary["group"], "all", "direction")
+              if ((summary["group"] == g) & (summary["metric"] == "rail_trains_per_day")).any()]
+    html = RAIL_NOTE + metric_table(summary, groups, TRAIN_METRICS, "trains", group_label)
+    html += "<h3>Station stages</h3>" + metric_table(summary, station_stage_groups(summary), STATION_METRICS,
+                                                     "stage", lambda g: Group.parse(g).value)
+    binding = binding_constraint(summary)
+    if binding is not None:
+        html += (f"<p>Binding constraint: <strong>{esc(binding.what)}</strong> (trains wait {binding.hours:.2f} h "
+                 "there on average).</p>")
+    return [("rail", "Rail", html)]

@@ -215,7 +215,7 @@ def suite(reduced: bool = False) -> list[Case]:
         return [mmc_case(0.5, 1, days=6, replications=8), tandem_case(days=4, replications=8),
                 time_varying_case(replications=80),
                 erlang_a_case(1.5, 2, 2.0, days=4, replications=8, service_mean=2.0),
-                mmck_case(1.2, 2, 3, days=4, replications=8, service_mean=2.0)]
+                mmck_case(1.2, 2, 3, days=4, replications=8, service_mean=2.0)] + rail_yard_cases(reduced)
     return [mmc_case(0.5, 1, days=11, replications=20), mmc_case(0.8, 1, days=21, replications=20),
             mmc_case(0.95, 1, days=101, replications=20),
             mmc_case(0.5, 5, days=6, replications=20), mmc_case(0.8, 10, days=6, replications=20),
@@ -229,7 +229,41 @@ def suite(reduced: bool = False) -> list[Case]:
             erlang_a_case(0.9, 1, 5.0, days=11, replications=20), erlang_a_case(1.0, 5, 2.0, days=6, replications=20),
             erlang_a_case(1.3, 6, 2.5, days=6, replications=20, service_mean=4.0),
             erlang_a_case(2.0, 2, 1.0, days=6, replications=20),
-            mmck_case(0.9, 2, 5, days=11, replications=20), mmck_case(1.3, 3, 3, days=6, replications=20)]
+            mmck_case(0.9, 2, 5, days=11, replications=20), mmck_case(1.3, 3, 3, days=6, replications=20)] + \
+        rail_yard_cases(reduced)
+
+
+
+def rail_yard_case(name: str, spread: str, documents: dict, reference: "analytic.DeterministicQueue",
+                   per_day: int, tracks: int, days: int, replications: int) -> Case:
+    """A border station of the rail model with ``tracks`` tracks and no gauge change: a train holds
+    a track for its documents time and waits outside while all are taken, so the wait outside
+    is the queue wait of a D/M/c (trains every 1440 / per_day min, exponential work) or M/D/c
+    (a Poisson number a day, a fixed time) queue."""
+    scenario = queue_scenario(0.0, {"desk": {"servers": 1, "service": exponential(1.0)}}, days=days, warmup_days=1,
+                              name="validation_rail")
+    scenario["rail"] = {
+        "train_types": {"train": {"wagons": {"dist": "fixed", "value": 1}}},
+        "daily_paths": [{"name": "trains", "train_type": "train", "direction": "KZ_to_CN", "per_day": per_day,
+                         "spread": spread}],
+        "stations": {"yard": {"side": "KZ", "directions": ["KZ_to_CN"], "tracks": tracks, "documents": documents}},
+    }
+    outside = metric("all", "rail_outside_wait_mean_h")
+    return Case(name, scenario, replications, [
+        Check("mean wait outside (min)", reference.wait_mean, "exact", lambda output: 60.0 * outside(output))])
+
+
+def rail_yard_cases(reduced: bool = False) -> list[Case]:
+    """D/M/2 and M/D/2 yards at rho = 0.625 (30 trains a day, 1 h on a track), against
+    :func:`sim.analytic.dmc_wait` and :func:`sim.analytic.mdc_wait`."""
+    days, replications = (11, 40) if reduced else (31, 60)
+    return [
+        rail_yard_case("rail yard D/M/2, rho = 0.625 (trains every 48 min, exponential 1 h)", "even",
+                       exponential(60.0), analytic.dmc_wait(48.0, 1 / 60.0, 2), 30, 2, days, replications),
+        rail_yard_case("rail yard M/D/2, rho = 0.625 (Poisson trains, a fixed 1 h)", "poisson",
+                       {"dist": "deterministic", "value": "60 min"}, analytic.mdc_wait(30 / 1440.0, 60.0, 2), 30, 2,
+                       days, replications),
+    ]
 
 
 @dataclass

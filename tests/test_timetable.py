@@ -10,6 +10,7 @@ import yaml
 import pytest
 from pydantic import ValidationError
 
+import sim
 from sim.scenario.rail import Rail
 from sim.scenario.schema import DIRECTIONS, Calendar
 from sim.timetable import train_arrivals
@@ -167,14 +168,17 @@ def test_poisson_paths_are_a_poisson_process():
 
 
 def test_docs_rail_drafts_validate():
-    """Every `rail:` block of docs/rail.md (the worked example and the drafts) validates and draws
-    its arrivals: per_day paths every day of a week without closures, evenly spread."""
-    text = (Path(__file__).resolve().parents[1] / "docs" / "rail.md").read_text(encoding="utf-8")
+    """The `rail:` block of docs/rail.md's worked example and those of the shipped rail scenarios
+    validate and draw their arrivals: per_day paths every day of a week without closures."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "rail.md").read_text(encoding="utf-8")
     blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
     drafts = [block["rail"] for block in blocks if isinstance(block, dict) and "rail" in block]
-    assert len(drafts) == 4
-    for data in drafts:
-        spec = Rail.model_validate(data)
+    assert len(drafts) == 1
+    specs = [Rail.model_validate(data) for data in drafts] + [
+        sim.load_scenario(root / "scenarios" / f"{name}.yaml").rail
+        for name in ("dostyk_rail", "khorgos_rail", "bakhty_rail", "dostyk_rail_shift")]
+    for spec in specs:
         trains = train_arrivals(spec, calendar(7), seed=1, replication=0)
         expected = 7 * (sum(line.per_day for line in spec.daily_paths) + sum(len(line.times) for line in spec.timetable))
         assert len(trains) == expected

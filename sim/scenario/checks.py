@@ -12,6 +12,7 @@ from .. import holidays as public_holidays
 from ..errors import did_you_mean
 from .schema import (MEASURED_DAYS_MAX, WEEKDAYS, BoothSchedule, Empirical, GroupRange, LanePool, Scenario, Stage,
                      mean_group_size)
+from .rail_stages import rail_problems
 from .calibration import calibration_problems  # after .schema, which defines what it builds on
 
 TOLERANCE = 1e-6
@@ -24,7 +25,8 @@ def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     return list(_calendar(scenario)) + list(_holidays(scenario)) + list(_clocks(scenario)) + \
         list(_demand(scenario)) + list(_classes(scenario)) + list(_stages(scenario)) + \
         list(_routes(scenario)) + list(_lanes_open(scenario)) + list(_cargo(scenario)) + \
-        list(_size(scenario)) + list(_calibration(scenario)) + list(_leaving(scenario))
+        list(_size(scenario)) + list(_calibration(scenario)) + list(_leaving(scenario)) + \
+        list(rail_problems(scenario))
 
 
 def _calendar(scenario: Scenario) -> Iterator[tuple[str, str]]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, ScenarioError, did_you_mean
 from .checks import check_scenario
+from .rail_stages import expand as expand_rail
 from .schema import Scenario
 
 LineMap = dict[tuple[str, ...], tuple[str, int]]  # field path -> (file, line)
@@ -422,7 +423,7 @@ def validate(data: dict, lines: LineMap, label: str, read_problems: Sequence[Pro
         problems.append(Problem(file, dotted, message, line))
     if problems:
         raise ScenarioError(problems)
-    return scenario
+    return expand_rail(scenario)
 
 
 def data_problems(data: Any, lines: LineMap, label: str) -> list[Problem]:

@@ -1,15 +1,14 @@
-"""The ``rail`` block of a scenario (draft): train types and their composition, the timetable of
-train paths, and the border stations of the rail model to come (docs/rail.md).
+"""The ``rail`` block of a scenario (``Scenario.rail``): train types and their composition, the
+timetable of train paths, the border stations and the daily interchange limit (docs/rail.md).
 
-What is used today: ``train_types``, ``timetable``, ``daily_paths`` and ``on_closed_days``, read
-by :mod:`sim.timetable` to produce train arrival times. ``stations`` and ``interchange`` describe
-the station stages (arrival/departure tracks, documents and inspection, gauge change) and the
-daily interchange limit that the rail model will simulate; nothing reads them yet. The block is
-not yet a field of :class:`sim.scenario.schema.Scenario`; it validates on its own
-(``Rail.model_validate``), and docs/rail.md's drafts are checked against it by the tests.
+``train_types``, ``timetable``, ``daily_paths`` and ``on_closed_days`` are read by
+:mod:`sim.timetable` to produce train arrivals; ``stations`` are expanded into ordinary classes,
+stages and routes by :mod:`sim.scenario.rail_stages`; tracks and ``interchange`` are run by
+:mod:`sim.yard`. The distribution and direction types come from
+:mod:`sim.scenario.distributions`, which the schema shares (no import cycle).
 
-Clock times are in the scenario's model time (minutes after midnight of ``calendar.start_date``,
-the Kazakh side's local time); per-stage time zones come with the calendar's time zones.
+Clock times are in the scenario's model time (minutes after midnight of ``calendar.start_date``
+on ``crossing.clock``'s side).
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from .base import DaySelection, Strict
-from .schema import Direction, Distribution
+from .distributions import Direction, Distribution
 
 UNITS_PER_TRAIN_MAX = 500        # wagons or containers of one train (a 1520 mm train is ~57-71 wagons)
 PATHS_PER_DAY_MAX = 200          # train paths of one timetable line a day
@@ -151,7 +150,7 @@ class DailyPaths(Line):
 
 
 # --------------------------------------------------------------------------------------------
-# the border station (draft: read by the rail model to come)
+# the border station (expanded by sim.scenario.rail_stages, run by sim.yard)
 # --------------------------------------------------------------------------------------------
 class Method(Strict):
     """Which trains a gauge-change method applies to (default: every direction and train type)."""
@@ -214,7 +213,7 @@ class Interchange(Strict):
 
 
 class Rail(Strict):
-    """The rail block: train types, their paths, and (draft) the border stations."""
+    """The rail block: train types, their paths, the border stations and the interchange limit."""
 
     train_types: dict[str, TrainType] = Field(min_length=1, max_length=TRAIN_TYPES_MAX)
     timetable: list[TimetableLine] = Field(default=[], max_length=LINES_MAX)

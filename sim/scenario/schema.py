@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer,
-                      field_validator)
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from .base import WEEKDAYS, Strict  # noqa: F401  (WEEKDAYS belongs to the schema: re-exported)
 from .calibration import Calibration
+from .distributions import (CV, CV_MAX, DIRECTIONS, VALUES_MAX, WEIGHT_MAX, Deterministic,  # noqa: F401  (re-exported)
+                            Direction, Distribution, Duration, Empirical, Exponential, Gamma, LogNormal, Weight,
+                            _at_most, _non_negative, _number)
 from .impatience import Balking
+from .rail import Rail
 from .staffing_targets import StaffingTargets
-from .units import format_minutes, parse_duration
 
-DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
-
-Direction = Literal["KZ_to_CN", "CN_to_KZ"]
-Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)]
 
 # Upper bounds (docs/scenario.md, "Limits"): they keep one replication within memory and a few
 # minutes, and every number far from overflow. The expected arrivals of a replication are bounded
@@ -33,27 +31,19 @@ DAYS_MAX = MEASURED_DAYS_MAX + WARMUP_DAYS_MAX
 DRAIN_MAX_MINUTES = 31 * 1440.0  # a month
 DAILY_VOLUME_MAX = 200_000       # entities a day at factor 1
 FACTOR_MAX = 100.0               # weekday and seasonal demand factors
-WEIGHT_MAX = 1e6                 # relative weights (hours of the day, empirical values)
 GROUP_SIZE_MAX = 200             # people carried by one entity (a train is several entities)
 BOOTHS_MAX = 500                 # open booths of one pool
-CV_MAX = 20.0                    # coefficient of variation of a service time
 TRUCKS_PER_DAY_MAX = 10_000      # cargo quotas and acceptance
 BACKLOG_MAX = 100_000            # trucks already queued at time zero
 QUEUE_CAPACITY_MAX = 1_000_000   # tokens waiting at one stage
 SEED_MAX = 2**63 - 1
 CLASSES_MAX, STAGES_MAX, POOLS_MAX, RULES_MAX, SEASONS_MAX = 50, 50, 20, 100, 100
-CLOSED_DATES_MAX, CHECKS_MAX, VALUES_MAX, HOLIDAYS_MAX = 1000, 20, 10_000, 100
+CLOSED_DATES_MAX, CHECKS_MAX, HOLIDAYS_MAX = 1000, 20, 100
 
 
 def _probability(value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"expected a probability between 0 and 1, got {value}")
-    return value
-
-
-def _non_negative(value: float) -> float:
-    if value < 0:
-        raise ValueError(f"expected a number >= 0, got {value}")
     return value
 
 
@@ -63,30 +53,11 @@ def _booths(value: int) -> int:
     return value
 
 
-def _number(value: float) -> str:
-    """A number for a message, short however large (an int may have hundreds of digits)."""
-    if isinstance(value, int) and abs(value) >= 10**15:
-        return f"a number of {len(str(abs(value)))} digits"
-    return f"{value:,g}"
-
-
-def _at_most(limit: float, what: str):
-    """An after-validator: ``value <= limit`` (the limit of ``what``, see docs/scenario.md)."""
-    def check(value: float) -> float:
-        if value > limit:
-            raise ValueError(f"expected {what} of at most {limit:,g}, got {_number(value)} "
-                             "(see 'Limits' in docs/scenario.md)")
-        return value
-    return AfterValidator(check)
-
-
 Probability = Annotated[float, AfterValidator(_probability)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Factor = Annotated[float, AfterValidator(_non_negative), _at_most(FACTOR_MAX, "a demand factor")]
-Weight = Annotated[float, AfterValidator(_non_negative), _at_most(WEIGHT_MAX, "a relative weight")]
 Booths = Annotated[int, AfterValidator(_booths), _at_most(BOOTHS_MAX, "a number of booths")]
 GroupSize = Annotated[int, Field(ge=1), _at_most(GROUP_SIZE_MAX, "a group size")]
-CV = Annotated[float, AfterValidator(_non_negative), _at_most(CV_MAX, "a coefficient of variation")]
 
 
 def parse_utc_offset(value: object) -> int:
@@ -300,38 +271,6 @@ def mean_group_size(size: int | GroupRange) -> float:
     return (size.min + size.max) / 2 if isinstance(size, GroupRange) else float(size)
 
 
-class Exponential(Strict):
-    dist: Literal["exponential"]
-    mean: Duration
-
-
-class Deterministic(Strict):
-    dist: Literal["deterministic"]
-    value: Duration
-
-
-class LogNormal(Strict):
-    dist: Literal["lognormal"]
-    mean: Duration
-    cv: CV
-
-
-class Gamma(Strict):
-    dist: Literal["gamma"]
-    mean: Duration
-    cv: CV
-
-
-class Empirical(Strict):
-    dist: Literal["empirical"]
-    values: list[Duration] = Field(min_length=1, max_length=VALUES_MAX)
-    weights: list[Weight] | None = None
-
-
-Distribution = Annotated[Union[Exponential, Deterministic, LogNormal, Gamma, Empirical],
-                         Field(discriminator="dist")]
-
-
 class TravelerClass(Strict):
     """A kind of arrival: pedestrian, car, bus, truck..."""
 
@@ -447,3 +386,4 @@ class Scenario(Strict):
     cargo: Cargo | None = None
     calibration: Calibration | None = None  # free parameters and targets for `checkpoint-sim calibrate`
     staffing_targets: StaffingTargets | None = None  # service levels and constraints for `checkpoint-sim staff`
+    rail: Rail | None = None  # trains by timetable through border stations (docs/rail.md); None: no rail model
