@@ -9,6 +9,7 @@ the order of completion, so results are the same whatever the executor and numbe
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,6 +40,10 @@ class Executor:
 
     def close(self, cancel: bool = False) -> None:
         raise NotImplementedError
+
+    def start(self) -> "Executor":
+        """Start the workers now rather than with the first task (see :meth:`LocalPoolExecutor.start`)."""
+        return self
 
     def __enter__(self) -> "Executor":
         return self
@@ -117,6 +122,13 @@ class LocalPoolExecutor(Executor):
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = ProcessPoolExecutor(max_workers=self.workers)
         self.waiting.extendleft(reversed(lost))
+
+    def start(self) -> "LocalPoolExecutor":
+        """Fork the worker processes now: each then holds only what this process has imported and
+        built so far (``checkpoint-sim run`` starts them before it imports the publishing layer,
+        matplotlib included, which the workers never use)."""
+        self.pool.submit(os.getpid)
+        return self
 
     def worker_pids(self) -> list[int]:
         """Process ids of the pool's workers (for tests that kill one)."""

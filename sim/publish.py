@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,11 @@ from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, sweep_caption, sweep_report,
                      validation_report)
-from .runner import Results
+from .runner import Results, run
 from .scenario import Scenario
 from .executors import progress_bar
-from .storage import (atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic, write_entities,
-                      write_text_atomic)
+from .storage import (EntityTableWriter, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
+                      write_entities, write_text_atomic)
 from .sweeps import MANIFEST
 from .validation import markdown_report
 from .version import __version__
@@ -85,32 +87,81 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     wall time of each phase. ``progress`` shows a short bar of the writing steps on stderr
     (default: only when it is a terminal)."""
     target = Path(out)
+    with atomic_folder(target) as staging:
+        if results.entities is not None:
+            with results.clock.phase("write_tables"):
+                write_entities(results.entities, staging / entities_file(entities_format))
+        _write_run(results, staging, figures, progress, results.entities)
+    return target
+
+
+FIGURE_ENTITY_COLUMNS = ["replication", "class", "arrival_min", "release_min", "wait_total", "exit_min"]
+"""The entity columns the run figures read (the wait ECDF and the daily throughput)."""
+
+
+def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = True,
+                    entities_format: str = "parquet", keep_entities: bool = True, progress: bool | None = None,
+                    info: dict[str, Any] | None = None, **run_options: Any) -> tuple[Results, Path]:
+    """Run ``scenario`` (:func:`sim.runner.run` with ``run_options``) and write its results folder
+    ``out`` as :func:`publish_run` would (the same bytes), but with each replication's entity
+    rows written into the entity table as they arrive, in replication order, instead of held to
+    the end: this process keeps only :data:`FIGURE_ENTITY_COLUMNS` of them, for the figures
+    (``Results.entities`` is None). ``info`` adds facts to ``run.json`` (e.g. the command), which
+    also says how long writing the entity rows took (``streamed_s``). Returns the results and the
+    folder."""
+    target = Path(out)
+    with atomic_folder(target) as staging:
+        if not keep_entities:
+            results = run(scenario, keep_entities=False, progress=progress, **run_options)
+            results.info.update(info or {})
+            _write_run(results, staging, figures, progress, None)
+            return results, target
+        kept: list[pd.DataFrame] = []
+        spent = [0.0]
+
+        def write(table: pd.DataFrame) -> None:
+            began = time.perf_counter()
+            writer.write(table)
+            kept.append(table[FIGURE_ENTITY_COLUMNS].copy())
+            spent[0] += time.perf_counter() - began
+
+        with EntityTableWriter(staging / entities_file(entities_format)) as writer:
+            results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
+        results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
+        figure_entities = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+        kept.clear()
+        _write_run(results, staging, figures, progress, figure_entities)
+    return results, target
+
+
+def _write_run(results: Results, staging: Path, figures: bool, progress: bool | None,
+               figure_entities: pd.DataFrame | None) -> None:
+    """Everything of a run's folder but the entity table, into ``staging``: the tables, the
+    figures (those of entities drawn from ``figure_entities``), the report, last ``run.json``."""
     clock = results.clock
-    names = plots.run_figures_planned(results) if figures else []
-    with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar:
+    drawable = replace(results, entities=figure_entities)
+    names = plots.run_figures_planned(drawable) if figures else []
+    with progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
         with clock.phase("write_tables"):
             bar.set_postfix_str("tables", refresh=True)
-            _write_run_tables(results, staging, entities_format)
+            _write_run_tables(results, staging)
             bar.update(1)
         with clock.phase("figures"):
-            drawn = _save_run_figures(results, names, staging, bar)
+            drawn = _save_run_figures(drawable, names, staging, bar)
         with clock.phase("report"):
             bar.set_postfix_str("report", refresh=True)
             write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
             bar.update(1)
         (staging / "run.json").write_text(json_text({**results.info, **clock.record()}), encoding="utf-8")
-    return target
 
 
-def _write_run_tables(results: Results, folder: Path, entities_format: str) -> None:
-    """The run's tables and its resolved scenario."""
+def _write_run_tables(results: Results, folder: Path) -> None:
+    """The run's tables but the entity table, and its resolved scenario."""
     results.summary.to_csv(folder / "summary.csv", index=False)
     results.hourly.to_csv(folder / "hourly.csv", index=False)
     if results.timeline is not None:
         results.timeline.to_csv(folder / "timeline.csv", index=False)
-    if results.entities is not None:
-        write_entities(results.entities, folder / entities_file(entities_format))
     (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
 
 
