@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from matplotlib.figure import Figure
 
 from . import plots
@@ -119,10 +120,10 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
         kept: list[pd.DataFrame] = []
         spent = [0.0]
 
-        def write(table: pd.DataFrame) -> None:
+        def write(table: pa.Table) -> None:
             began = time.perf_counter()
             writer.write(table)
-            kept.append(table[FIGURE_ENTITY_COLUMNS].copy())
+            kept.append(table.select(FIGURE_ENTITY_COLUMNS).to_pandas())
             spent[0] += time.perf_counter() - began
 
         with EntityTableWriter(staging / entities_file(entities_format)) as writer:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import pandas as pd
+import pyarrow as pa
 
 from .catalogue import unit
 from .diagnostics import run_warnings
@@ -24,7 +25,7 @@ from .scenario import Scenario, load_scenario
 from .stats import summarize_replications
 
 SUMMARY_COLUMNS = ["group", "metric", "mean", "ci_low", "ci_high", "unit"]
-EntitySink = Callable[[pd.DataFrame], None]      # takes one replication's entity rows, in replication order
+EntitySink = Callable[[pa.Table], None]      # takes one replication's entity rows, in replication order
 
 
 @dataclass
@@ -79,10 +80,10 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     replications on a local process pool (``executor="dask"``: on the Dask cluster at
     ``scheduler``; or an :class:`~sim.executors.Executor` already made); the numbers do not
     depend on it. ``progress`` shows a progress bar (default: only when stderr is a terminal).
-    ``entity_sink`` (with ``keep_entities``) is handed each replication's entity rows in
-    replication order as soon as they and those before them have arrived, and they are not kept
-    (``Results.entities`` is None): this process then holds at most the rows of replications that
-    finished before an earlier one.
+    ``entity_sink`` (with ``keep_entities``) is handed each replication's entity rows (a pyarrow
+    Table, converted in the worker) in replication order as soon as they and those before them
+    have arrived, and they are not kept (``Results.entities`` is None): this process then holds
+    at most the rows of replications that finished before an earlier one.
     """
     clock = PhaseClock()
     scenario = load_scenario(scenario)
@@ -91,7 +92,8 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     streamed = InOrder(entity_sink) if keep_entities and entity_sink is not None else None
     with clock.phase("replications"):
         outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor,
-                                           scheduler, scenario.name, progress, args=(keep_entities,),
+                                           scheduler, scenario.name, progress,
+                                           args=("arrow" if streamed else keep_entities,),
                                            arrived=streamed)
     ordered = outputs[scenario.name]
     with clock.phase("aggregate"):

@@ -252,16 +252,18 @@ class EntityTableWriter:
         self._parquet: Any = None           # pyarrow.parquet.ParquetWriter, opened by the first write
         self._gzip: gzip.GzipFile | None = None
 
-    def write(self, table: pd.DataFrame) -> None:
-        """Append ``table``'s rows (one replication's, in replication order)."""
+    def write(self, table: pd.DataFrame | pa.Table) -> None:
+        """Append ``table``'s rows (one replication's, in replication order; a pyarrow Table made
+        by ``pa.Table.from_pandas(frame, preserve_index=False)`` is written as the frame would be)."""
         if self.path.suffix == ".parquet":
-            rows = pa.Table.from_pandas(table, preserve_index=False)
+            rows = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self.path, rows.schema, compression="zstd", write_statistics=False)
             self._parquet.write_table(rows)
         else:
             if self._gzip is None:
                 self._gzip = gzip.GzipFile(str(self.path), "wb", mtime=0)
+            table = table.to_pandas() if isinstance(table, pa.Table) else table
             for start in range(0, max(len(table), 1), CSV_CHUNK_ROWS):      # a few MB of text at a time
                 chunk = table.iloc[start:start + CSV_CHUNK_ROWS]
                 self._gzip.write(chunk.to_csv(None, index=False, header=not self.header_written,
