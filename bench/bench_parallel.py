@@ -1,7 +1,7 @@
 """Parallel efficiency: 1 vs 2 local workers (whole process, paired) and 1/2/4 Dask workers.
 
     python bench/bench_parallel.py                       # the issue-15 sizes (~15 min on 2 cores)
-    python bench/bench_parallel.py --replications 4 --days 1 --pairs 1 --dask-repeats 1   # smoke run
+    python bench/bench_parallel.py --replications 2 --days 3 --pairs 1 --dask-repeats 1   # smoke run
 
 **Local pool.** ``checkpoint-sim run SCENARIO --replications R --days D --no-entities --no-plots
 --workers W`` as fresh processes, alternating W = 1 and W = 2 (one warm-up pair, then
@@ -115,7 +115,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="scenarios/khorgos.yaml")
     parser.add_argument("--replications", type=int, default=40)
-    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--days", type=int, default=3, help="calendar.days (Khorgos: at least 3, 2 are warm-up)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=3, help="counted local pairs (after one warm-up pair)")
     parser.add_argument("--dask-workers", default="1,2,4")
