@@ -977,3 +977,9 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
 def close(figure: Figure) -> None:
     """Release ``figure`` (pyplot keeps every figure it made until closed)."""
     plt.close(figure)
+
+
+def run_figure_png(results: "Results", name: str) -> bytes:
+    """One run figure (:func:`run_figure`) rendered to PNG and closed: a task a worker process
+    can run (it returns bytes, not a figure)."""
+    return png_bytes(run_figure(results, name), close=True)

@@ -34,7 +34,7 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
                      validation_report)
 from .runner import Results, run
 from .scenario import Scenario
-from .executors import progress_bar
+from .executors import Executor, progress_bar
 from .storage import (EntityTableWriter, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
                       write_entities, write_text_atomic)
 from .sweeps import MANIFEST
@@ -125,14 +125,17 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
     rows written into the entity table as they arrive, in replication order, instead of held to
     the end: this process keeps only :data:`FIGURE_ENTITY_COLUMNS` of them, for the figures
     (``Results.entities`` is None). ``info`` adds facts to ``run.json`` (e.g. the command), which
-    also says how long writing the entity rows took (``streamed_s``). Returns the results and the
-    folder."""
+    also says how long writing the entity rows took (``streamed_s``). With an
+    :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications are
+    done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process draws
+    the others. Returns the results and the folder."""
     target = Path(out)
+    pool = run_options.get("executor") if isinstance(run_options.get("executor"), Executor) else None
     with atomic_folder(target) as staging:
         if not keep_entities:
             results = run(scenario, keep_entities=False, progress=progress, **run_options)
             results.info.update(info or {})
-            _write_run(results, staging, figures, progress, None)
+            _write_run(results, staging, figures, progress, None, pool)
             return results, target
         kept: list[pd.DataFrame] = []
         spent = [0.0]
@@ -151,14 +154,15 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
         figure_entities = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
         kept.clear()
         return_freed_memory()
-        _write_run(results, staging, figures, progress, figure_entities)
+        _write_run(results, staging, figures, progress, figure_entities, pool)
     return results, target
 
 
 def _write_run(results: Results, staging: Path, figures: bool, progress: bool | None,
-               figure_entities: pd.DataFrame | None) -> None:
+               figure_entities: pd.DataFrame | None, executor: Executor | None = None) -> None:
     """Everything of a run's folder but the entity table, into ``staging``: the tables, the
-    figures (those of entities drawn from ``figure_entities``), the report, last ``run.json``."""
+    figures (those of entities drawn from ``figure_entities``; with an ``executor``, some by its
+    workers), the report, last ``run.json``."""
     clock = results.clock
     drawable = replace(results, entities=figure_entities)
     names = plots.run_figures_planned(drawable) if figures else []
@@ -169,7 +173,7 @@ def _write_run(results: Results, staging: Path, figures: bool, progress: bool | 
             _write_run_tables(results, staging)
             bar.update(1)
         with clock.phase("figures"):
-            drawn = _save_run_figures(drawable, names, staging, bar)
+            drawn = _save_run_figures(drawable, names, staging, bar, executor)
         with clock.phase("report"):
             bar.set_postfix_str("report", refresh=True)
             write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
@@ -186,18 +190,37 @@ def _write_run_tables(results: Results, folder: Path) -> None:
     (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
 
 
-def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any = None) -> dict[str, bytes]:
-    """Draw each run figure of ``names`` in turn, write it into ``folder`` and close it (one open
-    figure at a time), advancing ``bar``; returns the PNG bytes by file name."""
+PER_STAGE_FIGURES = ("queue_timeline.png", "queues_and_booths.png")
+"""The run figures with a subplot per stage: two thirds of the drawing time, handed to the
+workers when there are (their inputs are the small hourly and timeline tables)."""
+
+
+def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any = None,
+                      executor: Executor | None = None) -> dict[str, bytes]:
+    """Draw each run figure of ``names``, write it into ``folder`` and close it (one open figure
+    at a time in this process), advancing ``bar``; with an ``executor`` the per-stage figures are
+    drawn by its workers meanwhile (the same bytes). Returns the PNG bytes by file name."""
+    handed = [name for name in names if name in PER_STAGE_FIGURES] if executor is not None else []
+    light = replace(results, entities=None)
+    for name in handed:
+        executor.submit(name, plots.run_figure_png, light, name)
     drawn: dict[str, bytes] = {}
-    for name in names:
-        if bar is not None:
-            bar.set_postfix_str(name, refresh=True)
-        drawn[name] = plots.png_bytes(plots.run_figure(results, name), close=True)
-        write_bytes_atomic(drawn[name], folder / name)
+
+    def save(name: str, png: bytes) -> None:
+        drawn[name] = png
+        write_bytes_atomic(png, folder / name)
         return_freed_memory()
         if bar is not None:
             bar.update(1)
+
+    for name in names:
+        if name in handed:
+            continue
+        if bar is not None:
+            bar.set_postfix_str(name, refresh=True)
+        save(name, plots.run_figure_png(results, name))
+    for name, png in executor.results() if handed else ():
+        save(name, png)
     return drawn
 
 

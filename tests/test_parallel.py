@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sim
+from sim.executors import make_executor
 from sim.publish import run_and_publish
 from sim.runner import InOrder
 from sim.storage import EntityTableWriter, write_entities
@@ -86,10 +87,12 @@ def test_entity_writer_gives_the_bytes_and_table_of_pandas(in_memory, tmp_path):
 @pytest.mark.parametrize("entities_format", ["parquet", "csv"])
 def test_streamed_run_folder_equals_the_in_memory_one(scenario, in_memory, tmp_path, entities_format):
     """run_and_publish on a 2-worker pool writes the files write_results writes from sim.run,
-    byte for byte, figures included (drawn from the kept columns)."""
+    byte for byte, figures included (the entity figures drawn from the kept columns, the
+    per-stage ones by the pool's workers)."""
     written = sim.write_results(in_memory, tmp_path / "memory", figures=True, entities_format=entities_format)
-    results, streamed = run_and_publish(scenario, tmp_path / "streamed", entities_format=entities_format,
-                                        replications=4, seed=11, workers=2)
+    with make_executor(2).start() as pool:      # its workers also draw the per-stage figures
+        results, streamed = run_and_publish(scenario, tmp_path / "streamed", entities_format=entities_format,
+                                            replications=4, seed=11, workers=2, executor=pool)
     entity_file = "entities.parquet" if entities_format == "parquet" else "entities.csv.gz"
     figures = sorted(path.name for path in written.glob("*.png"))
     assert len(figures) == 6 and "wait_ecdf.png" in figures and "daily_throughput.png" in figures
