@@ -144,7 +144,6 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
             began = time.perf_counter()
             writer.write(table)
             kept.append(table.select(FIGURE_ENTITY_COLUMNS).to_pandas())
-            del table
             return_freed_memory()
             spent[0] += time.perf_counter() - began
 
