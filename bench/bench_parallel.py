@@ -88,7 +88,7 @@ def dask_cluster(args: argparse.Namespace) -> None:
           f"{sizes} workers (1 thread each), {args.dask_repeats} repeats, order rotated")
     times: dict[int, list[float]] = {size: [] for size in sizes}
     clusters = {size: LocalCluster(n_workers=size, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None) for size in sizes}
+                                   dashboard_address=":0") for size in sizes}
     try:
         for size, cluster in clusters.items():        # warm-up: import the package in every worker
             sim.run(scenario, replications=size, seed=args.seed, keep_entities=False, executor="dask",
