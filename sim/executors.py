@@ -82,7 +82,13 @@ class LocalPoolExecutor(Executor):
         self.running: dict[Future, Task] = {}
 
     def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        """Queue a task; it starts at once if fewer than ``2 * workers`` are in flight (so work
+        submitted while the caller does something else runs meanwhile)."""
         self.waiting.append((key, function, args))
+        try:
+            self._fill()
+        except BrokenProcessPool:
+            pass                    # results() starts a new pool and runs the task again
 
     def _fill(self) -> None:
         while self.waiting and len(self.running) < 2 * self.workers:
