@@ -304,9 +304,8 @@ def command_validate(args: argparse.Namespace) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from .console import key_figures
-    from .publish import publish_run
-    from .runner import run
+    from .executors import make_executor
+    from .runner import run  # noqa: F401  (the experiment layer, before the workers start)
     from .storage import writing
 
     scenario = load_scenario(args.scenario)
@@ -314,11 +313,16 @@ def command_run(args: argparse.Namespace) -> int:
     if overrides:
         scenario = load_scenario(scenario, overrides)
     out = _output_folder(args.out, scenario.name)
-    results = run(scenario, replications=args.replications, seed=args.seed, workers=args.workers,
-                  keep_entities=not args.no_entities)
-    results.info["command"] = _command_line()
-    with writing(out):
-        folder = publish_run(results, out, figures=not args.no_plots, entities_format=args.entities_format)
+    replications = scenario.run.replications if args.replications is None else args.replications
+    # the workers are forked before the publishing layer (matplotlib) is imported: they never use it
+    with make_executor(min(args.workers, max(1, replications))).start() as executor, writing(out):
+        from .console import key_figures
+        from .publish import run_and_publish
+
+        results, folder = run_and_publish(scenario, out, figures=not args.no_plots,
+                                          entities_format=args.entities_format, keep_entities=not args.no_entities,
+                                          replications=replications, seed=args.seed, workers=args.workers,
+                                          executor=executor, info={"command": _command_line()})
     print(key_figures(results))
     print(f"\nresults written to {folder}")
     return 0

@@ -9,6 +9,7 @@ the order of completion, so results are the same whatever the executor and numbe
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,6 +40,10 @@ class Executor:
 
     def close(self, cancel: bool = False) -> None:
         raise NotImplementedError
+
+    def start(self) -> "Executor":
+        """Start the workers now rather than with the first task (see :meth:`LocalPoolExecutor.start`)."""
+        return self
 
     def __enter__(self) -> "Executor":
         return self
@@ -77,7 +82,13 @@ class LocalPoolExecutor(Executor):
         self.running: dict[Future, Task] = {}
 
     def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
+        """Queue a task; it starts at once if fewer than ``2 * workers`` are in flight (so work
+        submitted while the caller does something else runs meanwhile)."""
         self.waiting.append((key, function, args))
+        try:
+            self._fill()
+        except BrokenProcessPool:
+            pass                    # results() starts a new pool and runs the task again
 
     def _fill(self) -> None:
         while self.waiting and len(self.running) < 2 * self.workers:
@@ -117,6 +128,13 @@ class LocalPoolExecutor(Executor):
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = ProcessPoolExecutor(max_workers=self.workers)
         self.waiting.extendleft(reversed(lost))
+
+    def start(self) -> "LocalPoolExecutor":
+        """Fork the worker processes now: each then holds only what this process has imported and
+        built so far (``checkpoint-sim run`` starts them before it imports the publishing layer,
+        matplotlib included, which the workers never use)."""
+        self.pool.submit(os.getpid)
+        return self
 
     def worker_pids(self) -> list[int]:
         """Process ids of the pool's workers (for tests that kill one)."""

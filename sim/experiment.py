@@ -17,27 +17,30 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 
-from .executors import make_executor, progress_bar
+from .executors import Executor, make_executor, progress_bar
 from . import replication as one_replication
 from .scenario import Scenario
 from .version import __version__
 
 Task = Callable[..., Any]
+Arrived = Callable[[Hashable, int, Any], None]      # (key, replication, output), as each arrives
 
 
 class Replications:
     """Replications of scenario variants on one executor, with one progress bar.
 
     A context manager: on leaving, the executor is closed (without waiting for tasks in flight
-    after an error or Ctrl-C) and the bar is cleared. Results are keyed ``(key, replication)``
+    after an error or Ctrl-C) and the bar is cleared; an :class:`~sim.executors.Executor` passed
+    in (``executor``) is left to its owner to close. Results are keyed ``(key, replication)``
     and arrive in any order; nothing downstream may depend on that order.
     """
 
-    def __init__(self, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+    def __init__(self, workers: int = 1, executor: str | Executor = "local", scheduler: str | None = None,
                  description: str = "", progress: bool | None = None, task: Task | None = None,
                  expected: int = 0):
         self.task = task or one_replication.run_replication
-        self.executor = make_executor(workers, executor, scheduler)
+        self.owns_executor = not isinstance(executor, Executor)
+        self.executor = make_executor(workers, executor, scheduler) if self.owns_executor else executor
         self.bar = progress_bar(expected, description, progress)
         self.started = time.perf_counter()
         self.submitted = 0
@@ -61,11 +64,14 @@ class Replications:
             self.bar.update(1)
             yield done, output
 
-    def collect(self) -> dict[Hashable, list[Any]]:
-        """Every pending replication's output, per key in replication order."""
+    def collect(self, arrived: Arrived | None = None) -> dict[Hashable, list[Any]]:
+        """Every pending replication's output, per key in replication order; ``arrived(key,
+        replication, output)`` is called as each one arrives (in any order)."""
         outputs: dict[Hashable, dict[int, Any]] = {}
         for (key, replication), output in self.results():
             outputs.setdefault(key, {})[replication] = output
+            if arrived is not None:
+                arrived(key, replication, output)
         return {key: [by_replication[r] for r in sorted(by_replication)] for key, by_replication in outputs.items()}
 
     def record(self, seed: int, replications: int, workers: int, **facts: Any) -> dict[str, Any]:
@@ -79,14 +85,16 @@ class Replications:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.bar.close()
-        self.executor.__exit__(kind, error, traceback)
+        if self.owns_executor:
+            self.executor.__exit__(kind, error, traceback)
 
 
 def run_replications(variants: Mapping[Hashable, Scenario], replications: int, seed: int, workers: int = 1,
-                     executor: str = "local", scheduler: str | None = None, description: str = "",
+                     executor: str | Executor = "local", scheduler: str | None = None, description: str = "",
                      progress: bool | None = None, task: Task | None = None,
-                     args: tuple = ()) -> tuple[dict[Hashable, list[Any]], dict[str, Any]]:
-    """Replications ``0 .. replications - 1`` of every variant with the same ``seed`` (paired).
+                     args: tuple = (), arrived: Arrived | None = None) -> tuple[dict[Hashable, list[Any]], dict[str, Any]]:
+    """Replications ``0 .. replications - 1`` of every variant with the same ``seed`` (paired);
+    ``arrived`` sees each output as it arrives (see :meth:`Replications.collect`).
 
     Returns the outputs per variant in replication order, and the run record.
     """
@@ -96,5 +104,5 @@ def run_replications(variants: Mapping[Hashable, Scenario], replications: int, s
     with Replications(workers_used, executor, scheduler, description, progress, task) as runner:
         for key, scenario in variants.items():
             runner.submit(key, scenario, seed, range(replications), *args)
-        outputs = runner.collect()
+        outputs = runner.collect(arrived)
         return outputs, runner.record(seed, replications, workers)

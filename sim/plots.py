@@ -1219,3 +1219,9 @@ def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail
     axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
                    "and the binding wait per train", fontsize="medium", loc="left")
     return figure
+
+
+def run_figure_png(results: "Results", name: str) -> bytes:
+    """One run figure (:func:`run_figure`) rendered to PNG and closed: a task a worker process
+    can run (it returns bytes, not a figure)."""
+    return png_bytes(run_figure(results, name), close=True)

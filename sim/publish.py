@@ -12,13 +12,17 @@ existing folder, file by file, atomically.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 from matplotlib.figure import Figure
 
 from . import plots
@@ -29,11 +33,11 @@ from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, staffing_report, sweep_caption,
                      sweep_report, validation_report)
-from .runner import Results
+from .runner import Results, run
 from .scenario import Scenario, load_scenario
-from .executors import progress_bar
-from .storage import (atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic, write_csv_atomic,
-                      write_entities, write_text_atomic)
+from .executors import Executor, progress_bar
+from .storage import (EntityTableWriter, atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic,
+                      write_csv_atomic, write_entities, write_text_atomic)
 from .sweeps import MANIFEST
 from .staffing_planner import (StaffingResult, binding_table, booth_hours_table, frontier_table, open_booths_by_hour,
                                roster_yaml, service_table, theory_frontier, write_roster_scenario)
@@ -91,46 +95,137 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     wall time of each phase. ``progress`` shows a short bar of the writing steps on stderr
     (default: only when it is a terminal)."""
     target = Path(out)
+    with atomic_folder(target) as staging:
+        if results.entities is not None:
+            with results.clock.phase("write_tables"):
+                write_entities(results.entities, staging / entities_file(entities_format))
+        _write_run(results, staging, figures, progress, results.entities)
+    return target
+
+
+try:
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim
+except (OSError, AttributeError):        # not glibc: nothing to do
+    _LIBC = None
+
+
+def return_freed_memory() -> None:
+    """Give the memory freed so far back to the operating system (glibc's ``malloc_trim``; a
+    no-op elsewhere). Each replication's entity rows and each figure's temporaries are freed
+    once written, but glibc keeps the freed heap pages, so the process's resident size would
+    grow to the sum of them; trimming keeps it near what is actually in use."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+FIGURE_ENTITY_COLUMNS = ["replication", "class", "arrival_min", "release_min", "wait_total", "exit_min"]
+"""The entity columns the run figures read (the wait ECDF and the daily throughput)."""
+
+
+def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = True,
+                    entities_format: str = "parquet", keep_entities: bool = True, progress: bool | None = None,
+                    info: dict[str, Any] | None = None, **run_options: Any) -> tuple[Results, Path]:
+    """Run ``scenario`` (:func:`sim.runner.run` with ``run_options``) and write its results folder
+    ``out`` as :func:`publish_run` would (the same bytes), but with each replication's entity
+    rows written into the entity table as they arrive, in replication order, instead of held to
+    the end: this process keeps only :data:`FIGURE_ENTITY_COLUMNS` of them, for the figures
+    (``Results.entities`` is None). ``info`` adds facts to ``run.json`` (e.g. the command), which
+    also says how long writing the entity rows took (``streamed_s``). With an
+    :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications are
+    done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process draws
+    the others. Returns the results and the folder."""
+    target = Path(out)
+    pool = run_options.get("executor") if isinstance(run_options.get("executor"), Executor) else None
+    with atomic_folder(target) as staging:
+        if not keep_entities:
+            results = run(scenario, keep_entities=False, progress=progress, **run_options)
+            results.info.update(info or {})
+            _write_run(results, staging, figures, progress, None, pool)
+            return results, target
+        kept: list[pd.DataFrame] = []
+        spent = [0.0]
+
+        def write(table: pa.Table) -> None:
+            began = time.perf_counter()
+            writer.write(table)
+            kept.append(table.select(FIGURE_ENTITY_COLUMNS).to_pandas())
+            return_freed_memory()
+            spent[0] += time.perf_counter() - began
+
+        with EntityTableWriter(staging / entities_file(entities_format)) as writer:
+            results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
+        results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
+        figure_entities = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+        kept.clear()
+        return_freed_memory()
+        _write_run(results, staging, figures, progress, figure_entities, pool)
+    return results, target
+
+
+def _write_run(results: Results, staging: Path, figures: bool, progress: bool | None,
+               figure_entities: pd.DataFrame | None, executor: Executor | None = None) -> None:
+    """Everything of a run's folder but the entity table, into ``staging``: the tables, the
+    figures (those of entities drawn from ``figure_entities``; with an ``executor``, some by its
+    workers), the report, last ``run.json``."""
     clock = results.clock
-    names = plots.run_figures_planned(results) if figures else []
-    with atomic_folder(target) as staging, progress_bar(2 + len(names), "writing", progress) as bar:
+    drawable = replace(results, entities=figure_entities)
+    names = plots.run_figures_planned(drawable) if figures else []
+    with progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
         with clock.phase("write_tables"):
             bar.set_postfix_str("tables", refresh=True)
-            _write_run_tables(results, staging, entities_format)
+            _write_run_tables(results, staging)
             bar.update(1)
         with clock.phase("figures"):
-            drawn = _save_run_figures(results, names, staging, bar)
+            drawn = _save_run_figures(drawable, names, staging, bar, executor)
         with clock.phase("report"):
             bar.set_postfix_str("report", refresh=True)
             write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
             bar.update(1)
         (staging / "run.json").write_text(json_text({**results.info, **clock.record()}), encoding="utf-8")
-    return target
 
 
-def _write_run_tables(results: Results, folder: Path, entities_format: str) -> None:
-    """The run's tables and its resolved scenario."""
+def _write_run_tables(results: Results, folder: Path) -> None:
+    """The run's tables but the entity table, and its resolved scenario."""
     results.summary.to_csv(folder / "summary.csv", index=False)
     results.hourly.to_csv(folder / "hourly.csv", index=False)
     if results.timeline is not None:
         results.timeline.to_csv(folder / "timeline.csv", index=False)
-    if results.entities is not None:
-        write_entities(results.entities, folder / entities_file(entities_format))
     (folder / RESOLVED_FILE).write_text(resolved_yaml(results.scenario), encoding="utf-8")
 
 
-def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any = None) -> dict[str, bytes]:
-    """Draw each run figure of ``names`` in turn, write it into ``folder`` and close it (one open
-    figure at a time), advancing ``bar``; returns the PNG bytes by file name."""
+PER_STAGE_FIGURES = ("queue_timeline.png", "queues_and_booths.png")
+"""The run figures with a subplot per stage: two thirds of the drawing time, handed to the
+workers when there are (their inputs are the small hourly and timeline tables)."""
+
+
+def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any = None,
+                      executor: Executor | None = None) -> dict[str, bytes]:
+    """Draw each run figure of ``names``, write it into ``folder`` and close it (one open figure
+    at a time in this process), advancing ``bar``; with an ``executor`` the per-stage figures are
+    drawn by its workers meanwhile (the same bytes). Returns the PNG bytes by file name."""
+    handed = [name for name in names if name in PER_STAGE_FIGURES] if executor is not None else []
+    light = replace(results, entities=None)
+    for name in handed:
+        executor.submit(name, plots.run_figure_png, light, name)
     drawn: dict[str, bytes] = {}
-    for name in names:
-        if bar is not None:
-            bar.set_postfix_str(name, refresh=True)
-        drawn[name] = plots.png_bytes(plots.run_figure(results, name), close=True)
-        write_bytes_atomic(drawn[name], folder / name)
+
+    def save(name: str, png: bytes) -> None:
+        drawn[name] = png
+        write_bytes_atomic(png, folder / name)
+        return_freed_memory()
         if bar is not None:
             bar.update(1)
+
+    for name in names:
+        if name in handed:
+            continue
+        if bar is not None:
+            bar.set_postfix_str(name, refresh=True)
+        save(name, plots.run_figure_png(results, name))
+    for name, png in executor.results() if handed else ():
+        save(name, png)
     return drawn
 
 

@@ -11,18 +11,21 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import pandas as pd
+import pyarrow as pa
 
 from .catalogue import unit
 from .diagnostics import run_warnings
+from .executors import Executor
 from .experiment import run_replications
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
 from .stats import summarize_replications
 
 SUMMARY_COLUMNS = ["group", "metric", "mean", "ci_low", "ci_high", "unit"]
+EntitySink = Callable[[pa.Table], None]      # takes one replication's entity rows, in replication order
 
 
 @dataclass
@@ -69,30 +72,57 @@ class Results:
 
 def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
         workers: int = 1, keep_entities: bool = True, progress: bool | None = None,
-        executor: str = "local", scheduler: str | None = None) -> Results:
+        executor: str | Executor = "local", scheduler: str | None = None,
+        entity_sink: EntitySink | None = None) -> Results:
     """Run ``scenario`` and return its results (tables as pandas DataFrames).
 
     ``replications`` and ``seed`` default to the scenario's ``run`` block. ``workers`` > 1 runs
     replications on a local process pool (``executor="dask"``: on the Dask cluster at
-    ``scheduler``); the numbers do not depend on it. ``progress`` shows a progress bar (default:
-    only when stderr is a terminal).
+    ``scheduler``; or an :class:`~sim.executors.Executor` already made); the numbers do not
+    depend on it. ``progress`` shows a progress bar (default: only when stderr is a terminal).
+    ``entity_sink`` (with ``keep_entities``) is handed each replication's entity rows (a pyarrow
+    Table, converted in the worker) in replication order as soon as they and those before them
+    have arrived, and they are not kept (``Results.entities`` is None): this process then holds
+    at most the rows of replications that finished before an earlier one.
     """
     clock = PhaseClock()
     scenario = load_scenario(scenario)
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
+    streamed = InOrder(entity_sink) if keep_entities and entity_sink is not None else None
     with clock.phase("replications"):
         outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor,
-                                           scheduler, scenario.name, progress, args=(keep_entities,))
+                                           scheduler, scenario.name, progress,
+                                           args=("arrow" if streamed else keep_entities,),
+                                           arrived=streamed)
     ordered = outputs[scenario.name]
     with clock.phase("aggregate"):
         summary = summary_table(ordered)
         results = Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
                           timeline=hourly_table(ordered, "timeline"),
-                          entities=entity_rows(ordered) if keep_entities else None, clock=clock,
-                          info={**record, "worker_cpu_s": worker_cpu(ordered), "scenario": scenario.name,
-                                "warnings": run_warnings(scenario, summary, replications)})
+                          entities=entity_rows(ordered) if keep_entities and streamed is None else None,
+                          clock=clock, info={**record, "worker_cpu_s": worker_cpu(ordered), "scenario": scenario.name,
+                                             "warnings": run_warnings(scenario, summary, replications)})
     return results
+
+
+class InOrder:
+    """Hands each replication's entity rows to ``sink`` in replication order, as soon as they and
+    every earlier replication's have arrived (outputs arrive in any order), and drops them from
+    the output: the numbers and the bytes written do not depend on the order of completion."""
+
+    def __init__(self, sink: EntitySink):
+        self.sink = sink
+        self.next = 0
+        self.waiting: dict[int, ReplicationOutput] = {}
+
+    def __call__(self, key: Hashable, replication: int, output: ReplicationOutput) -> None:
+        self.waiting[replication] = output
+        while self.next in self.waiting:
+            ready = self.waiting.pop(self.next)
+            self.sink(ready.entities)
+            ready.entities = None
+            self.next += 1
 
 
 def entity_rows(outputs: list[ReplicationOutput]) -> pd.DataFrame:

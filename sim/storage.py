@@ -11,6 +11,7 @@ calibrated scenario file).
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import re
@@ -19,7 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .errors import Problem, ScenarioError
 
@@ -231,13 +235,72 @@ def entities_file(entities_format: str = "parquet") -> str:
                          f"not {entities_format!r}") from None
 
 
+CSV_CHUNK_ROWS = 20_000       # rows of CSV text formatted at once by EntityTableWriter
+
+
+class EntityTableWriter:
+    """The per-entity table written as it arrives, one replication's rows at a time, byte-reproducible:
+    Parquet (``*.parquet``: one row group per :meth:`write`, zstd, no statistics or timestamps) or
+    gzip-compressed CSV (``*.csv.gz``: the header once, floats to 4 decimals, a fixed header
+    time). A context manager; the file is complete once it is closed. The rows of one call must
+    have the columns and dtypes of the first call's (every replication's table has)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.rows = 0
+        self.header_written = False
+        self._parquet: Any = None           # pyarrow.parquet.ParquetWriter, opened by the first write
+        self._gzip: gzip.GzipFile | None = None
+
+    def write(self, table: pd.DataFrame | pa.Table) -> None:
+        """Append ``table``'s rows (one replication's, in replication order; a pyarrow Table made
+        by ``pa.Table.from_pandas(frame, preserve_index=False)`` is written as the frame would be)."""
+        if self.path.suffix == ".parquet":
+            rows = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, rows.schema, compression="zstd", write_statistics=False)
+            self._parquet.write_table(rows)
+        else:
+            if self._gzip is None:
+                self._gzip = gzip.GzipFile(str(self.path), "wb", mtime=0)
+            table = table.to_pandas() if isinstance(table, pa.Table) else table
+            for start in range(0, max(len(table), 1), CSV_CHUNK_ROWS):      # a few MB of text at a time
+                chunk = table.iloc[start:start + CSV_CHUNK_ROWS]
+                self._gzip.write(chunk.to_csv(None, index=False, header=not self.header_written,
+                                              float_format="%.4f").encode("utf-8"))
+                self.header_written = True
+        self.rows += len(table)
+
+    def close(self, complete: bool = True) -> None:
+        """Finish the file (an empty table if nothing was written; ``complete=False``, after an
+        error: only close it)."""
+        if complete and self._parquet is None and self._gzip is None:
+            self.write(pd.DataFrame())
+        if self._gzip is not None:
+            self._gzip.flush()        # as pandas's own gzip writing ends: the same bytes as one to_csv call
+            self._gzip.close()
+        if self._parquet is not None:
+            self._parquet.close()
+        self._parquet = self._gzip = None
+
+    def __enter__(self) -> "EntityTableWriter":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exception: Any) -> None:
+        self.close(complete=kind is None)
+
+
 def write_entities(entities: pd.DataFrame, path: Path) -> None:
-    """The per-entity table, byte-reproducible: Parquet (``*.parquet``: zstd, no statistics or
-    timestamps) or gzip-compressed CSV with a fixed header time."""
-    if Path(path).suffix == ".parquet":
-        entities.to_parquet(path, engine="pyarrow", index=False, compression="zstd", write_statistics=False)
-    else:
-        entities.to_csv(path, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
+    """The per-entity table of every replication at once, as :class:`EntityTableWriter` writes it
+    while a run streams it (one row group per replication): the same bytes either way."""
+    with EntityTableWriter(path) as writer:
+        column = entities["replication"].to_numpy() if "replication" in entities and len(entities) else None
+        if column is None:
+            writer.write(entities)
+            return
+        starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1], True])
+        for start, end in zip(starts[:-1], starts[1:]):
+            writer.write(entities.iloc[start:end])
 
 
 def read_entities(folder: str | os.PathLike) -> pd.DataFrame | None:

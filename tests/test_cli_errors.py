@@ -324,7 +324,7 @@ def test_disk_full_while_writing_is_one_line_and_leaves_nothing(tmp_path: Path, 
                                                                 monkeypatch) -> None:
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(sim.publish, "write_entities", full)
+    monkeypatch.setattr(sim.storage.EntityTableWriter, "write", full)     # the entity rows, as they arrive
     parent = tmp_path / "results"
     assert main(["run", str(small_yaml), "--out", str(parent / "out"), "--replications", "1", "--workers", "1"]) == 2
     _one_error_line(capsys, str(parent / "out"), "No space left on device")
@@ -335,13 +335,13 @@ def test_two_runs_racing_for_one_folder(tmp_path: Path, small_yaml: Path, capsys
     """The other run renames its folder into place while this one writes: this rename fails
     cleanly, the other folder is untouched, and no staging folder is left."""
     out = tmp_path / "out"
-    real = sim.publish.write_entities
+    real = sim.storage.EntityTableWriter.write
 
-    def other_run_finishes_first(entities, path):
+    def other_run_finishes_first(writer, entities):
         out.mkdir()
         (out / "summary.csv").write_text("the other run's\n")
-        real(entities, path)
-    monkeypatch.setattr(sim.publish, "write_entities", other_run_finishes_first)
+        real(writer, entities)
+    monkeypatch.setattr(sim.storage.EntityTableWriter, "write", other_run_finishes_first)
     assert main(["run", str(small_yaml), "--out", str(out), "--replications", "1", "--workers", "1",
                  "--no-plots"]) == 2
     _one_error_line(capsys, str(out), "already exists")
