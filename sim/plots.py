@@ -1161,7 +1161,11 @@ def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: 
                           color="tab:brown", alpha=0.25, linewidth=0)
         left.step(days, rows["rail_backlog"], where="post", color="tab:brown", linewidth=1.0)
         left.set_xlim(0, float(rows["hour"].max() + 1) / 24.0)
-    left.set_ylim(bottom=0)
+        clipped = fit_to_estimates(left, [_band_series(rows, "rail_backlog", days + 1 / 48, "tab:brown")],
+                                   include=[0, 1])
+    else:
+        left.set_ylim(bottom=0)
+        clipped = 0
     left.set_xlabel("day of the horizon (warm-up shaded)")
     left.set_ylabel("trains waiting")
     left.set_title("trains waiting outside or for the interchange", loc="left", fontsize="medium")
@@ -1176,11 +1180,12 @@ def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: 
     right.barh(positions, components["mean"], xerr=errors, color=colors, capsize=3)
     right.set_yticks(positions, components["label"], fontsize="small")
     right.invert_yaxis()
-    right.set_xlim(left=0)
+    clipped += fit_to_estimates(right, [(positions, components["mean"], components["ci_low"], components["ci_high"],
+                                         "0.3")], vertical=False, floor=0, include=[0])
     right.set_xlabel("mean wait per train (h)")
     right.set_title("what trains wait for", loc="left", fontsize="medium")
     right.grid(alpha=0.3, axis="x")
-    figure.suptitle(title or "Rail")
+    figure.suptitle((title or "Rail") + (f" — ▲ {CLIPPED_NOTE}" if clipped else ""))
     return figure
 
 
