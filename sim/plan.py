@@ -99,7 +99,7 @@ def build_layout(scenario: Scenario) -> Layout:
         block=[stage.when_full == "block" and stage.queue_capacity is not None for stage in scenario.stages.values()],
         balking=[stage.balking for stage in scenario.stages.values()],
         jockeying=[stage.jockeying for stage in scenario.stages.values()],
-        impatient=any(c.patience is not None for c in scenario.classes.values())
+        impatient=any(c.has_patience for c in scenario.classes.values())
         or any(stage.queue_capacity is not None or stage.balking is not None or stage.jockeying
                for stage in scenario.stages.values()),
         rail=_rail_layout(scenario, class_names, stage_names))
@@ -191,14 +191,21 @@ def draw_plan(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
 def _draw_patience(scenario: Scenario, layout: Layout, arrivals: Arrivals, seed: int,
                    replication: int) -> array | None:
     """Each entity's patience (minutes), one draw per member of a class from ``patience/<class>``
-    in entity order: a variant with another patience changes no other draw."""
-    if all(c.patience is None for c in scenario.classes.values()):
+    in entity order, and for a direction with its own (``patience_by_direction``) one per member
+    of that direction from ``patience/<class>/<direction>``: a variant with another patience, in
+    one direction or all, changes no other draw."""
+    if not any(c.has_patience for c in scenario.classes.values()):
         return None
     patience = np.full(len(arrivals), np.inf)
     for class_index, (class_name, traveler_class) in enumerate(scenario.classes.items()):
+        of_class = arrivals.class_index == class_index
         if traveler_class.patience is not None:
-            members = np.flatnonzero(arrivals.class_index == class_index)
+            members = np.flatnonzero(of_class)
             patience[members] = draw(traveler_class.patience, stream(seed, replication, f"patience/{class_name}"),
+                                     len(members))
+        for direction, distribution in traveler_class.patience_by_direction.items():
+            members = np.flatnonzero(of_class & (arrivals.direction_index == DIRECTIONS.index(direction)))
+            patience[members] = draw(distribution, stream(seed, replication, f"patience/{class_name}/{direction}"),
                                      len(members))
     return array("d", patience.tobytes())
 

@@ -19,6 +19,7 @@ from sim.plan import build_layout, draw_plan
 from sim.catalogue import METRICS
 from sim.console import key_figures
 from sim.records import BALKED, RENEGED
+from sim.scenario.schema import DIRECTIONS
 from scipy.sparse import lil_matrix
 from scipy.sparse.linalg import spsolve
 
@@ -677,3 +678,31 @@ def test_held_booths_count_as_occupied_and_apart_as_blocked():
     assert metrics["stage=second", "blocked_share"] == 0 and metrics["stage=desk", "utilization"] <= 1
     without = _metrics(load(_tandem(10_000, first_mean=0.8, second_mean=0.95)), 0)[1]
     assert ("stage=desk", "blocked_share") not in without           # no booth ever held: no such metric
+
+
+def test_patience_by_direction_replaces_the_class_patience_for_that_direction_only():
+    """`patience_by_direction` draws from its own stream per direction: travellers of the other
+    direction keep the class's patience draws exactly, and only the direction's change."""
+    def both_ways(rate: float, service_mean: float, servers: int, spec: dict) -> dict:
+        data = mmc_scenario(rate, service_mean, servers, days=2, warmup_days=0, classes={"traveler": {
+            "share": 1.0, "directions": {"KZ_to_CN": 0.5, "CN_to_KZ": 0.5}, **spec}})
+        data["routes"]["CN_to_KZ"] = ["desk"]
+        return data
+
+    def plan_of(spec: dict):
+        scenario = load(both_ways(1.0, 1.8, 2, spec))
+        arrivals = generate_arrivals(scenario, 3, 0)
+        return arrivals, np.frombuffer(draw_plan(scenario, build_layout(scenario), arrivals, 3, 0).patience)
+    arrivals, both = plan_of({"patience": EXPONENTIAL_4})
+    _, split = plan_of({"patience": EXPONENTIAL_4,
+                        "patience_by_direction": {"CN_to_KZ": {"dist": "deterministic", "value": "7 min"}}})
+    _, only = plan_of({"patience_by_direction": {"CN_to_KZ": {"dist": "deterministic", "value": "7 min"}}})
+    west = arrivals.direction_index == DIRECTIONS.index("CN_to_KZ")
+    assert west.any() and (~west).any()
+    assert np.array_equal(split[~west], both[~west])                 # the other direction: same draws
+    assert np.all(split[west] == 7.0) and np.all(only[west] == 7.0)
+    assert np.all(np.isinf(only[~west]))                              # no class patience: they never leave
+    records, _ = _metrics(load(both_ways(1.0, 0.95, 1, {
+        "patience_by_direction": {"CN_to_KZ": {"dist": "deterministic", "value": "7 min"}}})), 0)
+    left = records.outcome != 0
+    assert left.any() and np.all(records.arrivals.direction_index[left] == DIRECTIONS.index("CN_to_KZ"))

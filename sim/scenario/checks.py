@@ -200,12 +200,12 @@ def _leaving(scenario: Scenario) -> Iterator[tuple[str, str]]:
             if not stage.balking.by_queue and board is None:
                 yield f"{base}.balking", "expected 'by_queue' points or 'by_announced_wait'"
             if board is not None and board.threshold is None:
-                impatient = [c for c in stage.service_time if c in scenario.classes and scenario.classes[c].patience is None]
+                impatient = [c for c in stage.service_time if c in scenario.classes and not scenario.classes[c].has_patience]
                 if impatient:
                     yield (f"{base}.balking.by_announced_wait.threshold",
                            f"expected a threshold, or a patience for every class served here (not {impatient})")
     for class_name, traveler_class in scenario.classes.items():
-        if traveler_class.patience_from != "stage" and traveler_class.patience is None:
+        if traveler_class.patience_from != "stage" and not traveler_class.has_patience:
             yield f"classes.{class_name}.patience_from", "expected a 'patience' for the class to count from the crossing"
 
 

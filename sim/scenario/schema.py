@@ -280,8 +280,14 @@ class TravelerClass(Strict):
     green_channel_share: Probability = 0.0  # eligible: elderly, disabled, families with infants
     cargo: bool = False  # held by the cargo release quota before the checkpoint
     patience: Distribution | None = None  # how long one waits in a stage queue before leaving; None: forever
+    patience_by_direction: dict[Direction, Distribution] = {}  # replaces `patience` for travellers of a direction
     patience_from: Literal["stage", "crossing"] = "stage"  # patience counts from joining each stage queue, or from arrival
     on_leave: Literal["lost", "defer", "next_opening"] = "lost"  # gives up, or comes back (once) the next day / at the stage's next opening
+
+    @property
+    def has_patience(self) -> bool:
+        """Whether some traveller of the class may run out of patience (in some direction)."""
+        return self.patience is not None or bool(self.patience_by_direction)
 
 
 class HourRule(DateWindow):

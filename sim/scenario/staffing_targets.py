@@ -210,7 +210,7 @@ def staffing_problems(scenario: Any) -> Iterator[tuple[str, str]]:
                        f"unknown class {class_name!r}{did_you_mean(class_name, list(scenario.classes))}")
         if target.stage is not None and target.stage not in scenario.stages:
             yield f"{where}.stage", f"unknown stage {target.stage!r}{did_you_mean(target.stage, list(scenario.stages))}"
-        if target.measure == "lost_share" and not any(c.patience is not None for c in scenario.classes.values()):
+        if target.measure == "lost_share" and not any(c.has_patience for c in scenario.classes.values()):
             yield f"{where}.measure", "lost_share needs impatience: no class has a 'patience' distribution"
     if block.min_shift > 24 * 60:
         yield "staffing_targets.min_shift", f"expected at most 24 h, got {block.min_shift:g} min"
