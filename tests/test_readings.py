@@ -73,14 +73,14 @@ def test_khorgos_persons_carries_7000_persons_a_day(khorgos_persons_check):
 
 @pytest.mark.slow
 def test_khorgos_persons_on_the_full_calendar_with_confidence_intervals():
-    """5 replications x 16 days (the file's check run): each class mean in 30-90 min, estimated
-    to within +-10 min (95 % CI half-width), and both peaks above the rest beyond the noise."""
+    """5 replications x 16 days (the file's check run): each class's 95 % CI inside 30-90 min, and
+    both peaks above the rest beyond the noise."""
     path, scenario = _load("khorgos_persons_calibrated")
     table = check_targets(path, replications=5, days=scenario.calendar.days, workers=2).set_index("target")
     low, high = SEED_BAND_MIN
     for target in ("pedestrian_wait", "car_wait"):
         row = table.loc[target]
-        assert low <= row["mean"] <= high and row["ci_high"] - row["ci_low"] < 20.0, row.to_dict()
+        assert low <= row["ci_low"] and row["ci_high"] <= high, row.to_dict()
     for target in ("morning_peak", "weekend_peak"):
         assert table.loc[target, "ci_low"] > 0.0, table.loc[target].to_dict()
 
