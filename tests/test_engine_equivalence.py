@@ -82,11 +82,17 @@ def records_fingerprint(records) -> str:
     return digest.hexdigest()
 
 
+# Metrics added after the fingerprints were pinned, each computed from records the fingerprints
+# already cover: left out of the hash, so that a new output does not pass for a change of engine.
+ADDED_METRICS = {"vehicles_per_day"}      # issue 12: exits of demand.vehicle_classes
+
+
 def metrics_fingerprint(output) -> str:
-    """SHA-256 of the ``repr`` of every metric, hourly and timeline row of one replication."""
+    """SHA-256 of the ``repr`` of every metric, hourly and timeline row of one replication
+    (but the rows of :data:`ADDED_METRICS`)."""
     digest = hashlib.sha256()
     for rows in (output.metrics, output.hourly, output.timeline):
-        digest.update(repr(list(rows)).encode())
+        digest.update(repr([row for row in rows if not ADDED_METRICS.intersection(row)]).encode())
     return digest.hexdigest()
 
 
