@@ -96,7 +96,7 @@ def run_folder(tmp_path_factory):
     """A CLI run of the small scenario with figures, and its report.html."""
     folder = tmp_path_factory.mktemp("report")
     data = small_scenario()
-    data["crossing"]["sources"] = ["Border fact sheet (shared/seeds/000): ~7000 a day <b>bold?</b> & more",
+    data["crossing"]["sources"] = ["Border fact sheet: ~7000 a day <b>bold?</b> & more",
                                    "https://example.org/not-a-link"]
     data["crossing"]["notes"] = "Test notes."
     path = folder / "small.yaml"
