@@ -45,11 +45,7 @@ def weekday_open(calendar: Calendar, days: int) -> np.ndarray:
 
 def open_days(calendar: Calendar, days: int) -> np.ndarray:
     """Boolean per day: False on closure dates, closed holidays and closed weekdays."""
-    weekday_open_days = weekday_open(calendar, days)
-    if not calendar.holidays:
-        shut = set(calendar.closed_dates)
-        return weekday_open_days & np.array([date not in shut for date in day_dates(calendar, days)], dtype=bool)
-    return weekday_open_days & ~closed_dates(calendar, days)
+    return weekday_open(calendar, days) & ~closed_dates(calendar, days)
 
 
 def holiday_factors(calendar: Calendar, days: int) -> np.ndarray:

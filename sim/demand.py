@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import closed_dates, day_dates, displace, holiday_factors, open_days, weekday_open
+from .calendar import closed_dates, day_dates, displace, holiday_factors, weekday_open
 from .scenario.schema import DIRECTIONS, Demand, GroupRange, Scenario
 from .scenario.rail_stages import train_class, unit_of
 from .streams import stream
@@ -46,12 +46,9 @@ def daily_volumes(scenario: Scenario) -> np.ndarray:
     daily = np.array([demand.to_entities(demand.daily_volumes[date], scenario.classes) if date in demand.daily_volumes
                       else volume * demand.weekday_factors[date.weekday()] * seasonal_factor(demand, date)
                       for date in day_dates(calendar, days)])
-    is_open = open_days(calendar, days)
-    if not calendar.holidays and calendar.displacement is None:
-        return daily * is_open
     would_open = weekday_open(calendar, days)     # open but for a closure date or closed holiday
     shut = closed_dates(calendar, days) & would_open
-    return displace(daily * holiday_factors(calendar, days) * would_open, shut, is_open, calendar)
+    return displace(daily * holiday_factors(calendar, days) * would_open, shut, would_open & ~shut, calendar)
 
 
 def hourly_rates(scenario: Scenario) -> np.ndarray:
