@@ -107,10 +107,6 @@ def _joined(change: str) -> str:
     return (": " if change.startswith("no") else " ") + change
 
 
-def metric_phrase(metric: str) -> str:
-    return phrase(metric)
-
-
 def scenario_differences(base: Scenario, variant: Scenario) -> list[tuple[str, str, str]]:
     """Every field (dotted path) whose value differs between two scenarios, with both values.
 
@@ -171,7 +167,7 @@ class Comparison:
             text = f"{group_label(group)}{_joined(describe(rows.loc[(group, metric)]))}"
             beside = SIDE_BY_SIDE.get(metric)
             if group != str(EVERYONE) and (group, beside) in rows.index:
-                text += f" at the checkpoint, {metric_phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
+                text += f" at the checkpoint, {phrase(beside)}{_joined(describe(rows.loc[(group, beside)]))}"
             return text
         lines = [self.no_effect_note(variant)] if self.identical(variant) else []
         for metric in VERDICT_ORDER:
@@ -179,7 +175,7 @@ class Comparison:
                 continue
             parts = [part(g, metric) for g in groups if (g, metric) in rows.index]
             if parts:
-                lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
+                lines.append(f"{phrase(metric)}: " + "; ".join(parts))
             if metric == "wait_mean":
                 lines += [f"{topic}: {first}' mean wait{_joined(describe(rows.loc[(one, metric)]))}; "
                           f"{second}{_joined(describe(rows.loc[(other, metric)]))}"
@@ -327,5 +323,5 @@ def rail_verdicts(rows: pd.DataFrame) -> list[str]:
                  f"{_joined(describe_change(metric, *rows.loc[(g, metric), ['difference', 'ci_low', 'ci_high']]))}"
                  for g in groups]
         if parts:
-            lines.append(f"{metric_phrase(metric)}: " + "; ".join(parts))
+            lines.append(f"{phrase(metric)}: " + "; ".join(parts))
     return lines

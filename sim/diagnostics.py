@@ -43,7 +43,7 @@ def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
             wide.append((width / row.mean, replications_needed(replications, width / 2, row.mean / 2), row))
     if not wide:
         return []
-    _, needed, worst = max(wide, key=lambda item: item[0])
+    worst = max(wide, key=lambda item: item[0])[2]
     needed = max(item[1] for item in wide)
     others = f" and {len(wide) - 1} more headline figure{'s' if len(wide) > 2 else ''}" if len(wide) > 1 else ""
     return [f"the 95 % CI of the {phrase(worst.metric)} of {worst.group} ({format_value(worst.metric, worst.ci_low)} "

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
-from .catalogue import estimate, format_estimate
+from .catalogue import format_estimate
 from .fitting import (SENSITIVITY_HEADER, CalibrationResult, describe_run, format_value, parameter_lines,
                       sensitivity_lines, target_lines, uninformative_note)
 from .scenario.calibration import unit_of
-from .comparison import VERDICT_KINDS, Comparison, format_change, metric_phrase, scenario_differences
+from .comparison import VERDICT_KINDS, Comparison, format_change, scenario_differences
 from .console import leaving_sentence, shown
 from .diagnostics import unfinished_warnings
 from .groups import KINDS, Group, of_kinds
@@ -376,14 +376,12 @@ def _summary_index(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop_duplicates(["group", "metric"]).set_index(["group", "metric"])
 
 
-def estimate_cell(index: pd.DataFrame, group: str, metric: str, digits: int | None = None) -> str:
+def estimate_cell(index: pd.DataFrame, group: str, metric: str) -> str:
     """One (group, metric) of a summary indexed by group and metric, as an escaped table cell
-    (digits and percent from the catalogue unless ``digits`` is given)."""
+    (digits and percent from the catalogue)."""
     if (group, metric) not in index.index:
         return "–"
     row = index.loc[(group, metric)]
-    if digits is not None:
-        return esc(estimate(row["mean"], row["ci_low"], row["ci_high"], digits, catalogue.unit(metric) == "fraction"))
     return esc(format_estimate(metric, row["mean"], row["ci_low"], row["ci_high"]))
 
 
@@ -539,7 +537,7 @@ def comparison_report(comparison: Comparison, images: dict[str, tuple[bytes, str
     for variant in variants:
         rows: list[list[str] | str] = []
         for metric, part in shown[shown["scenario"] == variant.name].groupby("metric", sort=False):
-            rows.append(esc(metric_phrase(metric)))
+            rows.append(esc(catalogue.phrase(metric)))
             rows += [[esc(group_label(r.group)),
                       _significant(format_change(metric, r.difference, "+", r.ci_low, r.ci_high), r.ci_low, r.ci_high),
                       esc(format_change(metric, r.base_mean, "")), esc(format_change(metric, r.variant_mean, ""))]

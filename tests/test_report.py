@@ -14,7 +14,8 @@ import yaml
 import sim
 from sim.cli import main
 import sim.catalogue
-from sim.report import estimate, run_report, sweep_report
+from sim.catalogue import estimate
+from sim.report import run_report, sweep_report
 from conftest import small_scenario
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
