@@ -35,6 +35,7 @@ import json
 import math
 import os
 import sys
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,12 @@ from .demand import hourly_rates
 from .errors import Problem, ScenarioError
 from .experiment import Replications
 from .fitting import extending_yaml
-from .metrics import waited_until
+from .metrics import WAIT_MEASURES, waited_until
 from .plan import build_layout
 from .replication import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.base import day_matches
-from .scenario.schema import BoothSchedule, Deterministic, Empirical
+from .scenario.schema import BoothSchedule, Deterministic, Empirical, mean_group_size
 from .scenario.staffing_targets import ServiceTarget, StaffingTargets, staffing_problems
 from .staffing import booth_minutes, booth_schedule
 from .stats import mean_ci
@@ -296,9 +297,7 @@ def pool_hourly_load(plan: StaffingPlan, info: PoolInfo) -> tuple[np.ndarray, fl
         sharing = sum(1 for p in stage.pools.values() if class_name in p.serves)
         directions = sum(share for direction, share in traveler.directions.items()
                          if info.stage in scenario.routes.get(direction, []))
-        size = traveler.group_size if isinstance(traveler.group_size, int) else \
-            (traveler.group_size.min + traveler.group_size.max) / 2
-        tokens = size if class_name in stage.per_person else 1
+        tokens = mean_group_size(traveler.group_size) if class_name in stage.per_person else 1
         share = traveler.share * directions * stage.visit_probability.get(class_name, 1.0) * tokens / sharing
         service = _mean(stage.service_time[class_name]) + sum(
             check.probability.get(class_name, 0.0) * _mean(check.service_time) for check in stage.extra_checks.values())
@@ -424,12 +423,8 @@ def measure_replication(scenario: Scenario, seed: int, replication: int, request
 
 
 def _value(target: ServiceTarget, waits: np.ndarray, lost: np.ndarray) -> float:
-    if target.measure == "wait_mean":
-        return float(np.mean(waits))
-    if target.measure in ("wait_p50", "wait_p90", "wait_p95"):
-        return float(np.percentile(waits, {"wait_p50": 50, "wait_p90": 90, "wait_p95": 95}[target.measure]))
-    if target.measure == "share_waiting":
-        return float(np.mean(waits > 0))
+    if target.measure in WAIT_MEASURES:
+        return float(WAIT_MEASURES[target.measure](waits))
     if target.measure == "share_within":
         return float(np.mean(waits <= target.within))
     return float(np.mean(lost))
@@ -904,7 +899,7 @@ def theory_frontier(plan: StaffingPlan, limits: list[float]) -> pd.DataFrame:
         else:
             changed = target.model_copy(update={"at_most": limit})
         spec = plan.spec.model_copy(update={"targets": {**plan.spec.targets, name: changed}})
-        variant = StaffingPlan(**{**plan.__dict__, "spec": spec})
+        variant = dataclasses.replace(plan, spec=spec)
         roster = theory_roster(variant)
         hours = booth_hours_per_day(plan, plan.with_roster(roster, plan.scenario))
         rows.append({"limit": limit, "booth_hours": weighted_cost(plan, hours)})
