@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MINUTES_PER_DAY = 1440.0
+from .calendar import MINUTES_PER_DAY
+
 
 
 def daily_balance(in_times, in_counts, out_times, out_counts, days: int, stock_at_day_end=None,

@@ -16,7 +16,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .conservation import MINUTES_PER_DAY, daily_balance
+from .calendar import MINUTES_PER_DAY
+from .conservation import daily_balance
 from .groups import EVERYONE, Group
 from .plan import Layout
 from .records import Records

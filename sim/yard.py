@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MINUTES_PER_DAY = 1440.0
+from .calendar import MINUTES_PER_DAY
+
 OUTSIDE, INTERCHANGE = 0, 1        # kinds of rail waits in the yard log
 
 

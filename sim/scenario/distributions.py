@@ -19,6 +19,15 @@ DIRECTIONS = ("KZ_to_CN", "CN_to_KZ")
 Direction = Literal["KZ_to_CN", "CN_to_KZ"]
 Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)]
 
+
+def _probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"expected a probability between 0 and 1, got {value}")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_probability)]
+
 WEIGHT_MAX = 1e6                 # relative weights (hours of the day, empirical values)
 CV_MAX = 20.0                    # coefficient of variation of a service time
 VALUES_MAX = 10_000              # values of an empirical distribution

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator
+from pydantic import Field, field_validator
 
 from .base import Strict
-from .units import format_minutes, parse_duration
+from .distributions import Duration, Probability
 
 BOARD_TOKENS_MAX = 10_000       # tokens averaged by a wait-time board
 QUEUE_POINTS_MAX = 100          # points of a by_queue balking curve
-
-
-def _probability(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected a probability between 0 and 1, got {value}")
-    return value
-
 
 class AnnouncedWait(Strict):
     """A wait-time board: the mean wait (minutes, from joining the stage's queue to service start)
@@ -32,13 +25,13 @@ class AnnouncedWait(Strict):
     exceeds ``threshold``, or, without a threshold, the arrival's own (remaining) patience."""
 
     last: int = Field(ge=1, le=BOARD_TOKENS_MAX)
-    threshold: Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_minutes)] | None = None
+    threshold: Duration | None = None
 
 
 class Balking(Strict):
     """When an arrival at a stage turns away (where it may leave), besides a full queue."""
 
-    by_queue: list[tuple[Annotated[int, Field(ge=0)], Annotated[float, AfterValidator(_probability)]]] = Field(
+    by_queue: list[tuple[Annotated[int, Field(ge=0)], Probability]] = Field(
         default=[], max_length=QUEUE_POINTS_MAX)
     by_announced_wait: AnnouncedWait | None = None
 

@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSe
 from .base import WEEKDAYS, Strict  # noqa: F401  (WEEKDAYS belongs to the schema: re-exported)
 from .calibration import Calibration
 from .distributions import (CV, CV_MAX, DIRECTIONS, VALUES_MAX, WEIGHT_MAX, Deterministic,  # noqa: F401  (re-exported)
-                            Direction, Distribution, Duration, Empirical, Exponential, Gamma, LogNormal, Weight,
+                            Direction, Distribution, Duration, Empirical, Exponential, Gamma, LogNormal, Probability,
+                            Weight,
                             _at_most, _non_negative, _number)
 from .impatience import Balking
 from .rail import Rail
@@ -41,19 +42,12 @@ CLASSES_MAX, STAGES_MAX, POOLS_MAX, RULES_MAX, SEASONS_MAX = 50, 50, 20, 100, 10
 CLOSED_DATES_MAX, CHECKS_MAX, HOLIDAYS_MAX = 1000, 20, 100
 
 
-def _probability(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected a probability between 0 and 1, got {value}")
-    return value
-
-
 def _booths(value: int) -> int:
     if value < 0:
         raise ValueError(f"expected a number of booths >= 0, got {value}")
     return value
 
 
-Probability = Annotated[float, AfterValidator(_probability)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Factor = Annotated[float, AfterValidator(_non_negative), _at_most(FACTOR_MAX, "a demand factor")]
 Booths = Annotated[int, AfterValidator(_booths), _at_most(BOOTHS_MAX, "a number of booths")]
