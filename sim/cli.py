@@ -49,6 +49,11 @@ _positive_int = _whole_number(1)
 _seed = _whole_number(0)
 
 
+def _workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                        help="worker processes (default: the number of CPUs; results do not depend on it)")
+
+
 def _experiment_options(parser: argparse.ArgumentParser, out_default: str, defaults_from: str, days_help: str,
                         replications: str = "replications", seed: str = "random seed") -> None:
     """--out, --replications, --seed, --days and --workers, as every experiment command has them."""
@@ -56,8 +61,7 @@ def _experiment_options(parser: argparse.ArgumentParser, out_default: str, defau
     parser.add_argument("--replications", type=_positive_int, help=f"{replications} (default: {defaults_from})")
     parser.add_argument("--seed", type=_seed, help=f"{seed} (default: {defaults_from})")
     parser.add_argument("--days", type=_positive_int, help=days_help)
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                        help="worker processes (default: the number of CPUs; results do not depend on it)")
+    _workers_option(parser)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,8 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--scenario-out", type=Path,
                            help="calibrated scenario file (default: <scenario>_calibrated.yaml next to the original)")
     calibrate.add_argument("--force", action="store_true", help="replace an existing calibrated scenario file")
-    calibrate.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                           help="worker processes (default: the number of CPUs; results do not depend on it)")
+    _workers_option(calibrate)
     calibrate.add_argument("--max-evaluations", type=_positive_int, help="evaluation budget (default: the block's)")
 
     forecast = commands.add_parser("forecast", help="fit a history of daily counts and write P50/P90 demand files "
@@ -159,8 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-staffing/<UTC time>/)")
     staff.add_argument("--replications", type=_positive_int,
                        help="first replications of every roster (default: the block's search.replications)")
-    staff.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                       help="worker processes (default: the number of CPUs; results do not depend on it)")
+    _workers_option(staff)
     staff.add_argument("--max-evaluations", type=_positive_int,
                        help="rosters to simulate at most (default: the block's search.max_evaluations); with "
                             "--resume, a larger budget continues a search that stopped at its budget")

@@ -181,7 +181,8 @@ def _write_run(results: Results, staging: Path, figures: bool, progress: bool | 
             drawn = _save_run_figures(drawable, names, staging, bar, executor)
         with clock.phase("report"):
             bar.set_postfix_str("report", refresh=True)
-            write_text_atomic(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)), staging / REPORT_FILE)
+            (staging / REPORT_FILE).write_text(run_report(results, _images(staging, plots.RUN_FIGURES, drawn)),
+                                               encoding="utf-8")
             bar.update(1)
         (staging / "run.json").write_text(json_text({**results.info, **clock.record()}), encoding="utf-8")
 
