@@ -195,6 +195,39 @@ def _output_folder(out: Path | None, *default: str, if_exists: str | None = None
     return check_destination(out or Path("results", *default, stamp), if_exists=if_exists or NEVER_OVERWRITTEN)
 
 
+def _check_resumable_options(args: argparse.Namespace, what: str) -> None:
+    """``--executor dask`` needs ``--scheduler``, ``--resume`` needs ``--out`` (the folder of the
+    interrupted ``what``): the options a resumable command (sweep, staff) checks before loading."""
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
+    if args.resume and not args.out:
+        raise ScenarioError(Problem("--out", "", f"--resume needs --out: the folder of the interrupted {what}"))
+
+
+def _resumable_folder(args: argparse.Namespace, manifest: str, what: str, *default: str) -> Path:
+    """The folder of a resumable command: with ``--resume``, ``--out`` (its ``manifest`` file still
+    writable); otherwise a new folder as :func:`_output_folder` makes it, an existing one refused
+    with a hint to ``--resume`` the interrupted ``what``."""
+    from .storage import check_destination
+
+    if args.resume:
+        check_destination(args.out / manifest, kind="file")
+        return args.out
+    return _output_folder(args.out, *default, if_exists=f"use --resume to finish an interrupted {what}, "
+                          "or choose another --out")
+
+
+def _check_replaceable(path: Path, force: bool) -> None:
+    """A file a command will write beside the results folder (a calibrated scenario, demand files):
+    an existing one is replaced only with ``--force``, and its folder must be writable."""
+    from .storage import check_destination
+
+    if path.exists() and not force:
+        raise ScenarioError(Problem("--scenario-out", "", f"{path} already exists: pass --force to replace it, "
+                                    "or choose another --scenario-out"))
+    check_destination(path, kind="file")
+
+
 def _command_line() -> str:
     """The command as typed, for ``run.json`` and ``compare.json``."""
     return " ".join(["checkpoint-sim", *sys.argv[1:]]) if sys.argv else ""
@@ -348,20 +381,12 @@ def _load_sweep(args: argparse.Namespace):
 
 def command_sweep(args: argparse.Namespace) -> int:
     from .publish import publish_sweep
-    from .storage import check_destination, writing
+    from .storage import writing
     from .sweeps import MANIFEST, run_sweep
 
-    if args.executor == "dask" and not args.scheduler:
-        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
-    if args.resume and not args.out:
-        raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted sweep"))
+    _check_resumable_options(args, "sweep")
     sweep = _load_sweep(args)
-    if args.resume:
-        out = args.out
-        check_destination(out / MANIFEST, kind="file")         # the folder is still writable
-    else:
-        out = _output_folder(args.out, args.sweep_file.stem, if_exists="use --resume to finish an interrupted "
-                             "sweep, or choose another --out")
+    out = _resumable_folder(args, MANIFEST, "sweep", args.sweep_file.stem)
     args.sweep_folder = out
     with writing(out, hint=lambda: f"; after fixing it, resume with: {resume_command(args, out)}"
                  if (out / MANIFEST).is_file() else ""):
@@ -494,15 +519,12 @@ def command_validate_model(args: argparse.Namespace) -> int:
 def command_calibrate(args: argparse.Namespace) -> int:
     from .fitting import calibrate, default_scenario_out, format_summary, load_for_calibration
     from .publish import publish_calibration
-    from .storage import check_destination, writing
+    from .storage import writing
 
     scenario = load_for_calibration(args.scenario)
     out = _output_folder(args.out, f"{scenario.name}-calibration")
     scenario_out = args.scenario_out or default_scenario_out(args.scenario)
-    if scenario_out.exists() and not args.force:
-        raise ScenarioError(Problem("--scenario-out", "", f"{scenario_out} already exists: pass --force to replace "
-                                    "it, or choose another --scenario-out"))
-    check_destination(scenario_out, kind="file")
+    _check_replaceable(scenario_out, args.force)
     result = calibrate(args.scenario, workers=args.workers, max_evaluations=args.max_evaluations)
     command = f"checkpoint-sim calibrate {args.scenario}" + (
         f" --max-evaluations {args.max_evaluations}" if args.max_evaluations else "")
@@ -517,7 +539,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     from .forecast import (default_stem, demand_overlay, forecast_history, forecast_yaml, read_history,
                            scenario_files, window)
     from .publish import publish_forecast
-    from .storage import check_destination, writing
+    from .storage import writing
 
     scenario = load_scenario(args.scenario) if args.scenario else None
     history, shares = read_history(args.history)
@@ -526,10 +548,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     if scenario is not None:
         files = scenario_files(args.scenario_out or default_stem(args.scenario))
         for path in files.values():
-            if path.exists() and not args.force:
-                raise ScenarioError(Problem("--scenario-out", "", f"{path} already exists: pass --force to replace "
-                                            "it, or choose another --scenario-out"))
-            check_destination(path, kind="file")
+            _check_replaceable(path, args.force)
     start = args.start or (history.index[-1] + dt.timedelta(days=1)).date()
     end = args.end or start + dt.timedelta(days=args.horizon - 1)
     if end < start:
@@ -558,19 +577,11 @@ def command_forecast(args: argparse.Namespace) -> int:
 def command_staff(args: argparse.Namespace) -> int:
     from .publish import publish_staffing
     from .staffing_planner import MANIFEST, booth_hours_table, load_plan, plan_staffing
-    from .storage import check_destination, writing
+    from .storage import writing
 
-    if args.executor == "dask" and not args.scheduler:
-        raise ScenarioError(Problem("--scheduler", "", "--executor dask needs --scheduler tcp://HOST:PORT"))
-    if args.resume and not args.out:
-        raise ScenarioError(Problem("--out", "", "--resume needs --out: the folder of the interrupted search"))
+    _check_resumable_options(args, "search")
     plan = load_plan(args.scenario, args.replications, args.max_evaluations)
-    if args.resume:
-        out = args.out
-        check_destination(out / MANIFEST, kind="file")
-    else:
-        out = _output_folder(args.out, f"{plan.scenario.name}-staffing", if_exists="use --resume to finish an "
-                             "interrupted search, or choose another --out")
+    out = _resumable_folder(args, MANIFEST, "search", f"{plan.scenario.name}-staffing")
     command = _command_line()
     args.staff_folder = out
     with writing(out):
