@@ -54,8 +54,8 @@ from .scenario.calibration import (SHARE_MEASURES, Calibration, Parameter, Targe
 from .scenario.schema import DIRECTIONS
 from .scenario.loader import resolve_extends
 from .scenario.units import MINUTES_PER_UNIT
+from .scenario.writer import write_scenario
 from .stats import mean_ci
-from .storage import atomic_file
 from .version import __version__
 
 UNMEASURABLE = 10.0          # distance of a target that could not be measured (no entity selected)
@@ -820,15 +820,15 @@ def check_scenario_out(result: CalibrationResult, scenario_out: Path | None, for
 def write_calibrated_scenario(text: str, path: Path, result: CalibrationResult) -> None:
     """Write the calibrated scenario ``text`` (:func:`calibrated_yaml`) under a hidden name beside
     ``path``, check it loads to the fitted values, and rename it into place."""
-    with atomic_file(path) as staging:
-        staging.write_text(text, encoding="utf-8")
-        loaded = load_scenario(staging)
+    def mismatch(loaded: Scenario) -> str | None:
         data = loaded.model_dump(mode="json", by_alias=True)
         for parameter, value in zip(result.parameters, result.fit.point):
             for dotted in parameter.spec.paths:
                 written, _ = resolve_path(data, dotted)
                 if not math.isclose(float(to_number(written)), value, rel_tol=1e-12, abs_tol=1e-12):
-                    raise RuntimeError(f"the calibrated file sets {dotted} to {written!r}, not the fitted {value!r}")
+                    return f"the calibrated file sets {dotted} to {written!r}, not the fitted {value!r}"
+        return None
+    write_scenario(text, path, mismatch)
 
 
 __all__ = ["CalibrationResult", "Evaluation", "Sensitivity", "calibration_markdown", "sensitivities",

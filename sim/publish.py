@@ -34,9 +34,10 @@ from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, staffing_report, sweep_caption,
                      sweep_report, validation_report)
 from .runner import Results, run
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario
+from .scenario.writer import write_scenario
 from .executors import Executor, progress_bar
-from .storage import (EntityTableWriter, atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic,
+from .storage import (EntityTableWriter, atomic_folder, entities_file, json_text, write_bytes_atomic,
                       write_csv_atomic, write_entities, write_text_atomic)
 from .sweeps import MANIFEST
 from .staffing_planner import (StaffingResult, binding_table, booth_hours_table, frontier_table, open_booths_by_hour,
@@ -375,10 +376,8 @@ def publish_forecast(result: "Forecast", out: str | os.PathLike, scenario_texts:
 def write_scenario_file(text: str, path: Path, volumes: dict[dt.date, float]) -> None:
     """Write a forecast scenario file under a hidden name beside ``path``, check that it loads
     with the forecast's daily volumes, and rename it into place."""
-    with atomic_file(path) as staging:
-        staging.write_text(text, encoding="utf-8")
-        if load_scenario(staging).demand.daily_volumes != volumes:
-            raise RuntimeError(f"{path}: the written file does not load to the forecast's daily volumes")
+    write_scenario(text, path, lambda loaded: None if loaded.demand.daily_volumes == volumes
+                   else "the written file does not load to the forecast's daily volumes")
 
 
 # --------------------------------------------------------------------------------------------

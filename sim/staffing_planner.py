@@ -55,10 +55,11 @@ from .replication import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.base import day_matches
 from .scenario.schema import BoothSchedule, Deterministic, Empirical, mean_group_size
+from .scenario.writer import write_scenario
 from .scenario.staffing_targets import ServiceTarget, StaffingTargets, staffing_problems
 from .staffing import booth_minutes, booth_schedule
 from .stats import mean_ci
-from .storage import atomic_file, atomic_folder, remove_stale_partials
+from .storage import atomic_folder, remove_stale_partials
 from .sweeps import POINT_FILE, file_digests, point_problem
 from .version import __version__
 
@@ -943,11 +944,8 @@ def roster_yaml(result: StaffingResult, scenario_out: Path, command: str, when: 
 def write_roster_scenario(text: str, path: Path, result: StaffingResult) -> None:
     """Write the roster file under a hidden name, check that it loads to the planned booths, and
     rename it into place."""
-    with atomic_file(path) as staging:
-        staging.write_text(text, encoding="utf-8")
-        loaded = load_scenario(staging)
-        if roster_key(current_roster(result.plan, loaded)) != roster_key(result.after):
-            raise RuntimeError(f"the roster file {path} does not load to the planned booths")
+    write_scenario(text, path, lambda loaded: None if roster_key(current_roster(result.plan, loaded))
+                   == roster_key(result.after) else "the roster file does not load to the planned booths")
 
 
 def default_scenario_out(source: Path) -> Path:

@@ -22,7 +22,7 @@ LAYERS = [  # lowest first
     ("scenario", {"sim.scenario", "sim.scenario.base", "sim.scenario.units", "sim.scenario.calibration",
                   "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader", "sim.scenario.impatience",
                   "sim.scenario.rail", "sim.scenario.staffing_targets",
-                  "sim.scenario.distributions", "sim.scenario.rail_stages"}),
+                  "sim.scenario.distributions", "sim.scenario.rail_stages", "sim.scenario.writer"}),
     ("engine", {"sim.calendar", "sim.demand", "sim.staffing", "sim.service", "sim.plan", "sim.records", "sim.model",
                 "sim.timetable", "sim.yard"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication", "sim.conservation", "sim.rail_metrics"}),
