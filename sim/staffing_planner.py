@@ -54,7 +54,7 @@ from .plan import build_layout
 from .replication import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.base import day_matches
-from .scenario.schema import BoothSchedule, Deterministic, Empirical, mean_group_size
+from .scenario.schema import DIRECTIONS, BoothSchedule, Deterministic, Empirical, mean_group_size
 from .scenario.writer import write_scenario
 from .scenario.staffing_targets import ServiceTarget, StaffingTargets, staffing_problems
 from .staffing import booth_minutes, booth_schedule
@@ -379,20 +379,14 @@ def measure_replication(scenario: Scenario, seed: int, replication: int, request
     dates = day_dates(calendar, calendar.days)
     arrivals = records.arrivals
     times = arrivals.time
-    inside = (times >= start) & (times < end)
     day = np.clip((times // MINUTES_PER_DAY).astype(int), 0, calendar.days - 1)
     hour = ((times % MINUTES_PER_DAY) // 60).astype(int)
     flags = {d: np.array([day_matches(d, date) for date in dates]) for d in request.day_types}
     checks: dict[str, float] = {}
     for name, target in request.targets.items():
-        chosen = inside.copy()
-        if target.classes:
-            chosen &= np.isin(arrivals.class_index, [layout.class_names.index(c) for c in target.classes])
+        chosen = metrics.entity_selection(target.classes, target.hours)
         if target.direction:
-            chosen &= arrivals.direction_index == ("KZ_to_CN", "CN_to_KZ").index(target.direction)
-        if target.hours:
-            hours_of_day = (times % MINUTES_PER_DAY) / 60.0
-            chosen &= (hours_of_day >= target.hours[0]) & (hours_of_day < target.hours[1])
+            chosen &= arrivals.direction_index == DIRECTIONS.index(target.direction)
         if target.stage:
             stage = layout.stage_names.index(target.stage)
             waits = view.wait[:, stage]
@@ -437,15 +431,27 @@ def _value(target: ServiceTarget, waits: np.ndarray, lost: np.ndarray) -> float:
 @dataclass
 class Evaluation:
     roster: Roster
-    outputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]       # one per replication; a top-up makes a new Evaluation
     booth_hours: float                  # per measured day, free pools, as simulated
+    _checks: tuple[StaffingPlan, pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @property
     def replications(self) -> int:
         return len(self.outputs)
 
     def checks(self, plan: StaffingPlan) -> pd.DataFrame:
-        """One row per check: target, day type, hour (-1: day), mean, CI, limit, status."""
+        """One row per check: target, day type, hour (-1: day), mean, CI, limit, status (worked
+        out once per plan: the outputs do not change)."""
+        if self._checks is None or self._checks[0] is not plan:
+            self._checks = (plan, self._check_table(plan))
+        return self._checks[1]
+
+    def failed(self, plan: StaffingPlan) -> pd.DataFrame:
+        """The checks that are not met (missed, or close after the most replications)."""
+        checks = self.checks(plan)
+        return checks[checks["status"] != MET]
+
+    def _check_table(self, plan: StaffingPlan) -> pd.DataFrame:
         names = list(plan.spec.targets)
         keys = sorted({key for output in self.outputs for key in output["checks"]},
                       key=lambda key: (names.index(key.split("|")[0]), key.split("|")[1], int(key.split("|")[2])))
@@ -599,8 +605,7 @@ class StaffingResult:
 
     @property
     def all_met(self) -> bool:
-        checks = (self.check or self.final).checks(self.plan)
-        return bool((checks["status"] == MET).all())
+        return (self.check or self.final).failed(self.plan).empty
 
 
 class _Search:
@@ -627,9 +632,13 @@ class _Search:
         the search horizon: the scenario as written, or the full calendar."""
         spec = self.plan.spec.search
         key = label or roster_key(roster)
+        scenario = variant                  # the roster's scenario is built once, when first simulated
         wanted = spec.replications
         while True:
-            evaluation = self._replications(roster, key, wanted, variant)
+            evaluation = self.cache.get(key)
+            if evaluation is None or evaluation.replications < wanted:
+                scenario = scenario or self.plan.with_roster(roster)
+                evaluation = self._replications(roster, key, wanted, scenario)
             checks = evaluation.checks(self.plan)
             if (checks["status"] == MISSED).any() or not (checks["status"] == CLOSE).any():
                 return evaluation
@@ -637,15 +646,13 @@ class _Search:
                 return evaluation
             wanted = min(spec.max_replications, 2 * evaluation.replications)
 
-    def _replications(self, roster: Roster, key: str, count: int, variant: Scenario | None) -> Evaluation:
+    def _replications(self, roster: Roster, key: str, count: int, scenario: Scenario) -> Evaluation:
+        """The roster's evaluation topped up to ``count`` replications (from the store first)."""
         evaluation = self.cache.get(key)
-        if evaluation is not None and evaluation.replications >= count:
-            return evaluation
         outputs = list(evaluation.outputs) if evaluation else []
         stored = self.store.cached.get(key, [])
         if len(stored) > len(outputs):
             outputs = stored[:max(count, len(outputs))]
-        scenario = variant or self.plan.with_roster(roster)
         if len(outputs) < count:
             self.runner.submit(key, scenario, self.plan.seed, range(len(outputs), count), self.request)
             self.simulated += count - len(outputs)
@@ -653,14 +660,10 @@ class _Search:
             self.store.save(key, outputs)
         if evaluation is None and not key.startswith("|"):
             self.order.append(key)
-        evaluation = Evaluation(roster, outputs, weighted_cost(self.plan, booth_hours_per_day(self.plan, scenario)))
+        cost = evaluation.booth_hours if evaluation else weighted_cost(self.plan, booth_hours_per_day(self.plan, scenario))
+        evaluation = Evaluation(roster, outputs, cost)
         self.cache[key] = evaluation
         return evaluation
-
-
-def _failed(evaluation: Evaluation, plan: StaffingPlan) -> pd.DataFrame:
-    checks = evaluation.checks(plan)
-    return checks[checks["status"] != MET]
 
 
 def _worst(failed: pd.DataFrame, plan: StaffingPlan) -> Any:
@@ -670,14 +673,16 @@ def _worst(failed: pd.DataFrame, plan: StaffingPlan) -> Any:
     return failed.iloc[int(np.argmax(excess))]
 
 
-def _additions(plan: StaffingPlan, roster: Roster, evaluation: Evaluation) -> tuple[Roster, list[str]]:
-    """One booth more, for each failed check, where its travellers wait longest per unit cost;
-    the failed checks no booth can help (every pool of theirs at its lanes) are returned."""
+def _additions(plan: StaffingPlan, roster: Roster, evaluation: Evaluation,
+               failed: pd.DataFrame) -> tuple[Roster, list[str]]:
+    """One booth more, for each ``failed`` check of the evaluation, where its travellers wait
+    longest per unit cost; the failed checks no booth can help (every pool of theirs at its lanes)
+    are returned."""
     waiting = evaluation.pool_waiting()
     new = {name: levels.copy() for name, levels in roster.items()}
     chosen: set[tuple[int, int, int]] = set()
     hopeless = []
-    for check in _failed(evaluation, plan).itertuples():
+    for check in failed.itertuples():
         row = plan.day_types.index(check.day_type)
         hours = range(24) if check.hour < 0 else [(check.hour + k) % 24 for k in range(3)]
         best, best_score = None, 0.0
@@ -755,8 +760,9 @@ def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike |
         feasible: tuple[Roster, Evaluation] | None = None
         while search.spent < spec.max_evaluations:
             runner.bar.set_postfix_str(f"rosters {search.spent}, booth-hours/day {evaluation.booth_hours:.0f}")
-            if len(_failed(evaluation, plan)):
-                roster_added, hopeless = _additions(plan, roster, evaluation)
+            failed = evaluation.failed(plan)
+            if len(failed):
+                roster_added, hopeless = _additions(plan, roster, evaluation, failed)
                 if roster_added is roster:
                     outcome = "infeasible"
                     binding.update({(p.name, r, c): "lanes (max): " + "; ".join(hopeless)
@@ -774,7 +780,7 @@ def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike |
             while group and search.spent < spec.max_evaluations:
                 trial = _without(roster, group)
                 trial_evaluation = search.evaluate(trial)
-                failed = _failed(trial_evaluation, plan)
+                failed = trial_evaluation.failed(plan)
                 if failed.empty:
                     roster, evaluation = trial, trial_evaluation
                     break
@@ -785,11 +791,8 @@ def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike |
                                          f"{'day' if worst.hour < 0 else f'{int(worst.hour):02d} h'})")
                     break
                 group = group[:len(group) // 2]
-        if feasible is None or len(_failed(evaluation, plan)):
-            feasible = feasible or (roster, evaluation)
-            if len(_failed(feasible[1], plan)) and outcome != "infeasible":
-                outcome = "budget"
-        after, final = feasible
+        # the last roster that met every check; without one the last tried (outcome budget or infeasible)
+        after, final = feasible or (roster, evaluation)
         for info in plan.pools:
             for row in range(len(plan.day_types)):
                 for column in range(len(plan.blocks)):
