@@ -576,7 +576,8 @@ def command_forecast(args: argparse.Namespace) -> int:
 
 def command_staff(args: argparse.Namespace) -> int:
     from .publish import publish_staffing
-    from .staffing_planner import MANIFEST, booth_hours_table, load_plan, plan_staffing
+    from .staffing_plan import load_plan
+    from .staffing_planner import MANIFEST, booth_hours_table, plan_staffing
     from .storage import writing
 
     _check_resumable_options(args, "search")

@@ -27,7 +27,7 @@ LAYERS = [  # lowest first
                 "sim.timetable", "sim.yard"}),
     ("metrics", {"sim.metrics", "sim.diagnostics", "sim.replication", "sim.conservation", "sim.rail_metrics"}),
     ("experiments", {"sim.executors", "sim.experiment", "sim.runner", "sim.comparison", "sim.sweeps", "sim.fitting",
-                     "sim.forecast", "sim.validation", "sim.staffing_planner"}),
+                     "sim.forecast", "sim.validation", "sim.staffing_plan", "sim.staffing_planner"}),
     ("publishing", {"sim.plots", "sim.report", "sim.console", "sim.outputs", "sim.publish"}),
     ("interface", {"sim", "sim.cli"}),
 ]

@@ -1,4 +1,4 @@
-"""The staffing planner (sim.staffing_planner) and its staffing_targets block.
+"""The staffing planner (sim.staffing_plan, sim.staffing_planner) and its staffing_targets block.
 
 The acceptance test builds a single-stage M/M/c crossing whose demand is constant for six hours
 at a time; each block's target ("P(wait > 0) <= 15 %", arrivals of the block's last four hours,
@@ -14,8 +14,8 @@ import pytest
 from sim.analytic import erlang_c
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario
-from sim.staffing_planner import (booth_rules, current_roster, load_plan, plan_staffing, repair_shifts, shift_ok,
-                                  theory_roster)
+from sim.staffing_plan import booth_rules, current_roster, load_plan, repair_shifts, shift_ok, theory_roster
+from sim.staffing_planner import plan_staffing
 
 SERVICE_MINUTES = 6.0
 LOADS = (3.0, 6.0, 4.5, 1.5)          # offered load a = lambda / mu of the blocks 0-6, 6-12, 12-18, 18-24 h
