@@ -12,6 +12,7 @@ an entry.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,13 @@ class Metric:
     def percent(self) -> bool:
         """Shares are stored as fractions and written as percentages."""
         return self.unit == "fraction"
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The values the metric can take: every metric of the catalogue is a count, a rate, a
+        duration, a length or a share, so none is negative, and a share (``fraction``) is at most 1.
+        Confidence intervals are bounded to this range (:func:`sim.stats.summarize`)."""
+        return (0.0, 1.0) if self.percent else (0.0, math.inf)
 
     def meets(self, value: float, target: float) -> bool:
         """Whether ``value`` meets a target of ``target`` for this metric (``neutral``: never)."""
@@ -99,6 +107,12 @@ def label(name: str) -> str:
     return entry.label if entry else name
 
 
+def value_range(name: str) -> tuple[float, float]:
+    """:attr:`Metric.value_range` of ``name`` (no bound for a name outside the catalogue)."""
+    entry = METRICS.get(name)
+    return entry.value_range if entry else (-math.inf, math.inf)
+
+
 def phrase(name: str) -> str:
     """``name`` in words for a sentence (the name itself outside the catalogue)."""
     entry = METRICS.get(name)
@@ -116,15 +130,18 @@ def format_value(name: str, value: float, digits: int | None = None) -> str:
     return f"{value:,.{digits}f} {entry.unit}"
 
 
-def estimate(mean: float, low: float, high: float, digits: int = 1, percent: bool = False) -> str:
+def estimate(mean: float, low: float, high: float, digits: int = 1, percent: bool = False,
+             bounds: tuple[float, float] = (-math.inf, math.inf)) -> str:
     """``12.3 ±1.1`` (mean and 95 % CI half-width); fractions as percentages when ``percent``;
-    ``–`` for a missing mean, the mean alone without an interval."""
+    ``–`` for a missing mean, the mean alone without an interval. An interval cut at one of its
+    metric's ``bounds`` (a wait of 2 ± 5 min: 0 to 7) is written with its other side (``2.0 ±5.0``)."""
     scale, suffix = (100.0, " %") if percent else (1.0, "")
     if mean is None or mean != mean:
         return "–"
     text = f"{scale * mean:,.{digits}f}"
     if not (low != low or high != high):
-        text += f" ±{scale * (high - low) / 2:,.{digits}f}"
+        half = high - mean if low == bounds[0] else mean - low if high == bounds[1] else (high - low) / 2
+        text += f" ±{scale * half:,.{digits}f}"
     return text + suffix
 
 
@@ -132,4 +149,4 @@ def format_estimate(name: str, mean: float, low: float, high: float) -> str:
     """:func:`estimate` in the catalogue's digits of ``name``, fractions as percentages (one
     decimal, as written, for a name outside the catalogue)."""
     entry = METRICS.get(name)
-    return estimate(mean, low, high, entry.digits if entry else 1, bool(entry and entry.percent))
+    return estimate(mean, low, high, entry.digits if entry else 1, bool(entry and entry.percent), value_range(name))

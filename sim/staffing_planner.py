@@ -170,7 +170,8 @@ class Evaluation:
             target = plan.spec.targets[name]
             values = [output["checks"].get(key, np.nan) for output in self.outputs]
             values = [v for v in values if not math.isnan(v)]
-            mean, low, high = mean_ci(values) if len(values) > 1 else (values[0], -math.inf, math.inf)
+            mean, low, high = (mean_ci(values, bounds=target.value_range) if len(values) > 1
+                               else (values[0], -math.inf, math.inf))
             if math.isnan(low):          # every replication alike: the CI is the value itself
                 low = high = mean
             limit = target.limit

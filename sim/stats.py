@@ -1,6 +1,9 @@
 """Statistics across replications: means with t-distribution confidence intervals.
 
-Pure functions on numbers and DataFrames; nothing here knows of SimPy or scenarios.
+Pure functions on numbers and DataFrames; nothing here knows of SimPy or scenarios. The tables of
+metrics (:func:`summarize`, :func:`summarize_replications`) bound each interval to the values its
+metric can take (:func:`sim.catalogue.value_range`): a t interval of a wait of 2 ± 5 min is
+reported as 0 to 7 min, not -3 to 7.
 """
 from __future__ import annotations
 
@@ -8,11 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from .catalogue import value_range
+
 CONFIDENCE = 0.95
+UNBOUNDED = (-np.inf, np.inf)
 
 
-def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """Mean and two-sided t confidence interval of independent replication values.
+def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE,
+            bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float]:
+    """Mean and two-sided t confidence interval of independent replication values, the interval
+    cut to ``bounds`` (the values can take no other: e.g. ``(0, inf)`` for a wait).
 
     NaN values are ignored; with fewer than two values the interval is NaN.
     """
@@ -24,15 +32,24 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, 
     if len(values) < 2:
         return mean, np.nan, np.nan
     half = float(stdtrit(len(values) - 1, (1 + confidence) / 2) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
+
+
+def metric_bounds(metrics: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) value of each row's metric (:func:`sim.catalogue.value_range`)."""
+    ranges = {name: value_range(name) for name in metrics.unique()}
+    return (metrics.map(lambda name: ranges[name][0]).to_numpy(dtype=float),
+            metrics.map(lambda name: ranges[name][1]).to_numpy(dtype=float))
 
 
 def summarize(per_replication: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
-    """Collapse one row per replication into mean, ci_low, ci_high per ``keys``."""
+    """Collapse one row per replication into mean, ci_low, ci_high per ``keys``; with ``metric``
+    among the keys, each interval is bounded to its metric's range."""
     rows = []
     for key, group in per_replication.groupby(keys, sort=False):
-        mean, low, high = mean_ci(group[value].to_numpy())
-        rows.append((*(key if isinstance(key, tuple) else (key,)), mean, low, high))
+        key = key if isinstance(key, tuple) else (key,)
+        bounds = value_range(key[keys.index("metric")]) if "metric" in keys else UNBOUNDED
+        rows.append((*key, *mean_ci(group[value].to_numpy(), bounds=bounds)))
     return pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high"])
 
 
@@ -85,20 +102,24 @@ def summarize_replications(per_replication: pd.DataFrame, keys: list[str]) -> pd
     order = np.argsort(codes, kind="stable")             # each key's rows in their original order
     values = per_replication["value"].to_numpy(dtype=float)[order].reshape(len(sizes), sizes[0])
     table = per_replication[keys].iloc[order[::sizes[0]]].reset_index(drop=True)
-    mean, low, high = _mean_ci_rows(values)
+    lowest, highest = (metric_bounds(table["metric"]) if "metric" in keys
+                       else (np.full(len(table), -np.inf), np.full(len(table), np.inf)))
+    mean, low, high = _mean_ci_rows(values, lowest, highest)
     table["mean"], table["ci_low"], table["ci_high"] = mean, low, high
     return table
 
 
-def _mean_ci_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`mean_ci` of each row of ``values`` (replications in columns)."""
+def _mean_ci_rows(values: np.ndarray, lowest: np.ndarray,
+                  highest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mean_ci` of each row of ``values`` (replications in columns), bounded to
+    ``[lowest, highest]`` of its row."""
     count = values.shape[1]
     mean = values.mean(axis=1)
     if count >= 2:
         half = stdtrit(count - 1, (1 + CONFIDENCE) / 2) * values.std(axis=1, ddof=1) / np.sqrt(count)
-        low, high = mean - half, mean + half
+        low, high = np.maximum(mean - half, lowest), np.minimum(mean + half, highest)
     else:
         low = high = np.full(len(values), np.nan)
     for row in np.flatnonzero(np.isnan(values).any(axis=1)):
-        mean[row], low[row], high[row] = mean_ci(values[row])
+        mean[row], low[row], high[row] = mean_ci(values[row], bounds=(lowest[row], highest[row]))
     return mean, low, high

@@ -20,6 +20,7 @@ pools, classes that exist) when a staffing search starts, each problem with its 
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Iterator, Literal, Union
 
@@ -108,6 +109,11 @@ class ServiceTarget(Strict):
     @property
     def higher_is_better(self) -> bool:
         return self.measure == "share_within"
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The values the measure can take (its CIs are bounded to them): a share 0 to 1, a wait >= 0."""
+        return (0.0, 1.0) if self.measure in SHARE_MEASURES else (0.0, math.inf)
 
     def describe(self) -> str:
         """e.g. 'wait_p90 <= 60 min (car; KZ_to_CN; per hour 07-22 h)'."""
