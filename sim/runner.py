@@ -73,10 +73,12 @@ class Results:
 def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
         workers: int = 1, keep_entities: bool = True, progress: bool | None = None,
         executor: str | Executor = "local", scheduler: str | None = None,
-        entity_sink: EntitySink | None = None) -> Results:
+        entity_sink: EntitySink | None = None, days: int | None = None) -> Results:
     """Run ``scenario`` and return its results (tables as pandas DataFrames).
 
-    ``replications`` and ``seed`` default to the scenario's ``run`` block. ``workers`` > 1 runs
+    ``replications`` and ``seed`` default to the scenario's ``run`` block; ``days`` (like the
+    command line's ``--days``) sets the total simulated days, the warm-up days included, so it
+    must be more than ``calendar.warmup_days`` (default: the scenario's ``calendar.days``). ``workers`` > 1 runs
     replications on a local process pool (``executor="dask"``: on the Dask cluster at
     ``scheduler``; or an :class:`~sim.executors.Executor` already made); the numbers do not
     depend on it. ``progress`` shows a progress bar (default: only when stderr is a terminal).
@@ -86,7 +88,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     at most the rows of replications that finished before an earlier one.
     """
     clock = PhaseClock()
-    scenario = load_scenario(scenario)
+    scenario = load_scenario(scenario, {"calendar.days": days} if days is not None else None)
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
     streamed = InOrder(entity_sink) if keep_entities and entity_sink is not None else None
