@@ -38,7 +38,9 @@ def precision_warnings(summary: pd.DataFrame, replications: int) -> list[str]:
                 "before reading differences"]
     wide = []
     for row in _headline_rows(summary).itertuples():
-        width = row.ci_high - row.ci_low
+        # the t half-width is the interval's longer side: an interval cut to its metric's range
+        # (a wait at 0, a share at 1) is shorter on the cut side
+        width = 2 * max(row.ci_high - row.mean, row.mean - row.ci_low)
         if row.mean > 0 and width > row.mean:
             wide.append((width / row.mean, replications_needed(replications, width / 2, row.mean / 2), row))
     if not wide:

@@ -222,11 +222,13 @@ def test_a_ci_wider_than_its_estimate_is_warned_with_the_replications_that_fix_i
     warnings = precision_warnings(summary, 3)
     assert len(warnings) == 1 and "class=bus" in warnings[0] and "more headline" not in warnings[0]
     assert f"--replications {replications_needed(3, 8.0, 5.0)}" in warnings[0]
-    # several wide intervals: one sentence, the widest named, enough replications for all of them
+    # several wide intervals: one sentence, the widest named, enough replications for all of them;
+    # an interval cut at 0 (10 ± 20 is [0, 30]) is judged by its t half-width, 20, not by 15
     summary.loc[1, ["ci_low", "ci_high"]] = (0.0, 30.0)
     warnings = precision_warnings(summary, 3)
     assert len(warnings) == 1 and "class=car" in warnings[0] and "and 1 more headline figure" in warnings[0]
-    assert f"--replications {replications_needed(3, 15.0, 5.0)}" in warnings[0]
+    assert f"--replications {replications_needed(3, 20.0, 5.0)}" in warnings[0]
+    assert replications_needed(3, 20.0, 5.0) > replications_needed(3, 15.0, 5.0)
     assert "one replication" in precision_warnings(summary, 1)[0]
 
 
