@@ -9,6 +9,7 @@ the order of completion, so results are the same whatever the executor and numbe
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 from collections import deque
@@ -16,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Hashable, Iterator
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from .errors import Problem, ScenarioError
@@ -143,6 +145,33 @@ class LocalPoolExecutor(Executor):
     def close(self, cancel: bool = False) -> None:
         """Stop the pool; ``cancel`` (after an error or Ctrl-C) does not wait for running tasks."""
         self.pool.shutdown(wait=not cancel, cancel_futures=True)
+
+
+try:
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim
+except (OSError, AttributeError):        # not glibc: nothing to do
+    _LIBC = None
+
+
+def return_freed_memory() -> None:
+    """Give the memory freed so far back to the operating system (glibc's ``malloc_trim``, a
+    no-op elsewhere, and Arrow's own allocator's). A replication's arrays, each replication's
+    entity rows once written and each figure's temporaries are freed, but the allocators keep
+    the freed pages, so a process's resident size would grow to the sum of them; trimming keeps
+    it near what is actually in use."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def use_one_allocator() -> None:
+    """Let Arrow allocate with malloc (the system pool) rather than its own allocator in this
+    process: then memory numpy and pandas freed is reused for Arrow's buffers and the other way
+    round, and :func:`return_freed_memory` returns both (a worker converting and compressing a
+    replication's entity rows peaks ~15 MiB lower)."""
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 DASK_CONNECT_TIMEOUT = 5.0     # seconds to wait for a Dask scheduler before giving up

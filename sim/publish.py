@@ -12,7 +12,6 @@ existing folder, file by file, atomically.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import json
 import os
@@ -35,7 +34,7 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
                      sweep_report, validation_report)
 from .runner import Results, run
 from .scenario import Scenario, load_scenario
-from .executors import Executor, progress_bar
+from .executors import Executor, progress_bar, return_freed_memory
 from .storage import (EntityTableWriter, atomic_file, atomic_folder, entities_file, json_text, write_bytes_atomic,
                       write_csv_atomic, write_entities, write_text_atomic)
 from .sweeps import MANIFEST
@@ -103,24 +102,6 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     return target
 
 
-try:
-    _LIBC: Any = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim
-except (OSError, AttributeError):        # not glibc: nothing to do
-    _LIBC = None
-
-
-def return_freed_memory() -> None:
-    """Give the memory freed so far back to the operating system (glibc's ``malloc_trim``, a
-    no-op elsewhere, and Arrow's own allocator's). Each replication's entity rows and each
-    figure's temporaries are freed once written, but the allocators keep the freed pages, so the
-    process's resident size would grow to the sum of them; trimming keeps it near what is
-    actually in use."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
 def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = True,
                     entities_format: str = "parquet", keep_entities: bool = True, progress: bool | None = None,
                     info: dict[str, Any] | None = None, **run_options: Any) -> tuple[Results, Path]:
@@ -152,6 +133,7 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
         with EntityTableWriter(staging / entities_file(entities_format)) as writer:
             results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
         results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
+        return_freed_memory()
         _write_run(results, staging, figures, progress, None, pool)
     return results, target
 

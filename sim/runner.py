@@ -24,7 +24,7 @@ import pyarrow.ipc
 from .calendar import MINUTES_PER_DAY
 from .catalogue import unit
 from .diagnostics import run_warnings
-from .executors import Executor
+from .executors import Executor, return_freed_memory, use_one_allocator
 from .experiment import run_replications
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
@@ -256,8 +256,12 @@ class StreamedEntities:
 
 def streamed_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationOutput:
     """:func:`run_replication` with the entity rows as :class:`StreamedEntities` (the task of a
-    run that streams its entity table)."""
+    run that streams its entity table), with one allocator for Arrow and the rest and the memory
+    freed by the metrics given back before the rows are compressed: the worker peaks no higher
+    than the replication's metrics do."""
+    use_one_allocator()
     output = run_replication(scenario, seed, replication, "arrow")
+    return_freed_memory()
     output.entities = StreamedEntities.of(output.entities, measurement_window(scenario))
     return output
 
