@@ -115,3 +115,20 @@ def test_dask_local_cluster_with_four_workers_gives_the_serial_results(scenario,
         pd.testing.assert_frame_equal(getattr(remote, name), getattr(in_memory, name), check_exact=True)
     serial = sim.write_results(in_memory, tmp_path / "serial", figures=False)
     assert _same_files(serial, streamed) == []
+
+
+def test_a_worker_sends_the_very_entity_table_compressed(in_memory, scenario):
+    """What a streaming worker sends decodes to the table it converted (schema, pandas metadata,
+    values and chunks), several times smaller, with the reduction the entity figures draw."""
+    import pyarrow as pa
+    from sim.runner import EntityFigures, StreamedEntities, measurement_window
+
+    rows = in_memory.entities[in_memory.entities["replication"] == 1]
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    sent = StreamedEntities.of(table, measurement_window(scenario))
+    decoded = sent.table()
+    assert decoded.schema.equals(table.schema, check_metadata=True) and decoded.equals(table)
+    assert [column.num_chunks for column in decoded.columns] == [column.num_chunks for column in table.columns]
+    assert len(sent.compressed) < table.nbytes / 2
+    assert sent.figures.rows == len(rows) and list(sent.figures.replications) == [1]
+    assert sent.figures.classes == EntityFigures.of(rows, measurement_window(scenario)).classes
