@@ -47,6 +47,11 @@ class Executor:
         """Start the workers now rather than with the first task (see :meth:`LocalPoolExecutor.start`)."""
         return self
 
+    def when_idle(self, function: Callable[..., Any], *args: Any) -> None:
+        """Have a worker that falls idle while others still run tasks call ``function(*args)``
+        once (e.g. import what it is to do next); its result is dropped. A no-op but on a local
+        pool (see :meth:`LocalPoolExecutor.when_idle`)."""
+
     def __enter__(self) -> "Executor":
         return self
 
@@ -82,6 +87,23 @@ class LocalPoolExecutor(Executor):
         self.pool = ProcessPoolExecutor(max_workers=workers)
         self.waiting: deque[Task] = deque()
         self.running: dict[Future, Task] = {}
+        self.idle_calls: deque[tuple[Callable[..., Any], tuple]] = deque()
+
+    def when_idle(self, function: Callable[..., Any], *args: Any) -> None:
+        """Call ``function(*args)`` once in a worker as soon as one is idle while tasks are in
+        flight and none waits (the last replications of a run; ``checkpoint-sim run`` has the
+        worker import the figures' modules then, so that the figures it draws after them start
+        at once); forgotten if no worker fell idle before :meth:`results` ended. Not a task: its
+        result and errors are dropped, and :meth:`results` never yields it."""
+        self.idle_calls.append((function, args))
+
+    def _call_when_idle(self) -> None:
+        while self.idle_calls and self.running and not self.waiting and len(self.running) < self.workers:
+            function, args = self.idle_calls.popleft()
+            try:
+                self.pool.submit(function, *args)
+            except BrokenProcessPool:           # the next results() loop restarts the pool
+                return
 
     def submit(self, key: Hashable, function: Callable[..., Any], *args: Any) -> None:
         """Queue a task; it starts at once if fewer than ``2 * workers`` are in flight (so work
@@ -117,6 +139,9 @@ class LocalPoolExecutor(Executor):
                 yield task[0], result
             if lost:
                 self._restart(lost)
+            else:
+                self._call_when_idle()
+        self.idle_calls.clear()             # only while these results were awaited
 
     def _restart(self, lost: list[Task]) -> None:
         """A worker died: every task in flight is lost with the pool; start a new pool, run them again."""

@@ -33,6 +33,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
+from .executors import return_freed_memory  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402
@@ -1241,6 +1242,13 @@ def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail
     axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
                    "and the binding wait per train", fontsize="medium", loc="left")
     return figure
+
+
+def warm_up() -> None:
+    """Nothing but what importing this module does (matplotlib, PIL) and giving freed memory back:
+    a worker that falls idle during a run's last replications calls it, so that the figures it
+    draws next do not wait for the imports."""
+    return_freed_memory()
 
 
 def run_figure_png(results: "Results", name: str) -> bytes:

@@ -116,6 +116,8 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
     the others. Returns the results and the folder."""
     target = Path(out)
     pool = run_options.get("executor") if isinstance(run_options.get("executor"), Executor) else None
+    if pool is not None and figures:
+        pool.when_idle(plots.warm_up)         # a worker idle during the last replications imports matplotlib
     with atomic_folder(target) as staging:
         if not keep_entities:
             results = run(scenario, keep_entities=False, progress=progress, **run_options)

@@ -132,3 +132,20 @@ def test_a_worker_sends_the_very_entity_table_compressed(in_memory, scenario):
     assert len(sent.compressed) < table.nbytes / 2
     assert sent.figures.rows == len(rows) and list(sent.figures.replications) == [1]
     assert sent.figures.classes == EntityFigures.of(rows, measurement_window(scenario)).classes
+
+
+def test_a_worker_idle_before_the_last_task_ends_makes_the_idle_call_once(tmp_path):
+    """when_idle: called in a worker once the other still runs the last task (never yielded as a
+    result); forgotten once the results are in."""
+    import time
+    from pathlib import Path
+
+    from sim.executors import LocalPoolExecutor
+
+    called = tmp_path / "called"
+    with LocalPoolExecutor(2) as pool:
+        pool.when_idle(Path(called).touch)
+        pool.submit("short", time.sleep, 0.05)
+        pool.submit("long", time.sleep, 1.5)
+        keys = [key for key, _ in pool.results()]
+        assert sorted(keys) == ["long", "short"] and called.exists() and not pool.idle_calls
