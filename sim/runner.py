@@ -102,6 +102,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
 
     def hand_over(entities: StreamedEntities) -> None:
         figures.append(entities.figures)
+        return_freed_memory()           # what the rows before these left, before these are decoded
         entity_sink(entities.table())
 
     streamed = InOrder(hand_over) if keep_entities and entity_sink is not None else None
@@ -257,10 +258,11 @@ class StreamedEntities:
 
 def streamed_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationOutput:
     """:func:`run_replication` with the entity rows as :class:`StreamedEntities` (the task of a
-    run that streams its entity table), with one allocator for Arrow and the rest and the memory
-    freed by the metrics given back before the rows are compressed: the worker peaks no higher
-    than the replication's metrics do."""
+    run that streams its entity table), with one allocator for Arrow and the rest, and freed
+    memory given back before the replication and before its rows are compressed: the worker
+    peaks no higher than one replication's metrics do."""
     use_one_allocator()
+    return_freed_memory()               # what sending the previous replication's output left
     output = run_replication(scenario, seed, replication, "arrow")
     return_freed_memory()
     output.entities = StreamedEntities.of(output.entities, measurement_window(scenario))
