@@ -26,6 +26,7 @@ from .catalogue import unit
 from .diagnostics import run_warnings
 from .executors import Executor, return_freed_memory, use_one_allocator
 from .experiment import run_replications
+from . import replication as one_replication
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
 from .stats import summarize_replications
@@ -263,7 +264,7 @@ def streamed_replication(scenario: Scenario, seed: int, replication: int) -> Rep
     peaks no higher than one replication's metrics do."""
     use_one_allocator()
     return_freed_memory()               # what sending the previous replication's output left
-    output = run_replication(scenario, seed, replication, "arrow")
+    output = one_replication.run_replication(scenario, seed, replication, "arrow")   # looked up when called
     return_freed_memory()
     output.entities = StreamedEntities.of(output.entities, measurement_window(scenario))
     return output
