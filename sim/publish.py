@@ -109,8 +109,9 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
     ``out`` as :func:`publish_run` would (the same bytes), but with each replication's entity
     rows written into the entity table as they arrive, in replication order, instead of held to
     the end: this process keeps none of them, only what the entity figures draw
-    (``Results.entities`` is None, ``Results.entity_figures`` that reduction, made in the workers). ``info`` adds facts to ``run.json`` (e.g. the command), which
-    also says how long writing the entity rows took (``streamed_s``). With an
+    (``Results.entities`` is None, ``Results.entity_figures`` that reduction, made in the
+    workers). ``info`` adds facts to ``run.json`` (e.g. the command), which also says how long
+    writing the entity rows took (``streamed_s``). With an
     :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications are
     done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process draws
     the others. Returns the results and the folder."""
@@ -146,7 +147,7 @@ def _write_run(results: Results, staging: Path, figures: bool, progress: bool | 
     figures (those of entities from ``results.entity_figures``, else from ``entities`` reduced;
     with an ``executor``, some by its workers), the report, last ``run.json``."""
     clock = results.clock
-    drawable = _drawable(replace(results, entities=entities))
+    drawable = _drawable(replace(results, entities=entities)) if figures else results
     names = plots.run_figures_planned(drawable) if figures else []
     with progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"

@@ -398,7 +398,8 @@ def test_wait_ecdf_gives_the_cargo_backlog_of_the_released_from_the_reduction():
     from sim.runner import EntityFigures
 
     rows = pd.DataFrame({"replication": [0, 0, 0, 1, 1], "class": ["truck", "truck", "car", "truck", "car"],
-                         "arrival_min": [10.0, 20.0, 30.0, 15.0, 2000.0], "release_min": [70.0, np.nan, np.nan, 135.0, np.nan],
+                         "arrival_min": [10.0, 20.0, 30.0, 15.0, 2000.0],
+                         "release_min": [70.0, np.nan, np.nan, 135.0, np.nan],
                          "wait_total": [5.0, 7.0, 1.0, 3.0, 2.0], "exit_min": [80.0, np.nan, 40.0, 1500.0, 2010.0]})
     parts = [EntityFigures.of(part, (0.0, 1440.0)) for _, part in rows.groupby("replication")]
     combined = EntityFigures.combine(parts)
