@@ -253,8 +253,11 @@ class StreamedEntities:
         return cls(sink.getvalue().to_pybytes(), EntityFigures.of(table, window))
 
     def table(self) -> pa.Table:
-        """The rows again: the very table the worker sent (schema, metadata and chunks)."""
-        return pa.ipc.open_stream(pa.py_buffer(self.compressed)).read_all()
+        """The rows again, the very table the worker sent (schema, metadata and chunks), once: the
+        compressed bytes are dropped as soon as they are decoded (not held while the rows are
+        written)."""
+        compressed, self.compressed = self.compressed, b""
+        return pa.ipc.open_stream(pa.py_buffer(compressed)).read_all()
 
 
 def streamed_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationOutput:
