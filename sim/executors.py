@@ -174,7 +174,7 @@ class LocalPoolExecutor(Executor):
 
 try:
     _LIBC: Any = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim
+    _LIBC.malloc_trim, _LIBC.mallopt
 except (OSError, AttributeError):        # not glibc: nothing to do
     _LIBC = None
 
@@ -190,11 +190,21 @@ def return_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+_M_MMAP_THRESHOLD = -3                   # glibc's mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 256 * 1024              # bytes: blocks at least this large are mapped on their own
+
+
 def use_one_allocator() -> None:
     """Let Arrow allocate with malloc (the system pool) rather than its own allocator in this
     process: then memory numpy and pandas freed is reused for Arrow's buffers and the other way
     round, and :func:`return_freed_memory` returns both (a worker converting and compressing a
-    replication's entity rows peaks ~15 MiB lower)."""
+    replication's entity rows peaks ~15 MiB lower). With glibc, blocks of at least
+    :data:`MMAP_THRESHOLD` (the metrics' arrays) are also mapped and unmapped on their own, never
+    carved from the heap (glibc raises that threshold up to 32 MB as large blocks are freed):
+    a worker's second replication then peaks ~15 MiB lower (317 -> 302 MiB for Khorgos, 16 days,
+    in one process), for the same CPU time."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
 
