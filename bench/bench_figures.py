@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import sim
 from sim import plots
 from sim.executors import make_executor
-from sim.publish import FIGURE_ENTITY_COLUMNS, _save_run_figures
+from sim.publish import _save_run_figures
+from sim.runner import FIGURE_ENTITY_COLUMNS, EntityFigures, measurement_window
 
 
 def main() -> int:
@@ -32,8 +33,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     results = sim.load_results(args.folder)
-    kept = pq.read_table(args.folder / "entities.parquet", columns=FIGURE_ENTITY_COLUMNS).to_pandas()
-    results = replace(results, entities=kept)
+    kept = pq.read_table(args.folder / "entities.parquet", columns=list(FIGURE_ENTITY_COLUMNS))
+    results = replace(results, entities=None,        # as a run draws them: from the reduction
+                      entity_figures=EntityFigures.of(kept, measurement_window(results.scenario)))
     names = plots.run_figures_planned(results)
     times: dict[str, list[float]] = {"main process alone": [], "with 2 workers": []}
     for repeat in range(args.repeats):

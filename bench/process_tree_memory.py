@@ -5,7 +5,8 @@
 Starts the command, polls ``/proc/<pid>/status`` of the process and all its descendants every
 50 ms, and prints each process's high-water mark (``VmHWM``: peak resident set size, as
 ``/usr/bin/time``'s ``%M`` counts it for the largest process) with its command line, and the
-command's wall time. Linux only. A process that lives less than one poll may be missed; its
+command's wall time; ``--timeline S`` also prints every S seconds the current RSS of the main
+process and of each child (MiB). Linux only. A process that lives less than one poll may be missed; its
 peak is then in ``/usr/bin/time -v`` (largest process only).
 """
 from __future__ import annotations
@@ -62,7 +63,8 @@ def main() -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between polls")
     parser.add_argument("--timeline", type=float, default=0.0,
-                        help="also print the main process's current RSS (VmRSS) every this many seconds")
+                        help="also print the current RSS (VmRSS) of the main process and of each child every "
+                             "this many seconds")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     started = time.perf_counter()
@@ -72,7 +74,8 @@ def main() -> int:
     while process.poll() is None:
         if args.timeline and time.perf_counter() - started >= shown + args.timeline:
             shown = time.perf_counter() - started
-            print(f"{shown:7.1f} s  main RSS {current_rss_kib(process.pid) / 1024:7.1f} MiB", flush=True)
+            kids = "".join(f"  child {current_rss_kib(pid) / 1024:6.1f}" for pid in children(process.pid))
+            print(f"{shown:7.1f} s  main RSS {current_rss_kib(process.pid) / 1024:7.1f} MiB{kids}", flush=True)
         for pid in [process.pid, *children(process.pid)]:
             peak = high_water_mark_kib(pid)
             if peak is not None and peak >= peaks.get(pid, (0, ""))[0]:

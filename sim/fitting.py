@@ -41,7 +41,6 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import optimize
 
 from .calendar import day_dates, open_days
 from .errors import Problem, ScenarioError
@@ -368,6 +367,7 @@ def sensitivities(search: _Search, point: tuple[float, ...]) -> list[Sensitivity
 
 
 def _minimise(search: _Search, start: np.ndarray, method: str) -> None:
+    from scipy import optimize      # ~28 MiB and 0.3 s: only a calibration needs it, not every run's report
     bounds = [(0.0, 1.0)] * len(start)
     try:
         if method == "powell":

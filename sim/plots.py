@@ -14,6 +14,7 @@ import io
 import math
 import re
 import textwrap
+from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import matplotlib
@@ -24,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patheffects import withStroke  # noqa: E402
@@ -31,10 +33,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
-from .calendar import MINUTES_PER_DAY  # noqa: E402
+from .executors import return_freed_memory  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402
+from .runner import EntityFigures, measurement_window  # noqa: E402
 from .rail_metrics import RAIL_WAITS, binding_constraint, has_rail  # noqa: E402
 from .scenario.units import parse_duration  # noqa: E402
 from .stats import mean_ci  # noqa: E402
@@ -423,34 +426,27 @@ def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
     return figure
 
 
-def _in_window(entities: pd.DataFrame, window: tuple[float, float] | None) -> pd.DataFrame:
-    if window is None:
-        return entities
-    arrival = entities["arrival_min"]
-    return entities[(arrival >= window[0]) & (arrival < window[1])]
-
-
-def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_MARKS,
+def wait_ecdf(entities: pd.DataFrame | EntityFigures, marks: tuple[float, ...] = SERVICE_LEVEL_MARKS,
               window: tuple[float, float] | None = None, title: str = "",
               backlog: dict[str, float] | None = None) -> Figure:
     """Empirical CDF of the total wait per class, with the share waiting over each mark.
 
-    ``window`` (minutes) keeps the entities that arrive in it (the measurement window). Cargo
-    classes (with a release time) say their mean time in the cargo backlog in the legend: it
-    comes before the checkpoint and is not in the wait. ``backlog`` (class -> minutes, e.g. the
-    summary's ``backlog_time_mean``, which counts trucks still in the backlog until the stop)
-    takes precedence over the mean of the released trucks of the table.
+    ``entities``: the entity rows, or their reduction (:class:`~sim.runner.EntityFigures`, the
+    same figure). ``window`` (minutes) keeps the entities that arrive in it (the measurement
+    window; a reduction is already of its window). Cargo classes (with a release time) say
+    their mean time in the cargo backlog in the legend: it comes before the checkpoint and is
+    not in the wait. ``backlog`` (class -> minutes, e.g. the summary's ``backlog_time_mean``,
+    which counts trucks still in the backlog until the stop) takes precedence over the mean of
+    the released trucks of the table.
     """
+    reduced = _reduced(entities, window)
     figure, axis = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    measured = _in_window(entities, window)
-    finished = measured.dropna(subset=["wait_total"])
-    colors = class_colors(entities["class"].unique())
+    colors = class_colors(reduced.classes)
     longest = 0.0
-    for name, rows in finished.groupby("class", sort=False):
-        waits = np.sort(rows["wait_total"].to_numpy())
+    for name, waits in reduced.waits.items():
         shares = np.arange(1, len(waits) + 1) / len(waits)
         over = ", ".join(f"{100 * np.mean(waits > mark):.0f} % > {mark:g}" for mark in marks)
-        label = f"{name}: {over} min" + _backlog_note(measured[measured["class"] == name], (backlog or {}).get(name))
+        label = f"{name}: {over} min" + _backlog_note(reduced.released.get(name), (backlog or {}).get(name))
         steps = ecdf_steps(len(waits))
         axis.step(waits[steps], shares[steps], where="post", color=colors[name], label=label)
         at_marks = [np.searchsorted(waits, mark, side="right") / len(waits) for mark in marks]
@@ -466,6 +462,15 @@ def wait_ecdf(entities: pd.DataFrame, marks: tuple[float, ...] = SERVICE_LEVEL_M
     return figure
 
 
+def _reduced(entities: pd.DataFrame | EntityFigures, window: tuple[float, float] | None = None) -> EntityFigures:
+    """``entities`` reduced for the entity figures (as they are if already reduced, of ``window``)."""
+    if not isinstance(entities, EntityFigures):
+        return EntityFigures.of(entities, window)
+    if window is not None and entities.window is not None and tuple(window) != tuple(entities.window):
+        raise ValueError(f"the entity figures were reduced for the window {entities.window}, not {window}")
+    return entities
+
+
 ECDF_STEPS = 2000     # an ECDF drawn through at most this many of its steps: off by 1/2000 at most
 
 
@@ -479,34 +484,28 @@ def ecdf_steps(count: int, most: int = ECDF_STEPS) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, most).round().astype(np.int64))
 
 
-def _backlog_note(rows: pd.DataFrame, backlog: float | None = None) -> str:
+def _backlog_note(released: tuple[float, int] | None, backlog: float | None = None) -> str:
     """``; cargo backlog before it: 1,352 min`` for a cargo class (``backlog``, or the mean of the
-    entities of ``rows`` released from the cargo backlog)."""
+    ``released`` entities' time in the cargo backlog: their sum and count)."""
     if backlog is None:
-        if "release_min" not in rows or rows["release_min"].isna().all():
+        if not released or not released[1]:
             return ""
-        backlog = float((rows["release_min"] - rows["arrival_min"]).mean())
+        backlog = released[0] / released[1]
     return f"; cargo backlog before it: {catalogue.format_value('backlog_time_mean', backlog, 0)}"
 
 
-def daily_throughput_table(entities: pd.DataFrame, start_date: dt.date | None = None) -> pd.DataFrame:
+def daily_throughput_table(entities: pd.DataFrame | EntityFigures, start_date: dt.date | None = None) -> pd.DataFrame:
     """Exits per simulated day (``exit_min // 1440``) for ``all`` and each class: mean over
-    replications with its 95 % CI. Columns: day, [date,] group, mean, ci_low, ci_high."""
-    exit_min = entities["exit_min"].to_numpy(dtype=float)
-    finished = ~np.isnan(exit_min)
-    replications = np.unique(entities["replication"].to_numpy())
-    days = np.arange(int(exit_min[finished].max() // MINUTES_PER_DAY) + 1 if finished.any() else 0)
-    cell = (np.searchsorted(replications, entities["replication"].to_numpy()[finished]) * len(days)
-            + (exit_min[finished] // MINUTES_PER_DAY).astype(np.int64))      # replication x day of exit
-    classes = entities["class"].to_numpy()
+    replications with its 95 % CI, from the entity rows or their reduction
+    (:class:`~sim.runner.EntityFigures`). Columns: day, [date,] group, mean, ci_low, ci_high."""
+    reduced = _reduced(entities)
+    everyone = sum(reduced.exits.values(), np.zeros((len(reduced.replications), reduced.days), np.int64))
     rows = []
-    selections = [("all", slice(None))] + [(str(Group("class", name)), classes[finished] == name)
-                                           for name in dict.fromkeys(classes)]
-    for group, selection in selections:
-        counts = np.bincount(cell[selection], minlength=len(replications) * len(days)).astype(float)
-        counts = counts.reshape(len(replications), len(days))
-        for day in days:
-            rows.append((int(day), group, *mean_ci(counts[:, day])))
+    for group, counts in [("all", everyone)] + [(str(Group("class", name)), reduced.exits[name])
+                                               for name in reduced.classes]:
+        counts = counts.astype(float)
+        for day in range(counts.shape[1]):
+            rows.append((day, group, *mean_ci(counts[:, day], bounds=catalogue.value_range("throughput_per_day"))))
     table = pd.DataFrame(rows, columns=["day", "group", "mean", "ci_low", "ci_high"])
     if start_date is not None:
         table.insert(1, "date", [start_date + dt.timedelta(days=int(d)) for d in table["day"]])
@@ -576,7 +575,8 @@ def run_figures_planned(results: "Results") -> list[str]:
         names.insert(1, "leaving_by_hour.png")
     if results.timeline is not None and len(results.timeline):
         names.append("queue_timeline.png")
-    if results.entities is not None and len(results.entities):
+    if (results.entity_figures.rows if results.entity_figures is not None
+            else results.entities is not None and len(results.entities)):
         names += ["wait_ecdf.png", "daily_throughput.png"]
     if has_rail(results.summary):                   # the rail model's figure (rail_figure, at the end)
         names.append("rail.png")
@@ -588,7 +588,6 @@ def run_figure(results: "Results", name: str) -> Figure:
     scenario = results.scenario
     title, calendar = scenario.crossing.name, scenario.calendar
     peaks = peak_hours(scenario.demand.hour_weights)
-    window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
     if name == "wait_by_hour.png":
         return hourly_wait_profile(results.hourly, peaks, f"{title}: mean wait by hour of arrival",
                                    summary=results.summary)
@@ -605,31 +604,50 @@ def run_figure(results: "Results", name: str) -> Figure:
         summary = results.summary
         backlog = summary[(summary["metric"] == "backlog_time_mean")
                           & summary["group"].isin(of_kinds(summary["group"], "class"))]
-        return wait_ecdf(results.entities, window=window, title=f"{title}: who waits how long (measured days)",
+        return wait_ecdf(entity_figures(results), title=f"{title}: who waits how long (measured days)",
                          backlog={Group.parse(g).value: m for g, m in zip(backlog["group"], backlog["mean"])})
     if name == "daily_throughput.png":
-        return daily_throughput(daily_throughput_table(results.entities, calendar.start_date),
+        return daily_throughput(daily_throughput_table(entity_figures(results), calendar.start_date),
                                 measured=(calendar.warmup_days, calendar.days), title=f"{title}: exits per day")
     if name == "rail.png":
         return rail_figure(results.summary, results.timeline, (calendar.warmup_days, calendar.days), title)
     raise KeyError(f"no run figure {name!r}")
 
 
+def entity_figures(results: "Results") -> EntityFigures | None:
+    """What the entity figures of ``results`` are drawn from: ``results.entity_figures``, else its
+    entity rows reduced (the waits of the measurement window); None without either."""
+    if results.entity_figures is not None or results.entities is None:
+        return results.entity_figures
+    return EntityFigures.of(results.entities, measurement_window(results.scenario))
+
+
 def run_figures(results: "Results") -> dict[str, Figure]:
     """The standard figures of a run, by file name (the entity figures only when entities are kept)."""
+    results = replace(results, entities=None, entity_figures=entity_figures(results))     # reduced once
     return {name: run_figure(results, name) for name in run_figures_planned(results)}
+
+
+def rgb_pixels(figure: Figure) -> Image.Image:
+    """``figure`` drawn once by Agg at ``DPI`` (its layout engine run in that one draw), as RGB
+    pixels: the pixels ``savefig`` would write, without its second, layout-only pass over every
+    artist nor a PNG encoded and decoded again (a quarter less time for the run figures)."""
+    if figure.dpi != DPI:
+        figure.set_dpi(DPI)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
 
 
 def png_bytes(figure: Figure, close: bool = False) -> bytes:
     """``figure`` as a compact PNG: drawn at ``DPI``, then reduced to a 256-colour palette (a
     third of the size, no visible change for line and bar charts); ``close`` closes the figure."""
-    drawn = io.BytesIO()
     try:
-        figure.savefig(drawn, format="png", dpi=DPI)
+        pixels = rgb_pixels(figure)
     finally:
         if close:
             plt.close(figure)
-    palette = Image.open(drawn).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    palette = pixels.quantize(256, method=Image.Quantize.MEDIANCUT)
     compact = io.BytesIO()
     palette.save(compact, format="png", optimize=True)
     return compact.getvalue()
@@ -1224,6 +1242,13 @@ def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail
     axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
                    "and the binding wait per train", fontsize="medium", loc="left")
     return figure
+
+
+def warm_up() -> None:
+    """Nothing but what importing this module does (matplotlib, PIL) and giving freed memory back:
+    a worker that falls idle during a run's last replications calls it, so that the figures it
+    draws next do not wait for the imports."""
+    return_freed_memory()
 
 
 def run_figure_png(results: "Results", name: str) -> bytes:

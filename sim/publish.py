@@ -12,7 +12,6 @@ existing folder, file by file, atomically.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import json
 import os
@@ -36,7 +35,7 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
 from .runner import Results, run
 from .scenario import Scenario
 from .scenario.writer import write_scenario
-from .executors import Executor, progress_bar
+from .executors import Executor, progress_bar, return_freed_memory
 from .storage import (EntityTableWriter, atomic_folder, entities_file, json_text, write_bytes_atomic,
                       write_csv_atomic, write_entities, write_text_atomic)
 from .sweeps import MANIFEST
@@ -104,73 +103,52 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     return target
 
 
-try:
-    _LIBC: Any = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim
-except (OSError, AttributeError):        # not glibc: nothing to do
-    _LIBC = None
-
-
-def return_freed_memory() -> None:
-    """Give the memory freed so far back to the operating system (glibc's ``malloc_trim``; a
-    no-op elsewhere). Each replication's entity rows and each figure's temporaries are freed
-    once written, but glibc keeps the freed heap pages, so the process's resident size would
-    grow to the sum of them; trimming keeps it near what is actually in use."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-FIGURE_ENTITY_COLUMNS = ["replication", "class", "arrival_min", "release_min", "wait_total", "exit_min"]
-"""The entity columns the run figures read (the wait ECDF and the daily throughput)."""
-
-
 def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = True,
                     entities_format: str = "parquet", keep_entities: bool = True, progress: bool | None = None,
                     info: dict[str, Any] | None = None, **run_options: Any) -> tuple[Results, Path]:
     """Run ``scenario`` (:func:`sim.runner.run` with ``run_options``) and write its results folder
     ``out`` as :func:`publish_run` would (the same bytes), but with each replication's entity
     rows written into the entity table as they arrive, in replication order, instead of held to
-    the end: this process keeps only :data:`FIGURE_ENTITY_COLUMNS` of them, for the figures
-    (``Results.entities`` is None). ``info`` adds facts to ``run.json`` (e.g. the command), which
-    also says how long writing the entity rows took (``streamed_s``). With an
+    the end: this process keeps none of them, only what the entity figures draw
+    (``Results.entities`` is None, ``Results.entity_figures`` that reduction, made in the
+    workers). ``info`` adds facts to ``run.json`` (e.g. the command), which also says how long
+    writing the entity rows took (``streamed_s``). With an
     :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications are
     done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process draws
     the others. Returns the results and the folder."""
     target = Path(out)
     pool = run_options.get("executor") if isinstance(run_options.get("executor"), Executor) else None
+    if pool is not None and figures:
+        pool.when_idle(plots.warm_up)         # a worker idle during the last replications imports matplotlib
     with atomic_folder(target) as staging:
         if not keep_entities:
             results = run(scenario, keep_entities=False, progress=progress, **run_options)
             results.info.update(info or {})
             _write_run(results, staging, figures, progress, None, pool)
             return results, target
-        kept: list[pd.DataFrame] = []
         spent = [0.0]
 
         def write(table: pa.Table) -> None:
             began = time.perf_counter()
             writer.write(table)
-            kept.append(table.select(FIGURE_ENTITY_COLUMNS).to_pandas())
-            return_freed_memory()
+            return_freed_memory()       # the rows handed over before these, decoded and freed since
             spent[0] += time.perf_counter() - began
 
         with EntityTableWriter(staging / entities_file(entities_format)) as writer:
             results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
         results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
-        figure_entities = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-        kept.clear()
         return_freed_memory()
-        _write_run(results, staging, figures, progress, figure_entities, pool)
+        _write_run(results, staging, figures, progress, None, pool)
     return results, target
 
 
 def _write_run(results: Results, staging: Path, figures: bool, progress: bool | None,
-               figure_entities: pd.DataFrame | None, executor: Executor | None = None) -> None:
+               entities: pd.DataFrame | None, executor: Executor | None = None) -> None:
     """Everything of a run's folder but the entity table, into ``staging``: the tables, the
-    figures (those of entities drawn from ``figure_entities``; with an ``executor``, some by its
-    workers), the report, last ``run.json``."""
+    figures (those of entities from ``results.entity_figures``, else from ``entities`` reduced;
+    with an ``executor``, some by its workers), the report, last ``run.json``."""
     clock = results.clock
-    drawable = replace(results, entities=figure_entities)
+    drawable = _drawable(replace(results, entities=entities)) if figures else results
     names = plots.run_figures_planned(drawable) if figures else []
     with progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
@@ -208,7 +186,7 @@ def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any
     at a time in this process), advancing ``bar``; with an ``executor`` the per-stage figures are
     drawn by its workers meanwhile (the same bytes). Returns the PNG bytes by file name."""
     handed = [name for name in names if name in PER_STAGE_FIGURES] if executor is not None else []
-    light = replace(results, entities=None)
+    light = replace(results, entities=None, entity_figures=None)
     for name in handed:
         executor.submit(name, plots.run_figure_png, light, name)
     drawn: dict[str, bytes] = {}
@@ -231,9 +209,15 @@ def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any
     return drawn
 
 
+def _drawable(results: Results) -> Results:
+    """``results`` with its entity rows reduced to what the figures draw, once (and not kept)."""
+    return replace(results, entities=None, entity_figures=plots.entity_figures(results))
+
+
 def redraw_run(results: Results, folder: str | os.PathLike) -> None:
     """Draw the figures of a results folder again and rewrite its ``report.html``."""
     folder = Path(folder)
+    results = _drawable(results)
     drawn = _save_run_figures(results, plots.run_figures_planned(results), folder)
     write_text_atomic(run_report(results, _images(folder, plots.RUN_FIGURES, drawn)), folder / REPORT_FILE)
 

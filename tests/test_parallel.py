@@ -115,3 +115,38 @@ def test_dask_local_cluster_with_four_workers_gives_the_serial_results(scenario,
         pd.testing.assert_frame_equal(getattr(remote, name), getattr(in_memory, name), check_exact=True)
     serial = sim.write_results(in_memory, tmp_path / "serial", figures=False)
     assert _same_files(serial, streamed) == []
+
+
+def test_a_worker_sends_the_very_entity_table_compressed(in_memory, scenario):
+    """What a streaming worker sends decodes to the table it converted (schema, pandas metadata,
+    values and chunks), several times smaller, with the reduction the entity figures draw."""
+    import pyarrow as pa
+    from sim.runner import EntityFigures, StreamedEntities, measurement_window
+
+    rows = in_memory.entities[in_memory.entities["replication"] == 1]
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    sent = StreamedEntities.of(table, measurement_window(scenario))
+    assert len(sent.compressed) < table.nbytes / 2
+    decoded = sent.table()
+    assert decoded.schema.equals(table.schema, check_metadata=True) and decoded.equals(table)
+    assert [column.num_chunks for column in decoded.columns] == [column.num_chunks for column in table.columns]
+    assert sent.compressed == b""                       # not held while the rows are written
+    assert sent.figures.rows == len(rows) and list(sent.figures.replications) == [1]
+    assert sent.figures.classes == EntityFigures.of(rows, measurement_window(scenario)).classes
+
+
+def test_a_worker_idle_before_the_last_task_ends_makes_the_idle_call_once(tmp_path):
+    """when_idle: called in a worker once the other still runs the last task (never yielded as a
+    result); forgotten once the results are in."""
+    import time
+    from pathlib import Path
+
+    from sim.executors import LocalPoolExecutor
+
+    called = tmp_path / "called"
+    with LocalPoolExecutor(2) as pool:
+        pool.when_idle(Path(called).touch)
+        pool.submit("short", time.sleep, 0.05)
+        pool.submit("long", time.sleep, 1.5)
+        keys = [key for key, _ in pool.results()]
+        assert sorted(keys) == ["long", "short"] and called.exists() and not pool.idle_calls

@@ -95,6 +95,7 @@ def test_daily_throughput_table_counts_exits_per_day(results):
     assert everyone.loc[0, "date"] == dt.date(2025, 7, 7)
     per_class = daily[daily["group"] != "all"].groupby("day")["mean"].sum()
     np.testing.assert_allclose(per_class.to_numpy(), everyone["mean"].to_numpy())
+    assert (daily["ci_low"].dropna() >= 0).all()          # a count's interval stops at 0
     figure = plots.daily_throughput(daily, measured=(1, 4))
     assert "warm-up" in [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     _close(figure)
@@ -362,3 +363,52 @@ def test_ecdf_steps_keep_the_ends_and_at_most_the_limit():
     steps = plots.ecdf_steps(1_000_000, most=2000)
     assert steps[0] == 0 and steps[-1] == 999_999 and len(steps) <= 2000
     assert (np.diff(steps) > 0).all()
+
+
+def test_entity_figures_reduced_per_replication_and_combined_draw_the_same_figures(results):
+    """The reduction the workers send (one per replication, combined in the main process) gives
+    the very figures, PNG bytes included, that the entity rows themselves give."""
+    import pyarrow as pa
+    from sim.runner import EntityFigures, measurement_window
+
+    entities, window = results.entities, measurement_window(results.scenario)
+    parts = [EntityFigures.of(pa.Table.from_pandas(rows, preserve_index=False), window)
+             for _, rows in entities.groupby("replication", sort=True)]
+    combined, whole = EntityFigures.combine(parts), EntityFigures.of(entities, window)
+    assert combined.rows == len(entities) and list(combined.replications) == [0, 1, 2]
+    assert combined.classes == whole.classes == list(dict.fromkeys(entities["class"]))
+    assert list(combined.waits) == list(whole.waits)
+    for name, waits in whole.waits.items():
+        by_hand = entities[(entities["class"] == name) & (entities["arrival_min"] >= window[0])
+                           & (entities["arrival_min"] < window[1])]["wait_total"].dropna()
+        np.testing.assert_array_equal(combined.waits[name], np.sort(by_hand.to_numpy()))
+        np.testing.assert_array_equal(combined.waits[name], waits)
+    for name in whole.exits:
+        np.testing.assert_array_equal(combined.exits[name], whole.exits[name])
+    pd.testing.assert_frame_equal(plots.daily_throughput_table(combined, dt.date(2025, 7, 7)),
+                                  plots.daily_throughput_table(entities, dt.date(2025, 7, 7)), check_exact=True)
+    assert plots.png_bytes(plots.wait_ecdf(combined), close=True) == \
+        plots.png_bytes(plots.wait_ecdf(entities, window=window), close=True)
+    with pytest.raises(ValueError, match="window"):
+        plots.wait_ecdf(combined, window=(0.0, 1.0))
+
+
+def test_wait_ecdf_gives_the_cargo_backlog_of_the_released_from_the_reduction():
+    """Without the summary's backlog time, the legend gives the mean time in the cargo backlog of
+    the released entities of the window, over the replications combined."""
+    from sim.runner import EntityFigures
+
+    rows = pd.DataFrame({"replication": [0, 0, 0, 1, 1], "class": ["truck", "truck", "car", "truck", "car"],
+                         "arrival_min": [10.0, 20.0, 30.0, 15.0, 2000.0],
+                         "release_min": [70.0, np.nan, np.nan, 135.0, np.nan],
+                         "wait_total": [5.0, 7.0, 1.0, 3.0, 2.0], "exit_min": [80.0, np.nan, 40.0, 1500.0, 2010.0]})
+    parts = [EntityFigures.of(part, (0.0, 1440.0)) for _, part in rows.groupby("replication")]
+    combined = EntityFigures.combine(parts)
+    assert combined.released == {"truck": (180.0, 2)} and list(combined.waits) == ["truck", "car"]
+    figure = plots.wait_ecdf(combined)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend[0].endswith("cargo backlog before it: 90 min") and "backlog" not in legend[1]
+    _close(figure)
+    daily = plots.daily_throughput_table(combined)
+    assert daily[(daily["group"] == "class=car") & (daily["day"] == 1)]["mean"].item() == 0.5
+    assert daily[daily["group"] == "all"]["mean"].tolist() == [1.0, 1.0]
