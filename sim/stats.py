@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import stdtrit
 
 from .catalogue import value_range
 
 CONFIDENCE = 0.95
 UNBOUNDED = (-np.inf, np.inf)
+
+
+def t_quantile(dof, probability: float):
+    """Student's t quantile (``scipy.special.stdtrit``), imported on first use: the simulation's
+    worker processes import this module through the metrics but never make an interval."""
+    from scipy.special import stdtrit
+    return stdtrit(dof, probability)
 
 
 def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE,
@@ -31,7 +37,7 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE,
     mean = float(values.mean())
     if len(values) < 2:
         return mean, np.nan, np.nan
-    half = float(stdtrit(len(values) - 1, (1 + confidence) / 2) * values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(t_quantile(len(values) - 1, (1 + confidence) / 2) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
 
@@ -71,7 +77,7 @@ def welch_difference_ci(variant: np.ndarray, base: np.ndarray,
     difference = float(variant.mean() - base.mean())
     se = np.sqrt(var_v + var_b)
     dof = (var_v + var_b) ** 2 / (var_v ** 2 / (len(variant) - 1) + var_b ** 2 / (len(base) - 1))
-    half = float(stdtrit(dof, (1 + confidence) / 2) * se)
+    half = float(t_quantile(dof, (1 + confidence) / 2) * se)
     return difference, difference - half, difference + half
 
 
@@ -81,9 +87,9 @@ def replications_needed(replications: int, half_width: float, target_half_width:
     ``replications``) down to ``target_half_width``, assuming the same spread between replications."""
     if replications < 2 or not half_width > 0 or not target_half_width > 0:
         raise ValueError("need at least 2 replications and positive half-widths")
-    spread = half_width * np.sqrt(replications) / stdtrit(replications - 1, (1 + confidence) / 2)
+    spread = half_width * np.sqrt(replications) / t_quantile(replications - 1, (1 + confidence) / 2)
     needed = max(replications, int(np.ceil((spread * 1.96 / target_half_width) ** 2)))
-    while needed < limit and stdtrit(needed - 1, (1 + confidence) / 2) * spread / np.sqrt(needed) > target_half_width:
+    while needed < limit and t_quantile(needed - 1, (1 + confidence) / 2) * spread / np.sqrt(needed) > target_half_width:
         needed += 1
     return needed
 
@@ -116,7 +122,7 @@ def _mean_ci_rows(values: np.ndarray, lowest: np.ndarray,
     count = values.shape[1]
     mean = values.mean(axis=1)
     if count >= 2:
-        half = stdtrit(count - 1, (1 + CONFIDENCE) / 2) * values.std(axis=1, ddof=1) / np.sqrt(count)
+        half = t_quantile(count - 1, (1 + CONFIDENCE) / 2) * values.std(axis=1, ddof=1) / np.sqrt(count)
         low, high = np.maximum(mean - half, lowest), np.minimum(mean + half, highest)
     else:
         low = high = np.full(len(values), np.nan)
