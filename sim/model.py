@@ -99,9 +99,7 @@ class Pool:
             self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
             if checkpoint.may_hold[self.stage]:
                 end_callback = self._end_callback_holding
-            self.counted = checkpoint.counted[self.stage]
-            if self.counted:
-                self.put = self._put_counted
+            self.counted = checkpoint.counted[self.stage]      # keeps Checkpoint.waiting for the stage
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
         self.log_token, self.log_booth = log.token.append, log.booth.append
@@ -119,11 +117,6 @@ class Pool:
             booth = self.idle.popleft()
             del self.sleeping[booth]
             self.checkpoint.wake(self, booth)
-
-    def _put_counted(self, entity: int, token: int, green: bool) -> None:
-        """:meth:`put` at a stage that keeps count of the tokens in its queues (``Checkpoint.waiting``)."""
-        self.checkpoint.waiting[self.stage] += 1
-        Pool.put(self, entity, token, green)
 
     def _next(self, booth: int) -> None:
         """A free booth: serve the next token while open, else fall idle."""
@@ -203,24 +196,29 @@ class Pool:
         return end
 
     def _end_callback_holding(self, booth: int):
-        """:meth:`_end_callback` where a token whose next stage is full holds its booth (spill-back):
-        the booth then serves nobody until :meth:`Checkpoint.release` frees it."""
-        checkpoint, serving, rows = self.checkpoint, self.serving, self.rows
-        remaining = checkpoint.remaining
+        """:meth:`_end_callback` at a stage before one that blocks (spill-back): a token whose next
+        stage is full holds its booth, which then serves nobody until :meth:`Checkpoint.release`
+        frees it. The booth is offered to :meth:`Checkpoint._hold` in ``Checkpoint.holding``."""
+        checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
+        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        holding, holder = checkpoint.holding, (self, booth)
 
         def end(_event) -> None:
             entity = serving[booth]
             remaining[entity] -= 1
-            held = False
             if not remaining[entity]:
-                checkpoint.holder = (self, booth, rows[booth])
-                checkpoint.advance(entity)
-                held, checkpoint.holder = checkpoint.holder is HELD, None
-            if not held:
-                self.in_service -= 1
-                self._next(booth)
-            if checkpoint.pending:
-                checkpoint.flush()
+                holding[0] = holder
+                advance(entity)
+                held = holding[0] is HELD
+                holding[0] = None
+                if held:
+                    if pending:
+                        flush()
+                    return
+            self.in_service -= 1
+            next_token(booth)
+            if pending:
+                flush()
         return end
 
     def shifts(self, times: np.ndarray, booths: np.ndarray):
@@ -438,7 +436,7 @@ class Checkpoint:
         self.patience_start = array("d", self.arrivals.time.astype(np.float64).tobytes())
         self.blocked: list[deque] = [deque() for _ in range(stages)]   # (entity, holder, ready) outside a full stage
         self.ready: dict[int, float] = {}            # token -> since when it waited for its stage, if held outside
-        self.holder: tuple | None = None             # (pool, booth, row) whose service just ended (spill-back)
+        self.holding: list = [None]                  # the (pool, booth) whose service just ended, or HELD (spill-back)
         self.boards = [None if b is None or b.by_announced_wait is None else
                        _Board(b.by_announced_wait.last) for b in layout.balking]
         self.cargo_set = frozenset(layout.cargo_classes)
@@ -451,6 +449,7 @@ class Checkpoint:
         self.waiting = [0] * stages
         self.counted = [capacity is not None or (balking is not None and bool(balking.by_queue))
                         for capacity, balking in zip(layout.queue_capacity, layout.balking)]
+        self.balks_when_full = [capacity is not None and not block for capacity, block in zip(layout.queue_capacity, layout.block)]
         # stages whose booths a served token may hold: those before a stage that blocks on a route
         self.may_hold = [False] * stages
         for route in layout.routes.values():
@@ -480,10 +479,10 @@ class Checkpoint:
         if ready and token in ready:
             self.log.entered(arrived)
             arrived = ready.pop(token)
-        if self.patience is None:
-            return arrived
+        if self.patience is None or not (self.position[entity] == 1 or self.layout.allow_leave[pool.stage]):
+            return arrived                  # nobody reneges, or not here (may_leave, inlined)
         deadline = self._deadline(entity, arrived)
-        if deadline >= now or not self.may_leave(pool.stage, entity):
+        if deadline >= now:
             return arrived
         self.log.left(token, pool.index, arrived, max(deadline, arrived))
         self._mark_left(entity, RENEGED, max(deadline, arrived), arrived)
@@ -508,22 +507,31 @@ class Checkpoint:
         """:meth:`enter`, unless the entity balks (where it may leave: by the stage's balking rules,
         or at a full queue that balks), or waits outside a full stage that blocks."""
         layout = self.layout
-        capacity = layout.queue_capacity[stage]
-        tokens = self._tokens_at(stage, entity)
-        if self.may_leave(stage, entity):
-            if self.patience is not None and self._deadline(entity, self.env._now) < self.env._now:
-                self._turn_away(stage, entity, RENEGED, self.env._now)   # patience from the crossing ran out before
+        if self.position[entity] == 1 or layout.allow_leave[stage]:      # may_leave, inlined
+            now = self.env._now
+            if self.patience is not None and self._deadline(entity, now) < now:
+                self._turn_away(stage, entity, RENEGED, now)     # patience from the crossing ran out before
                 return
             balking = layout.balking[stage]
             if (balking is not None and self._balks(stage, entity, balking)) or (
-                    capacity is not None and not layout.block[stage] and self._over(stage, entity, tokens)):
-                self._turn_away(stage, entity, BALKED, self.env._now)
+                    self.balks_when_full[stage] and self._over(stage, entity, self._tokens_at(stage, entity))):
+                self._turn_away(stage, entity, BALKED, now)
                 return
-        if layout.block[stage] and (self.blocked[stage] or (
-                self.waiting[stage] + tokens > capacity and self._full(stage, entity, tokens))):
-            self._hold(stage, entity)
-            return
+        if layout.block[stage]:
+            tokens = self._tokens_at(stage, entity)
+            if self.blocked[stage] or (self.waiting[stage] + tokens > layout.queue_capacity[stage]
+                                       and self._full(stage, entity, tokens)):
+                self._hold(stage, entity)
+                return
+        Checkpoint.enter(self, stage, entity)               # _join, inlined
+        if self.counted[stage]:
+            self.waiting[stage] += self.remaining[entity]
+
+    def _join(self, stage: int, entity: int) -> None:
+        """:meth:`enter`, keeping the count of the tokens queued at a stage that counts them."""
         Checkpoint.enter(self, stage, entity)
+        if self.counted[stage]:
+            self.waiting[stage] += self.remaining[entity]       # the tokens just queued
 
     def _balks(self, stage: int, entity: int, balking) -> bool:
         """Whether the arrival turns away by the stage's ``balking`` rules: its own uniform draw
@@ -590,7 +598,12 @@ class Checkpoint:
         """The entity cannot enter the full ``stage``: it waits where it is, holding the booth whose
         service it just finished (if any), or in the approach; a truck from the cargo gate stays in
         the backlog (``ready`` None: its release is when it enters)."""
-        holder, self.holder = self.holder, (HELD if self.holder is not None else None)
+        holder = self.holding[0]
+        if holder is HELD:                  # the booth is taken already
+            holder = None
+        elif holder is not None:
+            pool, booth = holder
+            holder, self.holding[0] = (pool, booth, pool.rows[booth]), HELD
         ready = self.env._now
         if holder is None and self._from_cargo_gate(stage, entity):
             ready = None
@@ -618,7 +631,7 @@ class Checkpoint:
                 self._turn_away(stage, entity, RENEGED, ready, max(deadline, ready), holder)
                 continue
             first = self.next_token[entity]
-            Checkpoint.enter(self, stage, entity)
+            self._join(stage, entity)
             if ready is None:
                 self.release_time[entity] = now
             elif ready < now:
@@ -763,7 +776,7 @@ class Checkpoint:
                        yard=None if self.yard is None else self.yard.records(), **self._outcomes())
 
 
-HELD = ("held",)     # Checkpoint.holder once the entity whose service ended holds its booth
+HELD = ("held",)     # Checkpoint.holding once the entity whose service ended holds its booth
 
 
 class _Board:
