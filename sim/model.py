@@ -28,7 +28,9 @@ this is exact, since whether a token is served before its patience runs out is d
 would start. Until then it still counts in the queue that lane choice and the queue cap see (not
 in the queue-length metrics, which end its wait when it left). A leaver is lost, or (once) joins
 the same stage again the next day at the clock time it first joined (``on_leave: defer``), or at
-the stage's next opening (``next_opening``).
+the stage's next opening (``next_opening``). Stages with a queue cap or a balking curve keep a
+count of the tokens in their queues (``Checkpoint.waiting``), so that an arrival's check does not
+add up the lanes.
 
 Spill-back (``when_full: block``): an entity whose tokens do not fit in a full stage waits, first
 come first served, where it is: holding the booth that just served it (the booth serves nobody
@@ -37,7 +39,9 @@ first stage, or in the cargo backlog for a truck from the gate. Space freed at t
 token starts service or leaves, a booth falls idle) lets them in; their wait there counts from
 when they were ready (``arrive``), ``entered`` says when they got in. With ``jockeying``, a booth
 falling idle with an empty queue takes the longest-waiting token it may serve from another pool
-of its stage.
+of its stage. Only the booths of stages before a stage that blocks use the end-of-service callback
+that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
+the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block.
 """
 from __future__ import annotations
 
