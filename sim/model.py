@@ -28,7 +28,9 @@ this is exact, since whether a token is served before its patience runs out is d
 would start. Until then it still counts in the queue that lane choice and the queue cap see (not
 in the queue-length metrics, which end its wait when it left). A leaver is lost, or (once) joins
 the same stage again the next day at the clock time it first joined (``on_leave: defer``), or at
-the stage's next opening (``next_opening``).
+the stage's next opening (``next_opening``). Stages with a queue cap or a balking curve keep a
+count of the tokens in their queues (``Checkpoint.waiting``), so that an arrival's check does not
+add up the lanes.
 
 Spill-back (``when_full: block``): an entity whose tokens do not fit in a full stage waits, first
 come first served, where it is: holding the booth that just served it (the booth serves nobody
@@ -37,7 +39,9 @@ first stage, or in the cargo backlog for a truck from the gate. Space freed at t
 token starts service or leaves, a booth falls idle) lets them in; their wait there counts from
 when they were ready (``arrive``), ``entered`` says when they got in. With ``jockeying``, a booth
 falling idle with an empty queue takes the longest-waiting token it may serve from another pool
-of its stage.
+of its stage. Only the booths of stages before a stage that blocks use the end-of-service callback
+that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
+the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block.
 """
 from __future__ import annotations
 
@@ -97,8 +101,9 @@ class Pool:
             self.jockeys = checkpoint.layout.jockeying[self.stage]
             self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
             self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
-            if any(checkpoint.layout.block):
+            if checkpoint.may_hold[self.stage]:
                 end_callback = self._end_callback_holding
+            self.counted = checkpoint.counted[self.stage]      # keeps Checkpoint.waiting for the stage
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
         self.log_token, self.log_booth = log.token.append, log.booth.append
@@ -136,23 +141,21 @@ class Pool:
         started = False
         if booth < self.staffed:
             first, rest = self.queues
-            now, ready, log = self.env._now, checkpoint.ready, checkpoint.log
+            now, waited = self.env._now, checkpoint.waited
             while True:
                 if first or rest:
                     entity, token, arrived = (first or rest).popleft()
+                    if self.counted:
+                        checkpoint.waiting[self.stage] -= 1
                 elif self.jockeys and (item := checkpoint.jockey(self)) is not None:
                     entity, token, arrived = item
                 else:
                     break
-                entered = None
-                if ready and token in ready:
-                    entered, arrived = arrived, ready.pop(token)
-                if not checkpoint.reneges(self, entity, token, arrived, now, entered):
-                    if entered is not None:
-                        log.entered(entered)
+                arrived = waited(self, entity, token, arrived, now)
+                if arrived is not None:
                     if self.board is not None:
                         self.board.post(now - arrived)
-                    self.rows[booth] = len(log.token)
+                    self.rows[booth] = len(checkpoint.log.token)
                     self._start(booth, entity, token, arrived)
                     started = True
                     break
@@ -197,24 +200,29 @@ class Pool:
         return end
 
     def _end_callback_holding(self, booth: int):
-        """:meth:`_end_callback` where a token whose next stage is full holds its booth (spill-back):
-        the booth then serves nobody until :meth:`Checkpoint.release` frees it."""
-        checkpoint, serving, rows = self.checkpoint, self.serving, self.rows
-        remaining = checkpoint.remaining
+        """:meth:`_end_callback` at a stage before one that blocks (spill-back): a token whose next
+        stage is full holds its booth, which then serves nobody until :meth:`Checkpoint.release`
+        frees it. The booth is offered to :meth:`Checkpoint._hold` in ``Checkpoint.holding``."""
+        checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
+        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        holding, holder = checkpoint.holding, (self, booth)
 
         def end(_event) -> None:
             entity = serving[booth]
             remaining[entity] -= 1
-            held = False
             if not remaining[entity]:
-                checkpoint.holder = (self, booth, rows[booth])
-                checkpoint.advance(entity)
-                held, checkpoint.holder = checkpoint.holder is HELD, None
-            if not held:
-                self.in_service -= 1
-                self._next(booth)
-            if checkpoint.pending:
-                checkpoint.flush()
+                holding[0] = holder
+                advance(entity)
+                held = holding[0] is HELD
+                holding[0] = None
+                if held:
+                    if pending:
+                        flush()
+                    return
+            self.in_service -= 1
+            next_token(booth)
+            if pending:
+                flush()
         return end
 
     def shifts(self, times: np.ndarray, booths: np.ndarray):
@@ -267,6 +275,10 @@ class Checkpoint:
         self.release_time = array("d", np.full(count, np.nan).tobytes())
         self.exited = 0
         self.all_done = self.env.event()
+        self.yard = None
+        if layout.rail is not None:                 # trains wait for tracks and the interchange
+            self.yard = Yard(self, layout.rail, count, _urgent_timeout)
+            self.advance = self._advance_rail
         if layout.impatient:
             self._impatience_state(count)
         self.pools: list[Pool] = []
@@ -278,9 +290,7 @@ class Checkpoint:
         self.per_person = layout.per_person
         self.visits = plan.visits
         self.backlog = [deque() for _ in DIRECTIONS]
-        self.yard = None
-        if layout.rail is not None:
-            self.yard = Yard(self, layout.rail, count, _urgent_timeout)
+        if self.yard is not None:
             self.env.process(self.yard.days(int(np.ceil((scenario.calendar.days * MINUTES_PER_DAY
                                                          + scenario.calendar.drain) / MINUTES_PER_DAY))))
         self.env.process(self.arrive())
@@ -374,8 +384,6 @@ class Checkpoint:
         """Send ``entity`` to the next stage it visits on its route, or out."""
         route = self.route_table[self.route_of[entity]]
         position = self.position[entity]
-        if self.yard is not None and self.yard.holds(entity, route, position):
-            return                          # a train waiting for a track or the interchange (sim.yard)
         while position < len(route):
             stage = route[position]
             position += 1
@@ -389,6 +397,12 @@ class Checkpoint:
         self.exited += 1
         if self.exited == len(self.exit_time):
             self.all_done.succeed()
+
+    def _advance_rail(self, entity: int) -> None:
+        """:meth:`advance`, unless the train must wait for a track or the interchange (:mod:`sim.yard`;
+        bound in place of advance when the scenario has a rail block)."""
+        if not self.yard.holds(entity, self.route_table[self.route_of[entity]], self.position[entity]):
+            Checkpoint.advance(self, entity)
 
     def enter(self, stage: int, entity: int) -> None:
         """Put the entity's tokens for ``stage`` into the lane it chooses."""
@@ -426,7 +440,7 @@ class Checkpoint:
         self.patience_start = array("d", self.arrivals.time.astype(np.float64).tobytes())
         self.blocked: list[deque] = [deque() for _ in range(stages)]   # (entity, holder, ready) outside a full stage
         self.ready: dict[int, float] = {}            # token -> since when it waited for its stage, if held outside
-        self.holder: tuple | None = None             # (pool, booth, row) whose service just ended (spill-back)
+        self.holding: list = [None]                  # the (pool, booth) whose service just ended, or HELD (spill-back)
         self.boards = [None if b is None or b.by_announced_wait is None else
                        _Board(b.by_announced_wait.last) for b in layout.balking]
         self.cargo_set = frozenset(layout.cargo_classes)
@@ -435,6 +449,18 @@ class Checkpoint:
             self.serves = {(stage, class_index, green): frozenset(layout.candidates[stage, class_index, False]) |
                            (frozenset(layout.candidates[stage, class_index, True]) if green else frozenset())
                            for stage, class_index, green in layout.candidates}
+        # tokens in the queues of each stage, counted where a queue cap or balking rule looks at it
+        self.waiting = [0] * stages
+        self.counted = [capacity is not None or (balking is not None and bool(balking.by_queue))
+                        for capacity, balking in zip(layout.queue_capacity, layout.balking)]
+        self.balks_when_full = [capacity is not None and not block for capacity, block in zip(layout.queue_capacity, layout.block)]
+        # stages whose booths a served token may hold: those before a stage that blocks on a route
+        self.may_hold = [False] * stages
+        for route in layout.routes.values():
+            for position, stage in enumerate(route):
+                if any(layout.block[later] for later in route[position + 1:]):
+                    self.may_hold[stage] = True
+        self._move = self.advance                    # the route walk: plain, or with the rail yard
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
@@ -447,24 +473,27 @@ class Checkpoint:
             joined = self.patience_start[entity]
         return joined + self.patience[entity]
 
-    def reneges(self, pool: Pool, entity: int, token: int, arrived: float, now: float,
-                entered: float | None = None) -> bool:
-        """Whether ``token``, about to be served at ``now``, ran out of patience while waiting;
-        if so it is logged as gone at its deadline and its entity leaves. ``entered``: when it got
-        into the stage's waiting space, if it first waited outside (from ``arrived``)."""
-        if self.patience is None:
-            return False
+    def waited(self, pool: Pool, entity: int, token: int, arrived: float, now: float) -> float | None:
+        """A token taken from ``pool``'s queue at ``now`` (to start service, or still queued when
+        the run stops): since when it has waited, or None if its patience ran out meanwhile (it is
+        then logged as gone at its deadline and its entity leaves). A token that first waited
+        outside the full stage counts its wait from when it was ready (``arrived`` is then when it
+        entered the waiting space, logged as ``entered``)."""
+        ready = self.ready
+        if ready and token in ready:
+            self.log.entered(arrived)
+            arrived = ready.pop(token)
+        if self.patience is None or not (self.position[entity] == 1 or self.layout.allow_leave[pool.stage]):
+            return arrived                  # nobody reneges, or not here (may_leave, inlined)
         deadline = self._deadline(entity, arrived)
-        if deadline >= now or not self.may_leave(pool.stage, entity):
-            return False
-        if entered is not None:
-            self.log.entered(entered)
+        if deadline >= now:
+            return arrived
         self.log.left(token, pool.index, arrived, max(deadline, arrived))
         self._mark_left(entity, RENEGED, max(deadline, arrived), arrived)
         self.remaining[entity] -= 1
         if not self.remaining[entity]:
             self.advance(entity)
-        return True
+        return None
 
     def _mark_left(self, entity: int, outcome: int, at: float, joined: float) -> None:
         """Record the first token of a visit to leave (a group leaves with its first leaver)."""
@@ -476,36 +505,44 @@ class Checkpoint:
         if self.outcome[entity]:
             self._leave(entity)
         else:
-            Checkpoint.advance(self, entity)
+            self._move(entity)
 
     def _enter_impatient(self, stage: int, entity: int) -> None:
         """:meth:`enter`, unless the entity balks (where it may leave: by the stage's balking rules,
         or at a full queue that balks), or waits outside a full stage that blocks."""
         layout = self.layout
-        capacity = layout.queue_capacity[stage]
-        tokens = self._tokens_at(stage, entity)
-        if self.may_leave(stage, entity):
-            if self.patience is not None and self._deadline(entity, self.env._now) < self.env._now:
-                self._balk(stage, entity, tokens, RENEGED)      # patience from the crossing ran out before
+        if self.position[entity] == 1 or layout.allow_leave[stage]:      # may_leave, inlined
+            now = self.env._now
+            if self.patience is not None and self._deadline(entity, now) < now:
+                self._turn_away(stage, entity, RENEGED, now)     # patience from the crossing ran out before
                 return
             balking = layout.balking[stage]
             if (balking is not None and self._balks(stage, entity, balking)) or (
-                    capacity is not None and not layout.block[stage]
-                    and self._waiting_with(stage, entity, tokens) > capacity):
-                self._balk(stage, entity, tokens)
+                    self.balks_when_full[stage] and self._over(stage, entity, self._tokens_at(stage, entity))):
+                self._turn_away(stage, entity, BALKED, now)
                 return
-        if layout.block[stage] and (self.blocked[stage] or self._full(stage, entity, tokens)):
-            self._hold(stage, entity)
-            return
+        if layout.block[stage]:
+            tokens = self._tokens_at(stage, entity)
+            if self.blocked[stage] or (self.waiting[stage] + tokens > layout.queue_capacity[stage]
+                                       and self._full(stage, entity, tokens)):
+                self._hold(stage, entity)
+                return
+        Checkpoint.enter(self, stage, entity)               # _join, inlined
+        if self.counted[stage]:
+            self.waiting[stage] += self.remaining[entity]
+
+    def _join(self, stage: int, entity: int) -> None:
+        """:meth:`enter`, keeping the count of the tokens queued at a stage that counts them."""
         Checkpoint.enter(self, stage, entity)
+        if self.counted[stage]:
+            self.waiting[stage] += self.remaining[entity]       # the tokens just queued
 
     def _balks(self, stage: int, entity: int, balking) -> bool:
         """Whether the arrival turns away by the stage's ``balking`` rules: its own uniform draw
         below the curve's probability for the queue it sees, or an announced wait above its
         threshold (its remaining patience, without one)."""
         if balking.by_queue:
-            queue = sum(pool.queued() for pool in self.stage_pools[stage])
-            if self.plan.balk_draw[stage][entity] < balking.probability(queue):
+            if self.plan.balk_draw[stage][entity] < balking.probability(self.waiting[stage]):
                 return True
         board = balking.by_announced_wait
         if board is None:
@@ -517,40 +554,60 @@ class Checkpoint:
             limit = self._deadline(entity, self.env._now) - self.env._now
         return self.boards[stage].announced() > limit
 
-    def _waiting_with(self, stage: int, entity: int, tokens: int) -> int:
-        """Tokens that would wait at ``stage`` once the entity's ``tokens`` joined: those queued in
-        all its pools, plus the entity's own beyond the idle open booths of the lanes it may take."""
+    def _over(self, stage: int, entity: int, tokens: int) -> bool:
+        """Whether more tokens than the stage's ``queue_capacity`` would wait at ``stage`` once the
+        entity's ``tokens`` joined: those queued in all its pools, plus the entity's own beyond the
+        idle open booths of the lanes it may take."""
+        queued, capacity = self.waiting[stage], self.layout.queue_capacity[stage]
+        if queued + tokens <= capacity:
+            return False                    # fits even if no booth is idle
         free = sum(len(pool.idle) for pool in self.candidates[stage, self.class_of[entity], self.green[entity]])
-        return sum(pool.queued() for pool in self.stage_pools[stage]) + max(tokens - free, 0)
+        return queued + max(tokens - free, 0) > capacity
 
     def _full(self, stage: int, entity: int, tokens: int) -> bool:
         """Whether the entity's ``tokens`` do not fit in the stage's waiting space (a group larger
         than the whole space fits once nothing waits there)."""
-        if self._waiting_with(stage, entity, tokens) <= self.layout.queue_capacity[stage]:
+        if not self._over(stage, entity, tokens):
             return False
-        return not (tokens > max(self.layout.queue_capacity[stage], 1)
-                    and not any(pool.queued() for pool in self.stage_pools[stage]))
+        return not (tokens > max(self.layout.queue_capacity[stage], 1) and not self.waiting[stage])
 
     def _tokens_at(self, stage: int, entity: int) -> int:
         """How many tokens the entity has at ``stage``: its group's size at a per-person stage, else 1."""
         return self.group_size[entity] if self.class_of[entity] in self.per_person[stage] else 1
 
-    def _balk(self, stage: int, entity: int, tokens: int, outcome: int = BALKED) -> None:
-        """The entity turns away from the stage: its tokens are logged as gone on arrival."""
-        now, first = self.env._now, self.next_token[entity]
-        pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
-        for token in range(first, first + tokens):
-            self.log.left(token, pool.index, now, now)
-        self.next_token[entity] = first + tokens
-        self._mark_left(entity, outcome, now, now)
+    def _turn_away(self, stage: int, entity: int, outcome: int, joined: float, at: float | None = None,
+                   holder: tuple | None = None) -> None:
+        """The entity leaves before it got into ``stage`` (BALKED or RENEGED; waiting for it since
+        ``joined``, until ``at``, default ``joined``): its tokens are logged as gone, the booth it
+        held, if any, is freed."""
+        at = joined if at is None else at
+        pool, tokens = self._outside(stage, entity)
+        for token in tokens:
+            self.log.left(token, pool, joined, at)
+        self.next_token[entity] = tokens.stop
+        self._mark_left(entity, outcome, at, joined)
+        if holder is not None:
+            self.release(holder)
         self._leave(entity)
+
+    def _outside(self, stage: int, entity: int) -> tuple[int, range]:
+        """The pool (the first lane it may take) where the tokens of an entity not yet in ``stage``
+        are logged, and those tokens."""
+        first = self.next_token[entity]
+        return (self.candidates[stage, self.class_of[entity], self.green[entity]][0].index,
+                range(first, first + self._tokens_at(stage, entity)))
 
     # --- spill-back: waiting outside a full stage --------------------------------------------
     def _hold(self, stage: int, entity: int) -> None:
         """The entity cannot enter the full ``stage``: it waits where it is, holding the booth whose
         service it just finished (if any), or in the approach; a truck from the cargo gate stays in
         the backlog (``ready`` None: its release is when it enters)."""
-        holder, self.holder = self.holder, (HELD if self.holder is not None else None)
+        holder = self.holding[0]
+        if holder is HELD:                  # the booth is taken already
+            holder = None
+        elif holder is not None:
+            pool, booth = holder
+            holder, self.holding[0] = (pool, booth, pool.rows[booth]), HELD
         ready = self.env._now
         if holder is None and self._from_cargo_gate(stage, entity):
             ready = None
@@ -575,10 +632,10 @@ class Checkpoint:
                 return
             blocked.popleft()
             if deadline < now:
-                self._renege_outside(stage, entity, holder, ready, deadline)
+                self._turn_away(stage, entity, RENEGED, ready, max(deadline, ready), holder)
                 continue
             first = self.next_token[entity]
-            Checkpoint.enter(self, stage, entity)
+            self._join(stage, entity)
             if ready is None:
                 self.release_time[entity] = now
             elif ready < now:
@@ -592,20 +649,6 @@ class Checkpoint:
         if ready is None or self.patience is None or not self.may_leave(stage, entity):
             return np.inf
         return self._deadline(entity, ready)
-
-    def _renege_outside(self, stage: int, entity: int, holder: tuple | None, ready: float, deadline: float) -> None:
-        """The entity gives up while waiting outside the full ``stage``: its tokens are logged as
-        gone at ``deadline``, the booth it held is freed."""
-        first, tokens = self.next_token[entity], self._tokens_at(stage, entity)
-        pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
-        at = max(deadline, ready)
-        for token in range(first, first + tokens):
-            self.log.left(token, pool.index, ready, at)
-        self.next_token[entity] = first + tokens
-        self._mark_left(entity, RENEGED, at, ready)
-        if holder is not None:
-            self.release(holder)
-        self._leave(entity)
 
     def release(self, holder: tuple) -> None:
         """Free a booth held by a token that has now entered its next stage (or left)."""
@@ -634,6 +677,8 @@ class Checkpoint:
         queue, index, _ = best
         item = queue[index]
         del queue[index]
+        if pool.counted:
+            self.waiting[pool.stage] -= 1
         return item
 
     # --- leaving -----------------------------------------------------------------------------
@@ -696,12 +741,8 @@ class Checkpoint:
         for pool in self.pools:
             for queue in pool.queues:
                 for entity, token, arrived in queue:
-                    entered = None
-                    if token in self.ready:
-                        entered, arrived = arrived, self.ready.pop(token)
-                    if not self.reneges(pool, entity, token, arrived, end_time, entered):
-                        if entered is not None:
-                            self.log.entered(entered)
+                    arrived = self.waited(pool, entity, token, arrived, end_time)
+                    if arrived is not None:
                         self.log.unstarted(token, pool.index, arrived)
         for stage, blocked in enumerate(self.blocked):
             for entity, holder, ready in blocked:
@@ -711,12 +752,11 @@ class Checkpoint:
                     continue
                 deadline = self._outside_deadline(stage, entity, ready)
                 if deadline < end_time:
-                    self._renege_outside(stage, entity, None, ready, deadline)
+                    self._turn_away(stage, entity, RENEGED, ready, max(deadline, ready))
                     continue
-                first = self.next_token[entity]
-                pool = self.candidates[stage, self.class_of[entity], self.green[entity]][0]
-                for token in range(first, first + self._tokens_at(stage, entity)):
-                    self.log.unstarted(token, pool.index, ready)
+                pool, tokens = self._outside(stage, entity)
+                for token in tokens:
+                    self.log.unstarted(token, pool, ready)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, replication: int) -> Records:
@@ -740,7 +780,7 @@ class Checkpoint:
                        yard=None if self.yard is None else self.yard.records(), **self._outcomes())
 
 
-HELD = ("held",)     # Checkpoint.holder once the entity whose service ended holds its booth
+HELD = ("held",)     # Checkpoint.holding once the entity whose service ended holds its booth
 
 
 class _Board:

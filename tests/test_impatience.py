@@ -13,7 +13,7 @@ import pytest
 import sim
 from sim import analytic
 from sim.metrics import ReplicationMetrics
-from sim.model import simulate
+from sim.model import Checkpoint, simulate
 from sim.demand import generate_arrivals
 from sim.plan import build_layout, draw_plan
 from sim.catalogue import METRICS
@@ -706,3 +706,64 @@ def test_patience_by_direction_replaces_the_class_patience_for_that_direction_on
         "patience_by_direction": {"CN_to_KZ": {"dist": "deterministic", "value": "7 min"}}})), 0)
     left = records.outcome != 0
     assert left.any() and np.all(records.arrivals.direction_index[left] == DIRECTIONS.index("CN_to_KZ"))
+
+
+# --- the bookkeeping that keeps spill-back cheap (block-speed) -------------------------------
+def test_the_count_of_queued_tokens_is_what_the_queues_hold_after_every_event():
+    """``Checkpoint.waiting``, which queue caps and balking curves read instead of adding up the
+    lanes of the stage, is the number of tokens in the stage's queues after every event: with
+    groups, a green lane, jockeying, a balking curve, a cap that balks and one that blocks."""
+    data = small_scenario()
+    data["calendar"].update(days=2, warmup_days=0)
+    data["demand"]["daily_volume"] = 1500
+    for spec in data["classes"].values():
+        spec.update(patience={"dist": "exponential", "mean": "20 min"}, on_leave="defer")
+    stages = data["stages"]
+    stages["passport"].update(jockeying=True, allow_leave=True, balking={"by_queue": [[5, 0.0], [40, 0.8]]})
+    stages["customs"].update(queue_capacity=4, when_full="block")
+    stages["secondary"].update(queue_capacity=2, allow_leave=True)
+    scenario = load(data)
+    layout = build_layout(scenario)
+    arrivals = generate_arrivals(scenario, 1, 0)
+    checkpoint = Checkpoint(scenario, layout, draw_plan(scenario, layout, arrivals, 1, 0), arrivals)
+    assert checkpoint.counted == [True, True, True]
+    env, steps, most = checkpoint.env, 0, [0, 0, 0]
+    while env.peek() < np.inf and not checkpoint.all_done.triggered:
+        env.step()
+        steps += 1
+        for stage, pools in enumerate(checkpoint.stage_pools):
+            assert checkpoint.waiting[stage] == sum(pool.queued() for pool in pools), (stage, env.now)
+            most[stage] = max(most[stage], checkpoint.waiting[stage])
+    assert steps > 1000 and min(most) > 0
+    assert any(checkpoint.blocked) or checkpoint.log.held_row          # the blocking cap was reached
+    assert checkpoint.outcome.count(BALKED) > 0                         # so was a balking rule
+
+
+def test_a_token_that_skips_a_stage_holds_the_booth_it_left():
+    """Booths can be held at every stage before one that blocks, not only the stage right before
+    it: a token that skips the middle stage (visit probability) holds its first-stage booth."""
+    data = _tandem(1, first_mean=0.5, second_mean=0.5, rate=1.0)
+    middle = data["stages"]["second"]
+    del middle["queue_capacity"], middle["when_full"]
+    middle.update(kind="secondary", visit_probability={"traveler": 0.5})
+    data["stages"]["third"] = {**middle, "kind": "primary", "visit_probability": {},
+                               "service_time": {"traveler": {"dist": "exponential", "mean": "0.9 min"}},
+                               "queue_capacity": 1, "when_full": "block"}
+    data["routes"]["KZ_to_CN"] = ["desk", "second", "third"]
+    records, _ = _metrics(load(data), 0)
+    visits = records.visits
+    held = ~np.isnan(visits["held_until"])
+    assert set(np.unique(visits["stage"][held])) == {0, 1}
+    skipped = set(visits["entity"][visits["stage"] == 0]) - set(visits["entity"][visits["stage"] == 1])
+    assert set(visits["entity"][held & (visits["stage"] == 0)]) <= skipped
+    assert _booth_intervals_do_not_overlap(visits)
+
+
+def test_the_rail_check_is_bound_only_where_there_is_a_rail_block():
+    """A road scenario's advance is the plain route walk; a rail scenario's goes through the yard."""
+    for path, rail in (("scenarios/khorgos.yaml", False), ("scenarios/khorgos_rail.yaml", True)):
+        scenario = sim.load_scenario(path, {"calendar.days": 3})
+        layout = build_layout(scenario)
+        arrivals = generate_arrivals(scenario, 1, 0)
+        checkpoint = Checkpoint(scenario, layout, draw_plan(scenario, layout, arrivals, 1, 0), arrivals)
+        assert checkpoint.advance.__func__ is (Checkpoint._advance_rail if rail else Checkpoint.advance)
