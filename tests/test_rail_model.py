@@ -249,3 +249,16 @@ def test_rail_outputs_console_report_and_figures():
     # a road-only run has none of it
     road = sim.run(load(mmc_scenario(0.2, 1.0, 1, 2, 0)), replications=1, workers=1)
     assert "trains (rail)" not in key_figures(road) and "rail.png" not in run_figures_planned(road)
+
+
+def test_a_station_stage_cannot_be_changed_apart_from_its_station():
+    """A station's stages are made from the rail block: an override of one is refused by name
+    (it would otherwise be made again from the station and silently lost); the unchanged
+    expansion loads again as before."""
+    scenario = load(rail_data(per_day=4))
+    assert sim.load_scenario(scenario).stages == scenario.stages
+    with pytest.raises(ScenarioError, match=r"stages\.yard_documents\.queue_capacity: is made from the rail block.s stations"):
+        sim.load_scenario(scenario, {"stages.yard_documents.queue_capacity": 1,
+                                     "stages.yard_documents.when_full": "block"})
+    moved = sim.load_scenario(scenario, {"rail.stations.yard.tracks": 3})
+    assert moved.stages["yard_documents"].pools["tracks"].booths == 3

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, ScenarioError, did_you_mean
 from .checks import check_scenario
-from .rail_stages import expand as expand_rail
+from .rail_stages import expand as expand_rail, stage_names
 from .schema import Scenario
 
 LineMap = dict[tuple[str, ...], tuple[str, int]]  # field path -> (file, line)
@@ -369,7 +369,16 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
         data, lines = resolve_extends(data, lines, label, base_dir, (_resolved(path),), deferred)
     for dotted, value in (overrides or {}).items():
         data = set_dotted(data, dotted, value)
-    return validate(data, lines, label, deferred)
+    scenario = validate(data, lines, label, deferred)
+    # a station's stages are made from the station on every load: a change to one would be lost
+    made = set(stage_names(scenario.rail)) if scenario.rail is not None else set()
+    refused = [Problem(label, dotted, "is made from the rail block's stations and cannot be changed apart: change "
+                       "its station under rail.stations (tracks, documents, gauge_change)", None)
+               for dotted in overrides or {} if dotted.split(".")[0] == "stages" and dotted.split(".")[1:2] and
+               dotted.split(".")[1] in made]
+    if refused:
+        raise ScenarioError(refused)
+    return scenario
 
 
 def validate_model(model: type[BaseModel], data: Any, lines: LineMap, label: str) -> Any:
