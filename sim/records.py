@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
-CHUNK = 1 << 20     # rows per step when deriving a column in pieces
+CHUNK = 1 << 16     # rows per step when deriving a column in pieces
 SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Records.outcome)
 
 
@@ -84,17 +84,28 @@ class VisitLog:
         token = np.frombuffer(self.token, dtype=np.int32)
         code = np.frombuffer(self.booth, dtype=np.int32)
         start = np.frombuffer(self.start, dtype=np.float64)
-        end = start + np.frombuffer(plan.service, dtype=np.float64)[token]
-        entity = np.empty(len(token), dtype=np.int32)
-        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long int64 temporary
+        service = np.frombuffer(plan.service, dtype=np.float64)
+        end = np.empty(len(token))
+        entity = token                  # written in place of the token, once ``end`` no longer needs it
+        booth_pool, first_booth = np.asarray(booth_pool, dtype=np.int32), np.asarray(first_booth, dtype=np.int32)
+        stage_of_pool = np.asarray(pool_stage, dtype=np.int32)
+        pool = np.empty(len(token), dtype=_narrowest(len(first_booth)))
+        booth = np.empty(len(token), dtype=_narrowest(int(np.max(np.diff(np.append(first_booth, len(booth_pool))),
+                                                                  initial=1))))
+        stage = np.empty(len(token), dtype=_narrowest(max(pool_stage, default=0) + 1))
+        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long temporaries
             part = slice(chunk, chunk + CHUNK)
+            np.add(start[part], service[token[part]], out=end[part])
             entity[part] = np.searchsorted(plan.token_offset, token[part], side="right") - 1
-        unstarted = np.flatnonzero(code < 0)                # the few tokens never served
-        pool = np.asarray(booth_pool, dtype=np.int32)[np.maximum(code, 0)]
-        pool[unstarted] = -1 - code[unstarted]
-        booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
-        booth[unstarted] = -1
-        stage = np.asarray(pool_stage, dtype=np.int32)[pool]
+            piece = code[part]
+            unstarted = piece < 0                           # the few tokens never served
+            pools = booth_pool[np.maximum(piece, 0)]
+            pools[unstarted] = -1 - piece[unstarted]
+            pool[part] = pools
+            booths = piece - first_booth[pools]
+            booths[unstarted] = -1
+            booth[part] = booths
+            stage[part] = stage_of_pool[pools]
         columns = {"entity": entity, "pool": pool, "booth": booth,
                    "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
                    "stage": stage}
@@ -106,13 +117,19 @@ class VisitLog:
         return columns
 
 
+def _narrowest(bound: int) -> type:
+    """The narrowest signed integer type holding -1 ... ``bound``."""
+    return next(kind for kind in (np.int8, np.int16, np.int32) if bound <= np.iinfo(kind).max)
+
+
 @dataclass
 class Records:
     """Everything one replication produced."""
 
     replication: int
     arrivals: Arrivals
-    # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left, held_until, entered
+    # entity (int32), pool, booth, stage (the narrowest signed integers that hold them: int8 or
+    # int16), arrive, start, end (float64); left, held_until, entered
     # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns)
     visits: dict[str, np.ndarray]
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
