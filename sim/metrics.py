@@ -17,7 +17,7 @@ days: a day group (weekdays, weekends) by the number of such days in the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .calendar import MINUTES_PER_DAY, day_dates
 from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
-from .records import BALKED, RENEGED, Records
+from .records import BALKED, RENEGED, Records, narrowest
 from .rail_metrics import rail_hourly_rows, rail_rows, rail_timeline_rows
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
@@ -48,8 +48,8 @@ class EntityView:
     left_stage: np.ndarray      # stage where a lost entity left (-1: not lost)
 
     def stage_rows(self, stage: int) -> np.ndarray:
-        """The rows of the visits at ``stage``, in log order."""
-        return np.flatnonzero(self.records.visits["stage"] == stage)
+        """Which visits are at ``stage`` (a mask as long as the visit log)."""
+        return self.records.visits["stage"] == stage
 
     def stage_wait(self, stage: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Mean token wait of each entity at ``stage`` (so far, if still queued); NaN if not visited."""
@@ -59,9 +59,11 @@ class EntityView:
         tokens = np.bincount(entity, minlength=count).astype(float)
         back = np.flatnonzero(records.came_back & (records.deferred_stage == stage))
         tokens[back] /= 2           # a deferred visit logs its tokens twice: once per day
+        waits = waited_until(records, rows)
+        np.subtract(waits, records.visits["arrive"][rows], out=waits)
+        waits = np.bincount(entity, weights=waits, minlength=count)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(entity, weights=waited_until(records, rows) - records.visits["arrive"][rows],
-                               minlength=count) / tokens
+            return np.divide(waits, tokens, out=waits)
 
     def stage_service(self, stage: int) -> np.ndarray:
         """Booth minutes of each entity at ``stage``; NaN if not started there."""
@@ -107,9 +109,10 @@ def _pairwise_sum(term: Callable[[int], np.ndarray], first: int, count: int) -> 
     """``term(first) + ... + term(first + count - 1)`` added in the order ``np.sum`` adds a row
     of ``count`` numbers (numpy's pairwise summation: eight partial sums per block of up to 128,
     halves above), one term computed at a time, so that the result is bit-identical to
-    ``np.sum(stacked, axis=1)`` without the stacked array."""
+    ``np.sum(stacked, axis=1)`` without the stacked array. ``term`` makes a fresh array (summed
+    into in place)."""
     if count < 8:
-        total = term(first).copy()
+        total = term(first)
         for index in range(first + 1, first + count):
             total += term(index)
         return total
@@ -120,7 +123,7 @@ def _pairwise_sum(term: Callable[[int], np.ndarray], first: int, count: int) -> 
     whole = count - count % 8
 
     def partial(lane: int) -> np.ndarray:       # r[lane] = term(lane) + term(lane + 8) + ...
-        total = term(first + lane).copy()
+        total = term(first + lane)
         for index in range(first + lane + 8, first + whole, 8):
             total += term(index)
         return total
@@ -142,7 +145,7 @@ def nansum_rows(column: Callable[[int], np.ndarray], count: int, length: int) ->
     ``column(j)``, bit for bit, building one column at a time."""
     if count == 0:
         return np.zeros(length)
-    return _pairwise_sum(lambda index: np.nan_to_num(column(index), nan=0.0), 0, count)
+    return _pairwise_sum(lambda index: np.nan_to_num(column(index), nan=0.0, copy=False), 0, count)
 
 
 def entity_view(records: Records, layout: Layout) -> EntityView:
@@ -150,7 +153,7 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
     count, stages = len(records.arrivals), len(layout.stage_names)
     visits = records.visits
     lost = records.outcome > 0
-    left_stage = np.full(count, -1, dtype=np.int32)
+    left_stage = np.full(count, -1, dtype=narrowest(stages))
     left = visits.get("left")
     if left is not None:
         rows = ~np.isnan(left)
@@ -205,7 +208,7 @@ def _leaving_columns(records: Records, layout: Layout, view: EntityView) -> dict
             "deferred_at": stage_names[records.deferred_stage]}
 
 
-SWEEP_CHUNK = 1 << 16       # sorted starts per step in maximum_open: no visit-long int64 temporaries
+SWEEP_CHUNK = 1 << 14       # sorted starts per step in maximum_open: no visit-long int64 temporaries
 
 
 def _integral_of_min(points: np.ndarray, edges: np.ndarray, owned: bool = False) -> np.ndarray:
@@ -233,27 +236,55 @@ def occupancy(starts: np.ndarray | Callable[[], np.ndarray], ends: np.ndarray | 
     return np.maximum(np.diff(integral(ends) - integral(starts)), 0.0)   # no rounding below 0
 
 
-def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray, owned: bool = False) -> float:
+def _ascending(values: np.ndarray, owned: bool, where: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``values`` (no NaN; those ``where`` is True, if given) in ascending order, a piece at a
+    time: (rank of the piece's first value, the piece). Owned values are sorted in place; others
+    are cut into ranges of value and each range sorted apart (no sorted copy of them all)."""
+    if owned or (where is None and len(values) <= SWEEP_CHUNK * 16):
+        ordered = values if owned else np.sort(values)
+        if owned:
+            ordered.sort()
+        for first in range(0, len(ordered), SWEEP_CHUNK):
+            yield first, ordered[first:first + SWEEP_CHUNK]
+        return
+    count = len(values) if where is None else np.count_nonzero(where)
+    bounds = np.linspace(values.min(), values.max(), -(-count // (SWEEP_CHUNK * 16)) + 1)
+    rank, low = 0, -np.inf
+    for high in [*bounds[1:-1], np.inf]:
+        inside = values >= low
+        inside &= values < high
+        if where is not None:
+            inside &= where
+        piece = values[inside]
+        del inside
+        piece.sort()
+        for first in range(0, len(piece), SWEEP_CHUNK):
+            yield rank + first, piece[first:first + SWEEP_CHUNK]
+        rank, low = rank + len(piece), high
+
+
+def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
+                 owned: Literal["none", "ends", "both"] = "none", where: np.ndarray | None = None) -> float:
     """Largest number of intervals [start, end) open at once during any of ``windows`` (rows
-    ``(from, to)``, sorted and disjoint); with ``owned``, ``starts`` and ``ends`` are sorted in
-    place.
+    ``(from, to)``, sorted and disjoint); the intervals are ``starts[where]`` and ``ends`` if
+    ``where`` is given. ``owned`` arrays are the caller's, sorted in place; ``starts`` not owned
+    are read a range of values at a time (no sorted copy of them all).
 
     The count only rises at a start, so it is enough to look at each window's start and at every
     start inside a window (an interval ending at the very moment another starts is not counted).
     """
     windows = np.asarray(windows, dtype=float).reshape(-1, 2)
-    if len(starts) == 0 or len(windows) == 0:
+    if len(ends) == 0 or len(windows) == 0:
         return 0.0
-    if owned:
-        starts.sort()
-        ends.sort()
+    if owned == "none":
+        ends = np.sort(ends)
     else:
-        starts, ends = np.sort(starts), np.sort(ends)
-    at_window_start = np.searchsorted(starts, windows[:, 0], side="left") - np.searchsorted(ends, windows[:, 0],
-                                                                                          side="right")
+        ends.sort()
+    before = (lambda begin: starts < begin) if where is None else (lambda begin: (starts < begin) & where)
+    at_window_start = (np.array([np.count_nonzero(before(begin)) for begin in windows[:, 0]])
+                       - np.searchsorted(ends, windows[:, 0], side="right"))
     largest = max(at_window_start.max(), 0)
-    for first in range(0, len(starts), SWEEP_CHUNK):
-        chunk = starts[first:first + SWEEP_CHUNK]
+    for first, chunk in _ascending(starts, owned == "both", where):
         window = np.searchsorted(windows[:, 0], chunk, side="right") - 1
         inside = (window >= 0) & (chunk < windows[np.maximum(window, 0), 1])
         open_at_starts = (np.arange(first + 1, first + len(chunk) + 1)
@@ -319,17 +350,21 @@ class GroupMasks:
     or a stage's visits.
 
     ``entities`` masks the entities of the group (None for a stage group, whose visits are
-    selected by ``stage``); ``days`` marks the measured days the group covers: its per-day
+    selected by ``stage``), made by ``select`` when asked for (one group's mask at a time); ``days`` marks the measured days the group covers: its per-day
     figures divide by their number and its time-averages (queue lengths) cover their hours.
     ``time_selection`` groups (weekdays, weekends) hold the entities arriving on their days, count
     the exits made on their days and average the queue of everyone over their days.
     """
 
     group: Group
-    entities: np.ndarray | None
+    select: Callable[[], np.ndarray] | None
     stage: int | None
     days: np.ndarray
     time_selection: bool = False
+
+    @property
+    def entities(self) -> np.ndarray | None:
+        return None if self.select is None else self.select()
 
     @property
     def name(self) -> str:
@@ -365,26 +400,32 @@ class ReplicationMetrics:
 
     def _groups(self) -> list[GroupMasks]:
         arrivals, layout, measured = self.records.arrivals, self.layout, self.measured
-        groups = [GroupMasks(EVERYONE, np.ones(len(arrivals), bool), None, measured)]
+        def equal(values: np.ndarray, index: int) -> Callable[[], np.ndarray]:
+            return lambda: values == index
+        groups = [GroupMasks(EVERYONE, lambda: np.ones(len(arrivals), bool), None, measured)]
         for index, name in enumerate(layout.class_names):
-            groups.append(GroupMasks(Group("class", name), arrivals.class_index == index, None, measured))
+            groups.append(GroupMasks(Group("class", name), equal(arrivals.class_index, index), None, measured))
         for index, name in enumerate(layout.stage_names):
             groups.append(GroupMasks(Group("stage", name), None, index, measured))
         for index, name in enumerate(DIRECTIONS):
-            mask = arrivals.direction_index == index
-            if mask.any():
-                groups.append(GroupMasks(Group("direction", name), mask, None, measured))
+            if (arrivals.direction_index == index).any():
+                groups.append(GroupMasks(Group("direction", name), equal(arrivals.direction_index, index), None,
+                                         measured))
         if any(c.green_channel_share > 0 for c in self.scenario.classes.values()):
-            groups.append(GroupMasks(Group("green_channel", "eligible"), arrivals.green, None, measured))
-            groups.append(GroupMasks(Group("green_channel", "not_eligible"), ~arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "eligible"), lambda: arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "not_eligible"), lambda: ~arrivals.green, None, measured))
         calendar = self.scenario.calendar
         weekend_day = np.array([day_matches("weekend", date) for date in day_dates(calendar, calendar.days)])
         for label, wanted in (("weekday", False), ("weekend", True)):
             on_days = weekend_day == wanted
             if (measured & on_days).any():
-                groups.append(GroupMasks(Group("day", label), self._on_days(arrivals.time, on_days), None,
+                groups.append(GroupMasks(Group("day", label), self._day_selection(on_days), None,
                                          measured & on_days, True))
         return groups
+
+    def _day_selection(self, days: np.ndarray) -> Callable[[], np.ndarray]:
+        """The entities arriving on ``days``, made when asked for."""
+        return lambda: self._on_days(self.records.arrivals.time, days)
 
     @staticmethod
     def _on_days(times: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -401,10 +442,11 @@ class ReplicationMetrics:
             return None
         return group.entities[visits["entity"]]
 
-    def _visit_column(self, name: str, mask: np.ndarray | None) -> np.ndarray:
-        """A visit column, of the ``mask``ed visits (a copy), or the column itself (read only)."""
+    def _visit_column(self, name: str, mask: np.ndarray | None, fresh: bool = False) -> np.ndarray:
+        """A visit column, of the ``mask``ed visits (a copy), or the column itself (read only;
+        a copy if ``fresh``)."""
         column = self.records.visits[name]
-        return column if mask is None else column[mask]
+        return (column.copy() if fresh else column) if mask is None else column[mask]
 
     def _wait_ends(self, mask: np.ndarray | None) -> np.ndarray:
         """:func:`waited_until` of the ``mask``ed visits (a fresh array)."""
@@ -413,7 +455,7 @@ class ReplicationMetrics:
     def _busy_ends(self, mask: np.ndarray | None, occupied: bool) -> np.ndarray:
         """When the ``mask``ed visits' booths stopped serving (cut at the end of the run), or with
         ``occupied`` stopped being held (a fresh array)."""
-        end = self._visit_column("end", mask).copy() if mask is None else self.records.visits["end"][mask]
+        end = self._visit_column("end", mask, fresh=True)
         if occupied and self.held:
             np.fmax(end, self._visit_column("held_until", mask), out=end)
         return np.minimum(end, self.records.end_time, out=end)
@@ -433,7 +475,7 @@ class ReplicationMetrics:
         rows: list[tuple[str, str, float]] = []
         for group in self.groups:
             visit_mask = self._visit_mask(group)
-            values = self._entity_metrics(group) if group.entities is not None else self._stage_metrics(visit_mask)
+            values = self._entity_metrics(group) if group.select is not None else self._stage_metrics(visit_mask)
             if self.layout.impatient:        # who left, per day and (kept for hourly_rows) by hour
                 leavers = self._leavers(group)
                 values.update(self._leaving_metrics(leavers, max(group.day_count, 1)))
@@ -586,14 +628,14 @@ class ReplicationMetrics:
         if len(windows) == 0:
             return {}
         queued = self._queue_integral(visit_mask, windows.ravel())[::2].sum()
-        largest = maximum_open(self._visit_column("arrive", visit_mask).copy(), self._wait_ends(visit_mask), windows,
-                               owned=True)
+        largest = maximum_open(self.records.visits["arrive"], self._wait_ends(visit_mask), windows, owned="ends",
+                               where=visit_mask)
         return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
                 "queue_length_max": largest}
 
     def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray) -> np.ndarray:
         """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end)."""
-        return occupancy(lambda: self._visit_column("arrive", visit_mask).copy(), lambda: self._wait_ends(visit_mask),
+        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True), lambda: self._wait_ends(visit_mask),
                          edges)
 
     def _pools_of(self, group: GroupMasks) -> list[int]:
@@ -634,8 +676,10 @@ class ReplicationMetrics:
                 continue
             edges, day_mean = self._hour_bins(group)
             visit_mask = self._visit_mask(group)
-            if group.entities is not None:
-                times, waits = arrivals.time[group.entities], self.view.total_wait[group.entities]
+            if group.select is not None:
+                entities = group.entities
+                times, waits = arrivals.time[entities], self.view.total_wait[entities]
+                del entities
             else:
                 times = self._visit_column("arrive", visit_mask)
                 waits = self._wait_ends(visit_mask) - times

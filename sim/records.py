@@ -89,10 +89,10 @@ class VisitLog:
         entity = token                  # written in place of the token, once ``end`` no longer needs it
         booth_pool, first_booth = np.asarray(booth_pool, dtype=np.int32), np.asarray(first_booth, dtype=np.int32)
         stage_of_pool = np.asarray(pool_stage, dtype=np.int32)
-        pool = np.empty(len(token), dtype=_narrowest(len(first_booth)))
-        booth = np.empty(len(token), dtype=_narrowest(int(np.max(np.diff(np.append(first_booth, len(booth_pool))),
+        pool = np.empty(len(token), dtype=narrowest(len(first_booth)))
+        booth = np.empty(len(token), dtype=narrowest(int(np.max(np.diff(np.append(first_booth, len(booth_pool))),
                                                                   initial=1))))
-        stage = np.empty(len(token), dtype=_narrowest(max(pool_stage, default=0) + 1))
+        stage = np.empty(len(token), dtype=narrowest(max(pool_stage, default=0) + 1))
         for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long temporaries
             part = slice(chunk, chunk + CHUNK)
             np.add(start[part], service[token[part]], out=end[part])
@@ -117,7 +117,7 @@ class VisitLog:
         return columns
 
 
-def _narrowest(bound: int) -> type:
+def narrowest(bound: int) -> type:
     """The narrowest signed integer type holding -1 ... ``bound``."""
     return next(kind for kind in (np.int8, np.int16, np.int32) if bound <= np.iinfo(kind).max)
 
