@@ -69,7 +69,7 @@ class EntityView:
         """Booth minutes of each entity at ``stage``; NaN if not started there."""
         visits, count = self.records.visits, len(self.records.arrivals)
         rows = self.stage_rows(stage)
-        rows = rows[~np.isnan(visits["start"][rows])]
+        rows &= ~np.isnan(visits["start"])
         entity = visits["entity"][rows]
         service = np.bincount(entity, weights=visits["end"][rows] - visits["start"][rows], minlength=count).astype(float)
         service[np.bincount(entity, minlength=count) == 0] = np.nan
