@@ -68,6 +68,11 @@ class VisitLog:
         self.arrive.append(arrived)
         self.start.append(np.nan)
 
+    def later(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
+              first_booth: list[int]) -> DeferredColumns:
+        """:meth:`columns`, to be derived when first asked for (after the model is gone)."""
+        return DeferredColumns(self, plan, pool_stage, booth_pool, first_booth)
+
     def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
                 first_booth: list[int]) -> dict[str, np.ndarray]:
         """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage, and
@@ -79,7 +84,8 @@ class VisitLog:
 
         ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
         checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
-        same floating-point addition the model made.
+        same floating-point addition the model made. The entity column is written over the token
+        column of the log: call this once.
         """
         token = np.frombuffer(self.token, dtype=np.int32)
         code = np.frombuffer(self.booth, dtype=np.int32)
@@ -117,6 +123,21 @@ class VisitLog:
         return columns
 
 
+class DeferredColumns:
+    """A finished visit log and what :meth:`VisitLog.columns` needs, to derive the columns later:
+    holding only the log and the plan, not the model that wrote them, so that the model's memory
+    is free again before the columns are made."""
+
+    def __init__(self, log: VisitLog, *tables) -> None:
+        self.log, self.tables = log, tables
+
+    def __len__(self) -> int:
+        return len(self.log.token)
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        return self.log.columns(*self.tables)
+
+
 def narrowest(bound: int) -> type:
     """The narrowest signed integer type holding -1 ... ``bound``."""
     return next(kind for kind in (np.int8, np.int16, np.int32) if bound <= np.iinfo(kind).max)
@@ -130,8 +151,9 @@ class Records:
     arrivals: Arrivals
     # entity (int32), pool, booth, stage (the narrowest signed integers that hold them: int8 or
     # int16), arrive, start, end (float64); left, held_until, entered
-    # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns)
-    visits: dict[str, np.ndarray]
+    # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns);
+    # or the log they are derived from when first asked for (``visits``)
+    visit_columns: dict[str, np.ndarray] | DeferredColumns
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)
@@ -140,3 +162,16 @@ class Records:
     deferred_stage: np.ndarray      # int32: the stage an entity left, to come back the next day; -1: never
     came_back: np.ndarray           # bool: the deferred entity joined that stage again (its tokens are logged twice)
     yard: dict[str, np.ndarray] | None = None   # rail block only: tracks, waits outside / for the interchange (sim.yard)
+
+    @property
+    def visits(self) -> dict[str, np.ndarray]:
+        """The visit columns (derived from the log when first asked for)."""
+        if isinstance(self.visit_columns, DeferredColumns):
+            self.visit_columns = self.visit_columns()
+        return self.visit_columns
+
+    @property
+    def visit_count(self) -> int:
+        """How many visits were logged (without deriving the columns)."""
+        columns = self.visit_columns
+        return len(columns) if isinstance(columns, DeferredColumns) else len(columns["entity"])
