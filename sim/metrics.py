@@ -61,7 +61,7 @@ class EntityView:
         tokens[back] /= 2           # a deferred visit logs its tokens twice: once per day
         waits = waited_until(records, rows)
         np.subtract(waits, records.visits["arrive"][rows], out=waits)
-        waits = np.bincount(entity, weights=waits, minlength=count)
+        waits = np.bincount(entity, weights=waits, minlength=count).astype(float, copy=False)   # int if none
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.divide(waits, tokens, out=waits)
 

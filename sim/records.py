@@ -7,6 +7,8 @@ computed from these arrays and the arrivals, after the run.
 """
 from __future__ import annotations
 
+import ctypes
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,6 +23,32 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 16     # rows per step when deriving a column in pieces
 SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Records.outcome)
+
+
+_M_MMAP_THRESHOLD = -3          # glibc mallopt parameter
+_allocator_set = False
+
+
+def return_freed_memory() -> None:
+    """Have large blocks given back to the system when freed (glibc only; once per process).
+
+    glibc raises its mmap threshold each time a large block is freed, up to 32 MiB: later arrays
+    below it come from the heap, where freed memory stays with the process. A replication frees
+    and makes many arrays of a few MiB (the model's state, the metrics' temporaries), so its
+    resident memory would grow well above what it holds at any time. Setting the threshold
+    (at its default, 128 KiB) turns that adjustment off. Done when this module is imported:
+    later, the heap has already grown."""
+    global _allocator_set
+    if _allocator_set or not sys.platform.startswith("linux"):
+        return
+    _allocator_set = True
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):      # not glibc
+        pass
+
+
+return_freed_memory()       # at import: before the first arrays of a run are made and freed
 
 
 class VisitLog:
