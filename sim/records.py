@@ -26,29 +26,27 @@ SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Reco
 
 
 _M_MMAP_THRESHOLD = -3          # glibc mallopt parameter
-_allocator_set = False
+MAPPED, REUSED = 128 * 1024, 32 * 1024 * 1024     # bytes: glibc's default threshold, and its largest
 
 
-def return_freed_memory() -> None:
-    """Have large blocks given back to the system when freed (glibc only; once per process).
+def large_blocks(threshold: int) -> None:
+    """Fix glibc's mmap threshold (Linux; nothing elsewhere): blocks from ``threshold`` bytes up
+    get their own mapping, given back to the system when freed; smaller ones come from the heap,
+    where freed memory is reused but stays with the process.
 
-    glibc raises its mmap threshold each time a large block is freed, up to 32 MiB: later arrays
-    below it come from the heap, where freed memory stays with the process. A replication frees
-    and makes many arrays of a few MiB (the model's state, the metrics' temporaries), so its
-    resident memory would grow well above what it holds at any time. Setting the threshold
-    (at its default, 128 KiB) turns that adjustment off. Done when this module is imported:
-    later, the heap has already grown."""
-    global _allocator_set
-    if _allocator_set or not sys.platform.startswith("linux"):
-        return
-    _allocator_set = True
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):      # not glibc
-        pass
+    glibc raises the threshold itself each time a large block is freed, which leaves the heap
+    full of holes while the model's log grows and its state is freed. So: :data:`MAPPED` while a
+    replication is simulated (from this module's import on: later the heap has already grown);
+    :data:`REUSED` once its records are made, for the metrics, whose temporaries of a few MiB
+    come and go (mapped anew each time, their pages would cost CPU at every use)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, threshold)
+        except (OSError, AttributeError):      # not glibc
+            pass
 
 
-return_freed_memory()       # at import: before the first arrays of a run are made and freed
+large_blocks(MAPPED)
 
 
 class VisitLog:
@@ -61,6 +59,7 @@ class VisitLog:
     """
 
     def __init__(self) -> None:
+        large_blocks(MAPPED)
         self.token = array("i")
         self.booth = array("i")
         self.arrive = array("d")
@@ -196,6 +195,7 @@ class Records:
         """The visit columns (derived from the log when first asked for)."""
         if isinstance(self.visit_columns, DeferredColumns):
             self.visit_columns = self.visit_columns()
+            large_blocks(REUSED)
         return self.visit_columns
 
     @property
