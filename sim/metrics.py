@@ -83,11 +83,28 @@ class EntityView:
         lane[visits["entity"][rows]] = visits["pool"][rows]
         return lane
 
+    @property
+    def wait(self) -> StageColumns:
+        """``view.wait[:, stage]``: :meth:`stage_wait` (there is no entity x stage array)."""
+        return StageColumns(self.stage_wait)
+
     def visited(self, stage: int) -> np.ndarray:
         """Whether each entity visited ``stage``."""
         visited = np.zeros(len(self.records.arrivals), bool)
         visited[self.records.visits["entity"][self.stage_rows(stage)]] = True
         return visited
+
+
+class StageColumns:
+    """Entity x stage columns read one stage at a time, as ``columns[:, stage]`` (or
+    ``columns[entities, stage]``), each made when asked for."""
+
+    def __init__(self, column: Callable[[int], np.ndarray]) -> None:
+        self.column = column
+
+    def __getitem__(self, index: tuple) -> np.ndarray:
+        entities, stage = index
+        return self.column(int(stage))[entities]
 
 
 def waited_until(records: Records, rows: np.ndarray | None = None) -> np.ndarray:

@@ -394,7 +394,7 @@ def measure_replication(scenario: Scenario, seed: int, replication: int, request
             chosen &= (hours_of_day >= target.hours[0]) & (hours_of_day < target.hours[1])
         if target.stage:
             stage = layout.stage_names.index(target.stage)
-            waits = view.stage_wait(stage)
+            waits = view.wait[:, stage]
             chosen &= ~np.isnan(waits)
         else:
             waits = view.total_wait
