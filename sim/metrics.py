@@ -17,7 +17,7 @@ days: a day group (weekdays, weekends) by the number of such days in the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .calendar import MINUTES_PER_DAY, day_dates
 from .groups import EVERYONE, Group
 from .scenario.base import day_matches
 from .plan import Layout
-from .records import BALKED, RENEGED, Records
+from .records import BALKED, RENEGED, Records, narrowest
 from .rail_metrics import rail_hourly_rows, rail_rows, rail_timeline_rows
 from .scenario.schema import DIRECTIONS, Scenario
 from .staffing import booth_minutes
@@ -35,56 +35,153 @@ from .staffing import booth_minutes
 
 @dataclass
 class EntityView:
-    """Per-entity and per-(entity, stage) arrays of one replication."""
+    """Per-entity vectors of one replication, and its per-(entity, stage) columns on demand
+    (:meth:`stage_wait`, :meth:`stage_service`, :meth:`stage_lane`: one stage at a time, never
+    an entity x stage array)."""
 
-    wait: np.ndarray            # (entities, stages): mean token wait (so far, if still queued), NaN if not visited
-    service: np.ndarray         # (entities, stages): booth minutes, NaN if not started
-    lane: np.ndarray            # (entities, stages): pool index, -1 if not visited
+    records: Records
+    stage_count: int
     total_wait: np.ndarray      # summed over stages; for entities still inside: the wait so far; leavers: until they left
     finished: np.ndarray        # left the crossing, served, before the run stopped
     secondary: np.ndarray
     lost: np.ndarray            # balked or reneged, and did not come back
     left_stage: np.ndarray      # stage where a lost entity left (-1: not lost)
 
+    def stage_rows(self, stage: int) -> np.ndarray:
+        """Which visits are at ``stage`` (a mask as long as the visit log)."""
+        return self.records.visits["stage"] == stage
 
-def waited_until(records: Records) -> np.ndarray:
-    """When each visit's wait ended: its service start, when it left the queue unserved, or the
-    end of the run if still queued."""
-    start, left = records.visits["start"], records.visits.get("left")
-    unstarted_until = records.end_time if left is None else np.where(np.isnan(left), records.end_time, left)
-    return np.where(np.isnan(start), unstarted_until, start)
+    def stage_wait(self, stage: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Mean token wait of each entity at ``stage`` (so far, if still queued); NaN if not visited."""
+        records, count = self.records, len(self.records.arrivals)
+        rows = self.stage_rows(stage) if rows is None else rows
+        entity = records.visits["entity"][rows]
+        tokens = np.bincount(entity, minlength=count).astype(float)
+        back = np.flatnonzero(records.came_back & (records.deferred_stage == stage))
+        tokens[back] /= 2           # a deferred visit logs its tokens twice: once per day
+        waits = waited_until(records, rows)
+        np.subtract(waits, records.visits["arrive"][rows], out=waits)
+        waits = np.bincount(entity, weights=waits, minlength=count).astype(float, copy=False)   # int if none
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.divide(waits, tokens, out=waits)
+
+    def stage_service(self, stage: int) -> np.ndarray:
+        """Booth minutes of each entity at ``stage``; NaN if not started there."""
+        visits, count = self.records.visits, len(self.records.arrivals)
+        rows = self.stage_rows(stage)
+        rows &= ~np.isnan(visits["start"])
+        entity = visits["entity"][rows]
+        service = np.bincount(entity, weights=visits["end"][rows] - visits["start"][rows], minlength=count).astype(float)
+        service[np.bincount(entity, minlength=count) == 0] = np.nan
+        return service
+
+    def stage_lane(self, stage: int) -> np.ndarray:
+        """Pool index of each entity at ``stage`` (of its last visit there); -1 if not visited."""
+        visits = self.records.visits
+        rows = self.stage_rows(stage)
+        lane = np.full(len(self.records.arrivals), -1, dtype=np.int32)
+        lane[visits["entity"][rows]] = visits["pool"][rows]
+        return lane
+
+    @property
+    def wait(self) -> StageColumns:
+        """``view.wait[:, stage]``: :meth:`stage_wait` (there is no entity x stage array)."""
+        return StageColumns(self.stage_wait)
+
+    def visited(self, stage: int) -> np.ndarray:
+        """Whether each entity visited ``stage``."""
+        visited = np.zeros(len(self.records.arrivals), bool)
+        visited[self.records.visits["entity"][self.stage_rows(stage)]] = True
+        return visited
+
+
+class StageColumns:
+    """Entity x stage columns read one stage at a time, as ``columns[:, stage]`` (or
+    ``columns[entities, stage]``), each made when asked for."""
+
+    def __init__(self, column: Callable[[int], np.ndarray]) -> None:
+        self.column = column
+
+    def __getitem__(self, index: tuple) -> np.ndarray:
+        entities, stage = index
+        return self.column(int(stage))[entities]
+
+
+def waited_until(records: Records, rows: np.ndarray | None = None) -> np.ndarray:
+    """When each visit's wait ended (of ``rows`` only, if given): its service start, when it left
+    the queue unserved, or the end of the run if still queued."""
+    visits = records.visits
+    until = visits["start"].copy() if rows is None else visits["start"][rows]
+    unstarted = np.flatnonzero(np.isnan(until))
+    left = visits.get("left")
+    if left is None:
+        until[unstarted] = records.end_time
+    else:
+        left = left[unstarted] if rows is None else left[rows][unstarted]
+        until[unstarted] = np.where(np.isnan(left), records.end_time, left)
+    return until
+
+
+def _pairwise_sum(term: Callable[[int], np.ndarray], first: int, count: int) -> np.ndarray:
+    """``term(first) + ... + term(first + count - 1)`` added in the order ``np.sum`` adds a row
+    of ``count`` numbers (numpy's pairwise summation: eight partial sums per block of up to 128,
+    halves above), one term computed at a time, so that the result is bit-identical to
+    ``np.sum(stacked, axis=1)`` without the stacked array. ``term`` makes a fresh array (summed
+    into in place)."""
+    if count < 8:
+        total = term(first)
+        for index in range(first + 1, first + count):
+            total += term(index)
+        return total
+    if count > 128:
+        half = count // 2
+        half -= half % 8
+        return _pairwise_sum(term, first, half) + _pairwise_sum(term, first + half, count - half)
+    whole = count - count % 8
+
+    def partial(lane: int) -> np.ndarray:       # r[lane] = term(lane) + term(lane + 8) + ...
+        total = term(first + lane)
+        for index in range(first + lane + 8, first + whole, 8):
+            total += term(index)
+        return total
+
+    def tree(low: int, width: int) -> np.ndarray:   # ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        if width == 1:
+            return partial(low)
+        total = tree(low, width // 2)
+        total += tree(low + width // 2, width // 2)
+        return total
+    total = tree(0, 8)
+    for index in range(first + whole, first + count):
+        total += term(index)
+    return total
+
+
+def nansum_rows(column: Callable[[int], np.ndarray], count: int, length: int) -> np.ndarray:
+    """``np.nansum`` over the rows of the ``length`` x ``count`` array whose column ``j`` is
+    ``column(j)``, bit for bit, building one column at a time."""
+    if count == 0:
+        return np.zeros(length)
+    return _pairwise_sum(lambda index: np.nan_to_num(column(index), nan=0.0, copy=False), 0, count)
 
 
 def entity_view(records: Records, layout: Layout) -> EntityView:
-    """Aggregate visits per (entity, stage); tokens still queued count with their wait so far."""
+    """Per-entity vectors (tokens still queued count with their wait so far), stage by stage."""
     count, stages = len(records.arrivals), len(layout.stage_names)
     visits = records.visits
-    started = ~np.isnan(visits["start"])
-    key = visits["entity"].astype(np.int64) * stages + visits["stage"]
-    size = count * stages
-    tokens = np.bincount(key, minlength=size).astype(float)
-    back = np.flatnonzero(records.came_back)    # a deferred visit logs its tokens twice: once per day
-    tokens[back * stages + records.deferred_stage[back]] /= 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wait = np.bincount(key, weights=waited_until(records) - visits["arrive"], minlength=size) / tokens
-    service = np.bincount(key[started], weights=(visits["end"] - visits["start"])[started],
-                          minlength=size).astype(float)
-    service[np.bincount(key[started], minlength=size) == 0] = np.nan
-    lane = np.full(size, -1, dtype=np.int32)
-    lane[key] = visits["pool"]
-    wait, service, lane = (a.reshape(count, stages) for a in (wait, service, lane))
-    finished = ~np.isnan(records.exit_time)
     lost = records.outcome > 0
-    left_stage = np.full(count, -1, dtype=np.int32)
+    left_stage = np.full(count, -1, dtype=narrowest(stages))
     left = visits.get("left")
     if left is not None:
         rows = ~np.isnan(left)
         left_stage[visits["entity"][rows]] = visits["stage"][rows]
         left_stage[~lost] = -1
-    total_wait = np.nansum(wait, axis=1) if stages else np.zeros(count)
-    secondary_stages = np.asarray(layout.secondary, dtype=bool)
-    secondary = (lane[:, secondary_stages] >= 0).any(axis=1) if secondary_stages.any() else np.zeros(count, bool)
-    return EntityView(wait, service, lane, total_wait, finished, secondary, lost, left_stage)
+    view = EntityView(records, stages, np.zeros(count), ~np.isnan(records.exit_time), np.zeros(count, bool),
+                      lost, left_stage)
+    view.total_wait = nansum_rows(view.stage_wait, stages, count)
+    for stage in np.flatnonzero(np.asarray(layout.secondary, dtype=bool)):
+        view.secondary |= view.visited(int(stage))
+    return view
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
@@ -102,9 +199,9 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     }
     pool_names = np.asarray([name.split("/", 1)[1] for name in layout.pool_names] + [""], dtype=object)
     for index, stage in enumerate(layout.stage_names):
-        table[f"wait_{stage}"] = view.wait[:, index]
-        table[f"service_{stage}"] = view.service[:, index]
-        table[f"lane_{stage}"] = pool_names[view.lane[:, index]]
+        table[f"wait_{stage}"] = view.stage_wait(index)
+        table[f"service_{stage}"] = view.stage_service(index)
+        table[f"lane_{stage}"] = pool_names[view.stage_lane(index)]
     table["wait_total"] = view.total_wait
     table["exit_min"] = records.exit_time
     table["finished"] = view.finished
@@ -128,33 +225,89 @@ def _leaving_columns(records: Records, layout: Layout, view: EntityView) -> dict
             "deferred_at": stage_names[records.deferred_stage]}
 
 
-def occupancy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Integral over each bin (between ``edges``) of the number of intervals [start, end) open."""
-    def integral_of_min(points: np.ndarray) -> np.ndarray:
+SWEEP_CHUNK = 1 << 14       # sorted starts per step in maximum_open: no visit-long int64 temporaries
+
+
+def _integral_of_min(points: np.ndarray, edges: np.ndarray, owned: bool = False) -> np.ndarray:
+    """Integral from 0 to each edge of the number of ``points`` below it (sorted and summed in
+    place when ``owned``: the caller's array is used up)."""
+    if owned:
+        points.sort()
+    else:
         points = np.sort(points)
-        below = np.searchsorted(points, edges)            # points < edge
-        prefix = np.concatenate(([0.0], np.cumsum(points)))
-        return prefix[below] + edges * (len(points) - below)
-    return np.maximum(np.diff(integral_of_min(ends) - integral_of_min(starts)), 0.0)   # no rounding below 0
+    below = np.searchsorted(points, edges)            # points < edge
+    total = len(points)
+    np.cumsum(points, out=points)
+    prefix = np.where(below > 0, points[np.maximum(below - 1, 0)] if total else 0.0, 0.0)
+    return prefix + edges * (total - below)
 
 
-def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray) -> float:
+def occupancy(starts: np.ndarray | Callable[[], np.ndarray], ends: np.ndarray | Callable[[], np.ndarray],
+              edges: np.ndarray) -> np.ndarray:
+    """Integral over each bin (between ``edges``) of the number of intervals [start, end) open.
+
+    ``starts`` and ``ends`` may be functions making fresh arrays: then one is made at a time and
+    sorted in place (no copy), and freed before the other is made."""
+    def integral(points: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
+        return _integral_of_min(points(), edges, owned=True) if callable(points) else _integral_of_min(points, edges)
+    return np.maximum(np.diff(integral(ends) - integral(starts)), 0.0)   # no rounding below 0
+
+
+def _ascending(values: np.ndarray, owned: bool, where: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``values`` (no NaN; those ``where`` is True, if given) in ascending order, a piece at a
+    time: (rank of the piece's first value, the piece). Owned values are sorted in place; others
+    are cut into ranges of value and each range sorted apart (no sorted copy of them all)."""
+    if owned or (where is None and len(values) <= SWEEP_CHUNK * 16):
+        ordered = values if owned else np.sort(values)
+        if owned:
+            ordered.sort()
+        for first in range(0, len(ordered), SWEEP_CHUNK):
+            yield first, ordered[first:first + SWEEP_CHUNK]
+        return
+    count = len(values) if where is None else np.count_nonzero(where)
+    bounds = np.linspace(values.min(), values.max(), -(-count // (SWEEP_CHUNK * 16)) + 1)
+    rank, low = 0, -np.inf
+    for high in [*bounds[1:-1], np.inf]:
+        inside = values >= low
+        inside &= values < high
+        if where is not None:
+            inside &= where
+        piece = values[inside]
+        del inside
+        piece.sort()
+        for first in range(0, len(piece), SWEEP_CHUNK):
+            yield rank + first, piece[first:first + SWEEP_CHUNK]
+        rank, low = rank + len(piece), high
+
+
+def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
+                 owned: Literal["none", "ends", "both"] = "none", where: np.ndarray | None = None) -> float:
     """Largest number of intervals [start, end) open at once during any of ``windows`` (rows
-    ``(from, to)``, sorted and disjoint).
+    ``(from, to)``, sorted and disjoint); the intervals are ``starts[where]`` and ``ends`` if
+    ``where`` is given. ``owned`` arrays are the caller's, sorted in place; ``starts`` not owned
+    are read a range of values at a time (no sorted copy of them all).
 
     The count only rises at a start, so it is enough to look at each window's start and at every
     start inside a window (an interval ending at the very moment another starts is not counted).
     """
     windows = np.asarray(windows, dtype=float).reshape(-1, 2)
-    if len(starts) == 0 or len(windows) == 0:
+    if len(ends) == 0 or len(windows) == 0:
         return 0.0
-    starts, ends = np.sort(starts), np.sort(ends)
-    at_window_start = np.searchsorted(starts, windows[:, 0], side="left") - np.searchsorted(ends, windows[:, 0],
-                                                                                          side="right")
-    window = np.searchsorted(windows[:, 0], starts, side="right") - 1
-    inside = (window >= 0) & (starts < windows[np.maximum(window, 0), 1])
-    open_at_starts = (np.arange(1, len(starts) + 1) - np.searchsorted(ends, starts, side="right"))[inside]
-    return float(max(at_window_start.max(), open_at_starts.max(initial=0), 0))
+    if owned == "none":
+        ends = np.sort(ends)
+    else:
+        ends.sort()
+    before = (lambda begin: starts < begin) if where is None else (lambda begin: (starts < begin) & where)
+    at_window_start = (np.array([np.count_nonzero(before(begin)) for begin in windows[:, 0]])
+                       - np.searchsorted(ends, windows[:, 0], side="right"))
+    largest = max(at_window_start.max(), 0)
+    for first, chunk in _ascending(starts, owned == "both", where):
+        window = np.searchsorted(windows[:, 0], chunk, side="right") - 1
+        inside = (window >= 0) & (chunk < windows[np.maximum(window, 0), 1])
+        open_at_starts = (np.arange(first + 1, first + len(chunk) + 1)
+                          - np.searchsorted(ends, chunk, side="right"))[inside]
+        largest = max(largest, open_at_starts.max(initial=0))
+    return float(largest)
 
 
 WAIT_MEASURES: dict[str, Callable[[np.ndarray], float]] = {   # one definition of each wait measure
@@ -214,17 +367,21 @@ class GroupMasks:
     or a stage's visits.
 
     ``entities`` masks the entities of the group (None for a stage group, whose visits are
-    selected by ``stage``); ``days`` marks the measured days the group covers: its per-day
+    selected by ``stage``), made by ``select`` when asked for (one group's mask at a time); ``days`` marks the measured days the group covers: its per-day
     figures divide by their number and its time-averages (queue lengths) cover their hours.
     ``time_selection`` groups (weekdays, weekends) hold the entities arriving on their days, count
     the exits made on their days and average the queue of everyone over their days.
     """
 
     group: Group
-    entities: np.ndarray | None
+    select: Callable[[], np.ndarray] | None
     stage: int | None
     days: np.ndarray
     time_selection: bool = False
+
+    @property
+    def entities(self) -> np.ndarray | None:
+        return None if self.select is None else self.select()
 
     @property
     def name(self) -> str:
@@ -245,13 +402,9 @@ class ReplicationMetrics:
         calendar = scenario.calendar
         self.window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
         self.measured = np.arange(calendar.days) >= calendar.warmup_days
-        visits = records.visits
-        self.wait_start = waited_until(records)
-        self.busy_end = np.minimum(visits["end"], records.end_time)
         # A booth held after its service by a token whose next stage is full (spill-back) is
         # occupied, not free, until it is let go: it counts in the utilization, and apart as blocked.
-        self.occupied_end = (np.minimum(np.fmax(visits["end"], visits["held_until"]), records.end_time)
-                             if "held_until" in visits else self.busy_end)
+        self.held = "held_until" in records.visits
         arrivals = records.arrivals
         self.in_window = (arrivals.time >= self.window[0]) & (arrivals.time < self.window[1])
         self.exit_in_window = (records.exit_time >= self.window[0]) & (records.exit_time < self.window[1])
@@ -260,29 +413,36 @@ class ReplicationMetrics:
         vehicles = [layout.class_names.index(c) for c in scenario.demand.vehicle_classes if c in layout.class_names]
         self.vehicle = np.isin(arrivals.class_index, vehicles) if vehicles else None  # demand.vehicle_classes
         self.groups = self._groups()
+        self._hourly_leaving_of: dict[str, dict[str, np.ndarray]] = {}    # made by rows(), used by hourly_rows()
 
     def _groups(self) -> list[GroupMasks]:
         arrivals, layout, measured = self.records.arrivals, self.layout, self.measured
-        groups = [GroupMasks(EVERYONE, np.ones(len(arrivals), bool), None, measured)]
+        def equal(values: np.ndarray, index: int) -> Callable[[], np.ndarray]:
+            return lambda: values == index
+        groups = [GroupMasks(EVERYONE, lambda: np.ones(len(arrivals), bool), None, measured)]
         for index, name in enumerate(layout.class_names):
-            groups.append(GroupMasks(Group("class", name), arrivals.class_index == index, None, measured))
+            groups.append(GroupMasks(Group("class", name), equal(arrivals.class_index, index), None, measured))
         for index, name in enumerate(layout.stage_names):
             groups.append(GroupMasks(Group("stage", name), None, index, measured))
         for index, name in enumerate(DIRECTIONS):
-            mask = arrivals.direction_index == index
-            if mask.any():
-                groups.append(GroupMasks(Group("direction", name), mask, None, measured))
+            if (arrivals.direction_index == index).any():
+                groups.append(GroupMasks(Group("direction", name), equal(arrivals.direction_index, index), None,
+                                         measured))
         if any(c.green_channel_share > 0 for c in self.scenario.classes.values()):
-            groups.append(GroupMasks(Group("green_channel", "eligible"), arrivals.green, None, measured))
-            groups.append(GroupMasks(Group("green_channel", "not_eligible"), ~arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "eligible"), lambda: arrivals.green, None, measured))
+            groups.append(GroupMasks(Group("green_channel", "not_eligible"), lambda: ~arrivals.green, None, measured))
         calendar = self.scenario.calendar
         weekend_day = np.array([day_matches("weekend", date) for date in day_dates(calendar, calendar.days)])
         for label, wanted in (("weekday", False), ("weekend", True)):
             on_days = weekend_day == wanted
             if (measured & on_days).any():
-                groups.append(GroupMasks(Group("day", label), self._on_days(arrivals.time, on_days), None,
+                groups.append(GroupMasks(Group("day", label), self._day_selection(on_days), None,
                                          measured & on_days, True))
         return groups
+
+    def _day_selection(self, days: np.ndarray) -> Callable[[], np.ndarray]:
+        """The entities arriving on ``days``, made when asked for."""
+        return lambda: self._on_days(self.records.arrivals.time, days)
 
     @staticmethod
     def _on_days(times: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -290,14 +450,32 @@ class ReplicationMetrics:
         day = np.where(np.isnan(times), -1, times // MINUTES_PER_DAY).astype(int)
         return (day >= 0) & (day < len(days)) & days[np.clip(day, 0, len(days) - 1)]
 
-    def _visit_mask(self, group: GroupMasks) -> np.ndarray:
-        """The visits of a group (as long as the visit log: made one group at a time)."""
+    def _visit_mask(self, group: GroupMasks) -> np.ndarray | None:
+        """The visits of a group (as long as the visit log: made one group at a time); None: all."""
         visits = self.records.visits
         if group.stage is not None:
             return visits["stage"] == group.stage
-        if group.time_selection:
-            return np.ones(len(visits["entity"]), bool)
+        if group.time_selection or group.group == EVERYONE:
+            return None
         return group.entities[visits["entity"]]
+
+    def _visit_column(self, name: str, mask: np.ndarray | None, fresh: bool = False) -> np.ndarray:
+        """A visit column, of the ``mask``ed visits (a copy), or the column itself (read only;
+        a copy if ``fresh``)."""
+        column = self.records.visits[name]
+        return (column.copy() if fresh else column) if mask is None else column[mask]
+
+    def _wait_ends(self, mask: np.ndarray | None) -> np.ndarray:
+        """:func:`waited_until` of the ``mask``ed visits (a fresh array)."""
+        return waited_until(self.records, mask)
+
+    def _busy_ends(self, mask: np.ndarray | None, occupied: bool) -> np.ndarray:
+        """When the ``mask``ed visits' booths stopped serving (cut at the end of the run), or with
+        ``occupied`` stopped being held (a fresh array)."""
+        end = self._visit_column("end", mask, fresh=True)
+        if occupied and self.held:
+            np.fmax(end, self._visit_column("held_until", mask), out=end)
+        return np.minimum(end, self.records.end_time, out=end)
 
     def _windows(self, group: GroupMasks) -> np.ndarray:
         """The group's measured days as (from, to) minute spans, consecutive days merged."""
@@ -314,13 +492,17 @@ class ReplicationMetrics:
         rows: list[tuple[str, str, float]] = []
         for group in self.groups:
             visit_mask = self._visit_mask(group)
-            values = self._entity_metrics(group) if group.entities is not None else self._stage_metrics(visit_mask)
-            if group.stage is not None and self.layout.impatient:
-                values.update(self._leaving_metrics(group, max(group.day_count, 1)))
+            values = self._entity_metrics(group) if group.select is not None else self._stage_metrics(visit_mask)
+            if self.layout.impatient:        # who left, per day and (kept for hourly_rows) by hour
+                leavers = self._leavers(group)
+                values.update(self._leaving_metrics(leavers, max(group.day_count, 1)))
+                self._hourly_leaving_of[group.name] = self._hourly_leaving(leavers, *self._hour_bins(group))
+                del leavers
             values.update(self._queue_metrics(visit_mask, self._windows(group)))
+            del visit_mask
             if group.group == EVERYONE or group.stage is not None:
                 values["utilization"] = self._utilization(group)
-                if self.occupied_end is not self.busy_end:
+                if self.held:
                     values["blocked_share"] = self._utilization(group, blocked=True)
             rows.extend((group.name, metric, float(value)) for metric, value in values.items())
         if self.records.yard is not None:                                    # the rail model (sim.rail_metrics)
@@ -392,8 +574,6 @@ class ReplicationMetrics:
             values["unfinished_share"] = np.mean(inside[measured])
         if inside.any():
             values["unfinished_wait_mean"] = np.mean(view.total_wait[inside])
-        if self.layout.impatient:
-            values.update(self._leaving_metrics(group, days))
         return values
 
     def _leavers(self, group: GroupMasks) -> Leavers:
@@ -405,20 +585,19 @@ class ReplicationMetrics:
             left_here, deferred_here = np.ones(len(arrived), bool), records.deferred_stage >= 0
         else:
             stage, visits = group.stage, records.visits
-            arrived, waits = view.lane[:, stage] >= 0, view.wait[:, stage]
+            here = view.stage_rows(stage)
+            arrived, waits = view.visited(stage), view.stage_wait(stage, here)
             times = np.full(len(arrived), np.inf)
-            here = visits["stage"] == stage
             np.minimum.at(times, visits["entity"][here], visits["arrive"][here])
             left_here, deferred_here = view.left_stage == stage, records.deferred_stage == stage
         return Leavers(arrived, times, arrived & left_here & (records.outcome == BALKED),
                        arrived & left_here & (records.outcome == RENEGED), arrived & deferred_here,
                        arrived & view.finished, waits)
 
-    def _leaving_metrics(self, group: GroupMasks, days: int) -> dict[str, float]:
+    def _leaving_metrics(self, leavers: Leavers, days: int) -> dict[str, float]:
         """Balked, reneged, lost (balked + reneged) and deferred entities per day and their shares of
         the arrivals; waits of the served and of the lost (until they left), over the entities
-        of :meth:`_leavers` arriving in the window."""
-        leavers = self._leavers(group)
+        of a group's :meth:`_leavers` arriving in the window."""
         times = leavers.times
         measured = leavers.arrived & (times >= self.window[0]) & (times < self.window[1])
         arrived = np.sum(measured)
@@ -435,11 +614,10 @@ class ReplicationMetrics:
             values["wait_mean_lost"] = np.mean(leavers.waits[lost])
         return values
 
-    def _hourly_leaving(self, group: GroupMasks, edges: np.ndarray,
+    def _hourly_leaving(self, leavers: Leavers, edges: np.ndarray,
                         day_mean: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
         """:meth:`_leaving_metrics` by hour of arrival: counts per day of the group's days, shares
         and waits pooled over them."""
-        leavers = self._leavers(group)
         def per_hour(mask: np.ndarray) -> np.ndarray:
             return day_mean(np.histogram(leavers.times[mask], bins=edges)[0])
         arrived = per_hour(leavers.arrived)
@@ -454,20 +632,28 @@ class ReplicationMetrics:
         return values
 
     def _stage_metrics(self, visit_mask: np.ndarray) -> dict[str, float]:
-        visits = self.records.visits
-        arrived = visit_mask & (visits["arrive"] >= self.window[0]) & (visits["arrive"] < self.window[1])
-        ended = visit_mask & ~np.isnan(visits["start"]) & (visits["end"] >= self.window[0]) & (visits["end"] < self.window[1])
+        end, start = self.records.visits["end"][visit_mask], self.records.visits["start"][visit_mask]
+        ended = ~np.isnan(start) & (end >= self.window[0]) & (end < self.window[1])
         values = {"services_per_day": np.sum(ended) / max(int(self.measured.sum()), 1)}
-        values.update(self._wait_stats((self.wait_start - visits["arrive"])[arrived], visits["arrive"][arrived]))
+        del end, start, ended
+        arrive = self.records.visits["arrive"][visit_mask]
+        arrived = (arrive >= self.window[0]) & (arrive < self.window[1])
+        values.update(self._wait_stats((self._wait_ends(visit_mask) - arrive)[arrived], arrive[arrived]))
         return values
 
-    def _queue_metrics(self, visit_mask: np.ndarray, windows: np.ndarray) -> dict[str, float]:
+    def _queue_metrics(self, visit_mask: np.ndarray | None, windows: np.ndarray) -> dict[str, float]:
         if len(windows) == 0:
             return {}
-        starts, ends = self.records.visits["arrive"][visit_mask], self.wait_start[visit_mask]
-        queued = occupancy(starts, ends, windows.ravel())[::2].sum()
+        queued = self._queue_integral(visit_mask, windows.ravel())[::2].sum()
+        largest = maximum_open(self.records.visits["arrive"], self._wait_ends(visit_mask), windows, owned="ends",
+                               where=visit_mask)
         return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
-                "queue_length_max": maximum_open(starts, ends, windows)}
+                "queue_length_max": largest}
+
+    def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray) -> np.ndarray:
+        """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end)."""
+        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True), lambda: self._wait_ends(visit_mask),
+                         edges)
 
     def _pools_of(self, group: GroupMasks) -> list[int]:
         if group.stage is None:
@@ -480,11 +666,16 @@ class ReplicationMetrics:
         booth-minutes of a stage (or all) in each bin; with ``blocked``, the held minutes only."""
         pools = self._pools_of(group)
         visits = self.records.visits
-        mask = np.isin(visits["pool"], pools) & ~np.isnan(visits["start"])
+        mask = ~np.isnan(visits["start"])
+        if group.stage is not None:
+            mask &= visits["stage"] == group.stage
+        elif len(pools) < len(self.layout.pool_names):
+            mask &= np.isin(visits["pool"], pools)
         if blocked:
-            busy = occupancy(self.busy_end[mask], self.occupied_end[mask], edges)
+            busy = occupancy(lambda: self._busy_ends(mask, occupied=False), lambda: self._busy_ends(mask, occupied=True),
+                             edges)
         else:
-            busy = occupancy(visits["start"][mask], self.occupied_end[mask], edges)
+            busy = occupancy(lambda: visits["start"][mask], lambda: self._busy_ends(mask, occupied=True), edges)
         return busy, sum((booth_minutes(*self.layout.schedules[p], edges) for p in pools), np.zeros(len(edges) - 1))
 
     def _utilization(self, group: GroupMasks, blocked: bool = False) -> float:
@@ -494,27 +685,30 @@ class ReplicationMetrics:
     def hourly_rows(self) -> list[tuple[int, str, str, float]]:
         """(hour of day, group, metric, value): a day's profile averaged over the group's measured days."""
         first_day, days = self.scenario.calendar.warmup_days, int(self.measured.sum())
-        edges = (first_day * 24 + np.arange(days * 24 + 1)) * 60.0
-        visits, arrivals = self.records.visits, self.records.arrivals
+        arrivals = self.records.arrivals
         rows: list[tuple[int, str, str, float]] = []
         for group in self.groups:
             selected = group.days[first_day:]
             if not selected.any():
                 continue
-
-            def day_mean(per_hour: np.ndarray) -> np.ndarray:
-                return per_hour.reshape(days, 24)[selected].mean(axis=0)
+            edges, day_mean = self._hour_bins(group)
             visit_mask = self._visit_mask(group)
-            if group.entities is not None:
-                times, waits = arrivals.time[group.entities], self.view.total_wait[group.entities]
+            if group.select is not None:
+                entities = group.entities
+                times, waits = arrivals.time[entities], self.view.total_wait[entities]
+                del entities
             else:
-                times, waits = visits["arrive"][visit_mask], (self.wait_start - visits["arrive"])[visit_mask]
+                times = self._visit_column("arrive", visit_mask)
+                waits = self._wait_ends(visit_mask) - times
             per_hour = {"arrivals_per_day": day_mean(np.histogram(times, bins=edges)[0])}
             per_hour.update(_per_hour_waits(times, waits, edges))
+            del times, waits
             if self.layout.impatient:
-                per_hour.update(self._hourly_leaving(group, edges, day_mean))
-            queue = occupancy(visits["arrive"][visit_mask], self.wait_start[visit_mask], edges) / 60.0
-            per_hour["queue_length_mean"] = day_mean(queue)
+                leaving = self._hourly_leaving_of.pop(group.name, None)
+                per_hour.update(leaving if leaving is not None else
+                                self._hourly_leaving(self._leavers(group), edges, day_mean))
+            per_hour["queue_length_mean"] = day_mean(self._queue_integral(visit_mask, edges) / 60.0)
+            del visit_mask
             if group.group == EVERYONE or group.stage is not None:
                 busy, open_minutes = (a.reshape(days, 24)[selected].sum(axis=0)
                                       for a in self._busy_and_open(group, edges))
@@ -526,17 +720,26 @@ class ReplicationMetrics:
             rows.extend(rail_hourly_rows(self.records, first_day, days))
         return rows
 
+    def _hour_bins(self, group: GroupMasks) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """The hour edges of the measured days, and the mean over ``group``'s days of a figure
+        per measured hour (a day's profile)."""
+        first_day, days = self.scenario.calendar.warmup_days, int(self.measured.sum())
+        edges = (first_day * 24 + np.arange(days * 24 + 1)) * 60.0
+        selected = group.days[first_day:]
+
+        def day_mean(per_hour: np.ndarray) -> np.ndarray:
+            return per_hour.reshape(days, 24)[selected].mean(axis=0)
+        return edges, day_mean
+
     def timeline_rows(self) -> list[tuple[int, str, str, float]]:
         """(hour since the start, group, metric, value) for ``all`` and each stage, over the whole
         horizon, warm-up included: the mean queue length and the open booths, hour by hour."""
         edges = np.arange(self.scenario.calendar.days * 24 + 1) * 60.0
-        visits = self.records.visits
         rows: list[tuple[int, str, str, float]] = []
         for group in self.groups:
             if group.group != EVERYONE and group.stage is None:
                 continue
-            mask = self._visit_mask(group)
-            queue = occupancy(visits["arrive"][mask], self.wait_start[mask], edges) / 60.0
+            queue = self._queue_integral(self._visit_mask(group), edges) / 60.0
             _, open_minutes = self._busy_and_open(group, edges)
             for metric, values in (("queue_length_mean", queue), ("staffed_booths", open_minutes / 60.0)):
                 rows.extend((hour, group.name, metric, float(value)) for hour, value in enumerate(values))

@@ -772,9 +772,9 @@ class Checkpoint:
                     for _entity, token, arrived in queue:
                         self.log.unstarted(token, pool.index, arrived)
         booth_pool = [pool.index for pool in self.pools for _ in range(pool.capacity)]
-        visits = self.log.columns(self.plan, self.layout.pool_stage, booth_pool,
-                                  [pool.first_booth for pool in self.pools])
-        return Records(replication=replication, arrivals=self.arrivals, visits=visits,
+        visits = self.log.later(self.plan, self.layout.pool_stage, booth_pool,     # derived once the model is gone
+                                [pool.first_booth for pool in self.pools])
+        return Records(replication=replication, arrivals=self.arrivals, visit_columns=visits,
                        exit_time=np.frombuffer(self.exit_time, dtype=np.float64),
                        release_time=np.frombuffer(self.release_time, dtype=np.float64), end_time=end_time,
                        yard=None if self.yard is None else self.yard.records(), **self._outcomes())
@@ -850,6 +850,6 @@ def simulate(scenario: Scenario, seed: int, replication: int, layout: Layout | N
     checkpoint = Checkpoint(scenario, layout, draw_plan(scenario, layout, arrivals, seed, replication), arrivals)
     records = checkpoint.run(replication)
     del checkpoint
-    if len(records.visits["entity"]) > LARGE_RUN_VISITS:
+    if records.visit_count > LARGE_RUN_VISITS:
         gc.collect()        # the model's pools and callbacks refer to each other: free them now
     return records

@@ -7,6 +7,8 @@ computed from these arrays and the arrivals, after the run.
 """
 from __future__ import annotations
 
+import ctypes
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +21,32 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
-CHUNK = 1 << 20     # rows per step when deriving a column in pieces
+CHUNK = 1 << 16     # rows per step when deriving a column in pieces
 SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Records.outcome)
+
+
+_M_MMAP_THRESHOLD = -3          # glibc mallopt parameter
+MAPPED, REUSED = 128 * 1024, 32 * 1024 * 1024     # bytes: glibc's default threshold, and its largest
+
+
+def large_blocks(threshold: int) -> None:
+    """Fix glibc's mmap threshold (Linux; nothing elsewhere): blocks from ``threshold`` bytes up
+    get their own mapping, given back to the system when freed; smaller ones come from the heap,
+    where freed memory is reused but stays with the process.
+
+    glibc raises the threshold itself each time a large block is freed, which leaves the heap
+    full of holes while the model's log grows and its state is freed. So: :data:`MAPPED` while a
+    replication is simulated (from this module's import on: later the heap has already grown);
+    :data:`REUSED` once its records are made, for the metrics, whose temporaries of a few MiB
+    come and go (mapped anew each time, their pages would cost CPU at every use)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, threshold)
+        except (OSError, AttributeError):      # not glibc
+            pass
+
+
+large_blocks(MAPPED)
 
 
 class VisitLog:
@@ -33,6 +59,7 @@ class VisitLog:
     """
 
     def __init__(self) -> None:
+        large_blocks(MAPPED)
         self.token = array("i")
         self.booth = array("i")
         self.arrive = array("d")
@@ -68,6 +95,11 @@ class VisitLog:
         self.arrive.append(arrived)
         self.start.append(np.nan)
 
+    def later(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
+              first_booth: list[int]) -> DeferredColumns:
+        """:meth:`columns`, to be derived when first asked for (after the model is gone)."""
+        return DeferredColumns(self, plan, pool_stage, booth_pool, first_booth)
+
     def columns(self, plan: Plan, pool_stage: list[int], booth_pool: list[int],
                 first_booth: list[int]) -> dict[str, np.ndarray]:
         """The visit columns of :class:`Records`: entity, pool, booth, arrive, start, end, stage, and
@@ -79,22 +111,34 @@ class VisitLog:
 
         ``booth_pool[b]`` is the pool of checkpoint-wide booth ``b``, ``first_booth[p]`` the
         checkpoint-wide number of pool ``p``'s booth 0. ``end`` is ``start + service time``, the
-        same floating-point addition the model made.
+        same floating-point addition the model made. The entity column is written over the token
+        column of the log: call this once.
         """
         token = np.frombuffer(self.token, dtype=np.int32)
         code = np.frombuffer(self.booth, dtype=np.int32)
         start = np.frombuffer(self.start, dtype=np.float64)
-        end = start + np.frombuffer(plan.service, dtype=np.float64)[token]
-        entity = np.empty(len(token), dtype=np.int32)
-        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long int64 temporary
+        service = np.frombuffer(plan.service, dtype=np.float64)
+        end = np.empty(len(token))
+        entity = token                  # written in place of the token, once ``end`` no longer needs it
+        booth_pool, first_booth = np.asarray(booth_pool, dtype=np.int32), np.asarray(first_booth, dtype=np.int32)
+        stage_of_pool = np.asarray(pool_stage, dtype=np.int32)
+        pool = np.empty(len(token), dtype=narrowest(len(first_booth)))
+        booth = np.empty(len(token), dtype=narrowest(int(np.max(np.diff(np.append(first_booth, len(booth_pool))),
+                                                                  initial=1))))
+        stage = np.empty(len(token), dtype=narrowest(max(pool_stage, default=0) + 1))
+        for chunk in range(0, len(token), CHUNK):          # chunks: no visit-long temporaries
             part = slice(chunk, chunk + CHUNK)
+            np.add(start[part], service[token[part]], out=end[part])
             entity[part] = np.searchsorted(plan.token_offset, token[part], side="right") - 1
-        unstarted = np.flatnonzero(code < 0)                # the few tokens never served
-        pool = np.asarray(booth_pool, dtype=np.int32)[np.maximum(code, 0)]
-        pool[unstarted] = -1 - code[unstarted]
-        booth = code - np.asarray(first_booth, dtype=np.int32)[pool]
-        booth[unstarted] = -1
-        stage = np.asarray(pool_stage, dtype=np.int32)[pool]
+            piece = code[part]
+            unstarted = piece < 0                           # the few tokens never served
+            pools = booth_pool[np.maximum(piece, 0)]
+            pools[unstarted] = -1 - piece[unstarted]
+            pool[part] = pools
+            booths = piece - first_booth[pools]
+            booths[unstarted] = -1
+            booth[part] = booths
+            stage[part] = stage_of_pool[pools]
         columns = {"entity": entity, "pool": pool, "booth": booth,
                    "arrive": np.frombuffer(self.arrive, dtype=np.float64), "start": start, "end": end,
                    "stage": stage}
@@ -106,15 +150,37 @@ class VisitLog:
         return columns
 
 
+class DeferredColumns:
+    """A finished visit log and what :meth:`VisitLog.columns` needs, to derive the columns later:
+    holding only the log and the plan, not the model that wrote them, so that the model's memory
+    is free again before the columns are made."""
+
+    def __init__(self, log: VisitLog, *tables) -> None:
+        self.log, self.tables = log, tables
+
+    def __len__(self) -> int:
+        return len(self.log.token)
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        return self.log.columns(*self.tables)
+
+
+def narrowest(bound: int) -> type:
+    """The narrowest signed integer type holding -1 ... ``bound``."""
+    return next(kind for kind in (np.int8, np.int16, np.int32) if bound <= np.iinfo(kind).max)
+
+
 @dataclass
 class Records:
     """Everything one replication produced."""
 
     replication: int
     arrivals: Arrivals
-    # entity, pool, booth (int32), arrive, start, end (float64), stage (int32); left, held_until, entered
-    # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns)
-    visits: dict[str, np.ndarray]
+    # entity (int32), pool, booth, stage (the narrowest signed integers that hold them: int8 or
+    # int16), arrive, start, end (float64); left, held_until, entered
+    # (float64) if any token left, held a booth, waited outside a full stage (VisitLog.columns);
+    # or the log they are derived from when first asked for (``visits``)
+    visit_columns: dict[str, np.ndarray] | DeferredColumns
     exit_time: np.ndarray           # minutes; NaN if still inside at the end
     release_time: np.ndarray        # cargo: release from the backlog; NaN otherwise
     end_time: float                 # when the run stopped (minutes)
@@ -123,3 +189,17 @@ class Records:
     deferred_stage: np.ndarray      # int32: the stage an entity left, to come back the next day; -1: never
     came_back: np.ndarray           # bool: the deferred entity joined that stage again (its tokens are logged twice)
     yard: dict[str, np.ndarray] | None = None   # rail block only: tracks, waits outside / for the interchange (sim.yard)
+
+    @property
+    def visits(self) -> dict[str, np.ndarray]:
+        """The visit columns (derived from the log when first asked for)."""
+        if isinstance(self.visit_columns, DeferredColumns):
+            self.visit_columns = self.visit_columns()
+            large_blocks(REUSED)
+        return self.visit_columns
+
+    @property
+    def visit_count(self) -> int:
+        """How many visits were logged (without deriving the columns)."""
+        columns = self.visit_columns
+        return len(columns) if isinstance(columns, DeferredColumns) else len(columns["entity"])

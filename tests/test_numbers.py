@@ -300,3 +300,64 @@ def test_the_unfinished_warning_calls_the_cargo_backlog_time_a_lower_bound():
     truck, car = unfinished_warnings(summary)
     assert truck.startswith("class=truck") and "cargo backlog time" in truck and "calendar.drain" in truck
     assert car.startswith("class=car") and "cargo backlog" not in car and "lower bound" in car
+
+
+# ---- issue 15: the lean metrics compute exactly what the dense entity x stage arrays gave
+def test_rows_are_summed_stage_by_stage_exactly_as_numpy_sums_a_row():
+    from sim.metrics import nansum_rows
+    rng = np.random.default_rng(15)
+    for columns in [*range(0, 20), 130]:        # numpy adds 8 partial sums per block; halves above 128
+        dense = rng.exponential(30.0, (2000, columns))
+        dense[rng.random(dense.shape) < 0.3] = np.nan
+        summed = nansum_rows(lambda j: dense[:, j].copy(), columns, len(dense))
+        assert np.array_equal(summed, np.nansum(dense, axis=1))        # bit for bit, not approximately
+
+
+def test_the_queue_maximum_read_in_ranges_equals_the_one_from_sorted_copies():
+    from sim import metrics
+    rng = np.random.default_rng(16)
+    count = metrics.SWEEP_CHUNK * 16 + 5000           # above the size read a range of values at a time
+    starts = np.round(rng.uniform(0.0, 5000.0, count), 1)          # ties on purpose
+    ends = starts + np.round(rng.exponential(20.0, count), 1)
+    windows = np.array([[100.0, 1500.0], [2000.0, 4000.0]])
+    where = rng.random(count) < 0.6
+
+    def reference(s: np.ndarray, e: np.ndarray) -> float:   # open intervals at each window start and each start
+        points = np.concatenate((windows[:, 0], s[((s >= windows[0, 0]) & (s < windows[0, 1]))
+                                                  | ((s >= windows[1, 0]) & (s < windows[1, 1]))]))
+        s, e = np.sort(s), np.sort(e)
+        return float(max((np.searchsorted(s, points, side="right") - np.searchsorted(e, points, side="right")).max(),
+                         0))
+    assert metrics.maximum_open(starts, ends, windows) == reference(starts, ends)
+    assert metrics.maximum_open(starts, ends.copy(), windows, owned="ends") == reference(starts, ends)
+    assert metrics.maximum_open(starts, ends[where].copy(), windows, owned="ends", where=where) == \
+        reference(starts[where], ends[where])
+    edges = np.arange(0.0, 6001.0, 60.0)
+    assert np.array_equal(metrics.occupancy(lambda: starts.copy(), lambda: ends.copy(), edges),
+                          metrics.occupancy(starts, ends, edges))
+
+
+def test_the_per_stage_entity_columns_equal_the_entity_x_stage_arrays():
+    from sim.metrics import entity_view, waited_until
+    from sim.model import simulate
+    from sim.plan import build_layout
+    scenario = load(small_scenario())
+    layout = build_layout(scenario)
+    records = simulate(scenario, 3, 0, layout)
+    visits, count, stages = records.visits, len(records.arrivals), len(layout.stage_names)
+    key = visits["entity"].astype(np.int64) * stages + visits["stage"]       # the dense computation it replaced
+    tokens = np.bincount(key, minlength=count * stages).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wait = (np.bincount(key, weights=waited_until(records) - visits["arrive"], minlength=count * stages)
+                / tokens).reshape(count, stages)
+    started = ~np.isnan(visits["start"])
+    service = np.bincount(key[started], weights=(visits["end"] - visits["start"])[started], minlength=count * stages)
+    service[np.bincount(key[started], minlength=count * stages) == 0] = np.nan
+    lane = np.full(count * stages, -1, dtype=np.int32)
+    lane[key] = visits["pool"]
+    view = entity_view(records, layout)
+    assert np.array_equal(view.total_wait, np.nansum(wait, axis=1))
+    for stage in range(stages):
+        assert np.array_equal(view.stage_wait(stage), wait[:, stage], equal_nan=True)
+        assert np.array_equal(view.stage_service(stage), service.reshape(count, stages)[:, stage], equal_nan=True)
+        assert np.array_equal(view.stage_lane(stage), lane.reshape(count, stages)[:, stage])
