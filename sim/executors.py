@@ -9,7 +9,6 @@ the order of completion, so results are the same whatever the executor and numbe
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 from collections import deque
@@ -17,7 +16,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Hashable, Iterator
 
-import pyarrow as pa
 from tqdm import tqdm
 
 from .errors import Problem, ScenarioError
@@ -170,43 +168,6 @@ class LocalPoolExecutor(Executor):
     def close(self, cancel: bool = False) -> None:
         """Stop the pool; ``cancel`` (after an error or Ctrl-C) does not wait for running tasks."""
         self.pool.shutdown(wait=not cancel, cancel_futures=True)
-
-
-try:
-    _LIBC: Any = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim, _LIBC.mallopt
-except (OSError, AttributeError):        # not glibc: nothing to do
-    _LIBC = None
-
-
-def return_freed_memory() -> None:
-    """Give the memory freed so far back to the operating system (glibc's ``malloc_trim``, a
-    no-op elsewhere, and Arrow's own allocator's). A replication's arrays, each replication's
-    entity rows once written and each figure's temporaries are freed, but the allocators keep
-    the freed pages, so a process's resident size would grow to the sum of them; trimming keeps
-    it near what is actually in use."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-_M_MMAP_THRESHOLD = -3                   # glibc's mallopt parameter (malloc.h)
-MMAP_THRESHOLD = 256 * 1024              # bytes: blocks at least this large are mapped on their own
-
-
-def use_one_allocator() -> None:
-    """Let Arrow allocate with malloc (the system pool) rather than its own allocator in this
-    process: then memory numpy and pandas freed is reused for Arrow's buffers and the other way
-    round, and :func:`return_freed_memory` returns both (a worker converting and compressing a
-    replication's entity rows peaks ~15 MiB lower). With glibc, blocks of at least
-    :data:`MMAP_THRESHOLD` (the metrics' arrays) are also mapped and unmapped on their own, never
-    carved from the heap (glibc raises that threshold up to 32 MB as large blocks are freed):
-    a worker's second replication then peaks ~15 MiB lower (317 -> 302 MiB for Khorgos, 16 days,
-    in one process), for the same CPU time."""
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    if pa.default_memory_pool().backend_name != "system":
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
 DASK_CONNECT_TIMEOUT = 5.0     # seconds to wait for a Dask scheduler before giving up

@@ -33,7 +33,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
-from .executors import return_freed_memory  # noqa: E402
+from .memory import return_freed_memory  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
 from .metrics import peak_hours  # noqa: E402

@@ -35,7 +35,8 @@ from .report import (REPORT_FILE, calibration_report, comparison_report, run_rep
 from .runner import Results, run
 from .scenario import Scenario
 from .scenario.writer import write_scenario
-from .executors import Executor, progress_bar, return_freed_memory
+from .executors import Executor, progress_bar
+from .memory import return_freed_memory
 from .storage import (EntityTableWriter, atomic_folder, entities_file, json_text, write_bytes_atomic,
                       write_csv_atomic, write_entities, write_text_atomic)
 from .sweeps import MANIFEST

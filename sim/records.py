@@ -7,8 +7,6 @@ computed from these arrays and the arrivals, after the run.
 """
 from __future__ import annotations
 
-import ctypes
-import sys
 from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .demand import Arrivals
+from .memory import MAPPED, REUSED, large_blocks
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -25,28 +24,7 @@ CHUNK = 1 << 16     # rows per step when deriving a column in pieces
 SERVED_OR_INSIDE, BALKED, RENEGED = 0, 1, 2     # what became of an entity (Records.outcome)
 
 
-_M_MMAP_THRESHOLD = -3          # glibc mallopt parameter
-MAPPED, REUSED = 128 * 1024, 32 * 1024 * 1024     # bytes: glibc's default threshold, and its largest
-
-
-def large_blocks(threshold: int) -> None:
-    """Fix glibc's mmap threshold (Linux; nothing elsewhere): blocks from ``threshold`` bytes up
-    get their own mapping, given back to the system when freed; smaller ones come from the heap,
-    where freed memory is reused but stays with the process.
-
-    glibc raises the threshold itself each time a large block is freed, which leaves the heap
-    full of holes while the model's log grows and its state is freed. So: :data:`MAPPED` while a
-    replication is simulated (from this module's import on: later the heap has already grown);
-    :data:`REUSED` once its records are made, for the metrics, whose temporaries of a few MiB
-    come and go (mapped anew each time, their pages would cost CPU at every use)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, threshold)
-        except (OSError, AttributeError):      # not glibc
-            pass
-
-
-large_blocks(MAPPED)
+large_blocks(MAPPED)    # from this module's import on (later the heap would have grown): see sim.memory
 
 
 class VisitLog:

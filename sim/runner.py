@@ -24,7 +24,8 @@ import pyarrow.ipc
 from .calendar import MINUTES_PER_DAY
 from .catalogue import unit
 from .diagnostics import run_warnings
-from .executors import Executor, return_freed_memory, use_one_allocator
+from .executors import Executor
+from .memory import return_freed_memory, use_system_allocator
 from .experiment import run_replications
 from . import replication as one_replication
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
@@ -96,7 +97,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     (``Results.entities`` is None; ``Results.entity_figures`` has what the entity figures need):
     this process then holds, besides the one being handed over, only the compressed rows of
     replications that finished before an earlier one (and Arrow allocates with malloc in this
-    process from then on: :func:`sim.executors.use_one_allocator`).
+    process from then on: :func:`sim.memory.use_system_allocator`).
     """
     clock = PhaseClock()
     scenario = load_scenario(scenario, {"calendar.days": days} if days is not None else None)
@@ -111,7 +112,7 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
 
     streamed = InOrder(hand_over) if keep_entities and entity_sink is not None else None
     if streamed:
-        use_one_allocator()             # the decoded rows and their Parquet encoding: ~10 MiB lower peaks
+        use_system_allocator()             # the decoded rows and their Parquet encoding: ~10 MiB lower peaks
     with clock.phase("replications"):
         outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor,
                                            scheduler, scenario.name, progress,
@@ -270,7 +271,7 @@ def streamed_replication(scenario: Scenario, seed: int, replication: int) -> Rep
     run that streams its entity table), with one allocator for Arrow and the rest, and freed
     memory given back before the replication and before its rows are compressed: the worker
     peaks no higher than one replication's metrics do."""
-    use_one_allocator()
+    use_system_allocator()
     return_freed_memory()               # what sending the previous replication's output left
     output = one_replication.run_replication(scenario, seed, replication, "arrow")   # looked up when called
     return_freed_memory()

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 
 LAYERS = [  # lowest first
     ("foundation", {"sim.version", "sim.errors", "sim.catalogue", "sim.groups", "sim.stats", "sim.analytic",
-                    "sim.streams", "sim.storage", "sim.holidays"}),
+                    "sim.streams", "sim.storage", "sim.holidays", "sim.memory"}),
     ("scenario", {"sim.scenario", "sim.scenario.base", "sim.scenario.units", "sim.scenario.calibration",
                   "sim.scenario.schema", "sim.scenario.checks", "sim.scenario.loader", "sim.scenario.impatience",
                   "sim.scenario.rail", "sim.scenario.staffing_targets",
