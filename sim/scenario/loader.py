@@ -371,11 +371,10 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
         data = set_dotted(data, dotted, value)
     scenario = validate(data, lines, label, deferred)
     # a station's stages are made from the station on every load: a change to one would be lost
-    made = set(stage_names(scenario.rail)) if scenario.rail is not None else set()
+    made = {("stages", name) for name in stage_names(scenario.rail)} if scenario.rail is not None else set()
     refused = [Problem(label, dotted, "is made from the rail block's stations and cannot be changed apart: change "
                        "its station under rail.stations (tracks, documents, gauge_change)", None)
-               for dotted in overrides or {} if dotted.split(".")[0] == "stages" and dotted.split(".")[1:2] and
-               dotted.split(".")[1] in made]
+               for dotted in overrides or {} if tuple(dotted.split(".")[:2]) in made]
     if refused:
         raise ScenarioError(refused)
     return scenario
