@@ -24,7 +24,8 @@ import sim
 from sim import plots
 from sim.executors import make_executor
 from sim.publish import _save_run_figures
-from sim.runner import FIGURE_ENTITY_COLUMNS, EntityFigures, measurement_window
+from sim.metrics import measurement_window
+from sim.runner import FIGURE_ENTITY_COLUMNS, EntityFigures
 
 
 def main() -> int:

@@ -83,28 +83,17 @@ class EntityView:
         lane[visits["entity"][rows]] = visits["pool"][rows]
         return lane
 
-    @property
-    def wait(self) -> StageColumns:
-        """``view.wait[:, stage]``: :meth:`stage_wait` (there is no entity x stage array)."""
-        return StageColumns(self.stage_wait)
-
-    def visited(self, stage: int) -> np.ndarray:
-        """Whether each entity visited ``stage``."""
+    def visited(self, stage: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Whether each entity visited ``stage`` (``rows``: :meth:`stage_rows`, if made already)."""
         visited = np.zeros(len(self.records.arrivals), bool)
-        visited[self.records.visits["entity"][self.stage_rows(stage)]] = True
+        visited[self.records.visits["entity"][self.stage_rows(stage) if rows is None else rows]] = True
         return visited
 
 
-class StageColumns:
-    """Entity x stage columns read one stage at a time, as ``columns[:, stage]`` (or
-    ``columns[entities, stage]``), each made when asked for."""
-
-    def __init__(self, column: Callable[[int], np.ndarray]) -> None:
-        self.column = column
-
-    def __getitem__(self, index: tuple) -> np.ndarray:
-        entities, stage = index
-        return self.column(int(stage))[entities]
+def measurement_window(scenario: Scenario) -> tuple[float, float]:
+    """The arrival window (minutes since the start) of the measured days: after the warm-up, up to the horizon."""
+    calendar = scenario.calendar
+    return calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY
 
 
 def waited_until(records: Records, rows: np.ndarray | None = None) -> np.ndarray:
@@ -400,7 +389,7 @@ class ReplicationMetrics:
         self.records, self.layout, self.scenario = records, layout, scenario
         self.view = view or entity_view(records, layout)
         calendar = scenario.calendar
-        self.window = (calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY)
+        self.window = measurement_window(scenario)
         self.measured = np.arange(calendar.days) >= calendar.warmup_days
         # A booth held after its service by a token whose next stage is full (spill-back) is
         # occupied, not free, until it is let go: it counts in the utilization, and apart as blocked.
@@ -586,7 +575,7 @@ class ReplicationMetrics:
         else:
             stage, visits = group.stage, records.visits
             here = view.stage_rows(stage)
-            arrived, waits = view.visited(stage), view.stage_wait(stage, here)
+            arrived, waits = view.visited(stage, here), view.stage_wait(stage, here)
             times = np.full(len(arrived), np.inf)
             np.minimum.at(times, visits["entity"][here], visits["arrive"][here])
             left_here, deferred_here = view.left_stage == stage, records.deferred_stage == stage
@@ -669,8 +658,6 @@ class ReplicationMetrics:
         mask = ~np.isnan(visits["start"])
         if group.stage is not None:
             mask &= visits["stage"] == group.stage
-        elif len(pools) < len(self.layout.pool_names):
-            mask &= np.isin(visits["pool"], pools)
         if blocked:
             busy = occupancy(lambda: self._busy_ends(mask, occupied=False), lambda: self._busy_ends(mask, occupied=True),
                              edges)

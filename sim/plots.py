@@ -36,8 +36,8 @@ from . import catalogue  # noqa: E402
 from .memory import return_freed_memory  # noqa: E402
 from .groups import Group, kind, of_kinds  # noqa: E402
 from .groups import label as group_label  # noqa: E402,F401  (figures and reports name groups by it)
-from .metrics import peak_hours  # noqa: E402
-from .runner import EntityFigures, measurement_window  # noqa: E402
+from .metrics import measurement_window, peak_hours  # noqa: E402
+from .runner import EntityFigures  # noqa: E402
 from .rail_metrics import RAIL_WAITS, binding_constraint, has_rail  # noqa: E402
 from .scenario.units import parse_duration  # noqa: E402
 from .stats import mean_ci  # noqa: E402

@@ -26,6 +26,7 @@ from .catalogue import unit
 from .diagnostics import run_warnings
 from .executors import Executor
 from .memory import return_freed_memory, use_system_allocator
+from .metrics import measurement_window
 from .experiment import run_replications
 from . import replication as one_replication
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
@@ -234,12 +235,6 @@ class EntityFigures:
                    {name: np.sort(np.concatenate([part.waits[name] for part in parts if name in part.waits]))
                     for name in waited}, released,
                    {name: np.concatenate([exits(part, name) for part in parts])[order] for name in classes})
-
-
-def measurement_window(scenario: Scenario) -> tuple[float, float]:
-    """The arrival window (minutes since the start) of the measured days: after the warm-up, up to the horizon."""
-    calendar = scenario.calendar
-    return calendar.warmup_days * MINUTES_PER_DAY, calendar.days * MINUTES_PER_DAY
 
 
 @dataclass

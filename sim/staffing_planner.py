@@ -98,7 +98,7 @@ def measure_replication(scenario: Scenario, seed: int, replication: int, request
             chosen &= arrivals.direction_index == DIRECTIONS.index(target.direction)
         if target.stage:
             stage = layout.stage_names.index(target.stage)
-            waits = view.wait[:, stage]
+            waits = view.stage_wait(stage)
             chosen &= ~np.isnan(waits)
         else:
             waits = view.total_wait

@@ -121,7 +121,8 @@ def test_a_worker_sends_the_very_entity_table_compressed(in_memory, scenario):
     """What a streaming worker sends decodes to the table it converted (schema, pandas metadata,
     values and chunks), several times smaller, with the reduction the entity figures draw."""
     import pyarrow as pa
-    from sim.runner import EntityFigures, StreamedEntities, measurement_window
+    from sim.metrics import measurement_window
+    from sim.runner import EntityFigures, StreamedEntities
 
     rows = in_memory.entities[in_memory.entities["replication"] == 1]
     table = pa.Table.from_pandas(rows, preserve_index=False)

@@ -369,7 +369,8 @@ def test_entity_figures_reduced_per_replication_and_combined_draw_the_same_figur
     """The reduction the workers send (one per replication, combined in the main process) gives
     the very figures, PNG bytes included, that the entity rows themselves give."""
     import pyarrow as pa
-    from sim.runner import EntityFigures, measurement_window
+    from sim.metrics import measurement_window
+    from sim.runner import EntityFigures
 
     entities, window = results.entities, measurement_window(results.scenario)
     parts = [EntityFigures.of(pa.Table.from_pandas(rows, preserve_index=False), window)
