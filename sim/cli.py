@@ -586,9 +586,8 @@ def command_staff(args: argparse.Namespace) -> int:
     command = _command_line()
     args.staff_folder = out
     with writing(out):
-        result = plan_staffing(args.scenario, out, workers=args.workers, executor=args.executor,
-                               scheduler=args.scheduler, resume=args.resume, replications=args.replications,
-                               max_evaluations=args.max_evaluations)
+        result = plan_staffing(plan, out, workers=args.workers, executor=args.executor,
+                               scheduler=args.scheduler, resume=args.resume)
         publish_staffing(result, out, command, figures=not args.no_plots)
     hours = result.info
     print(f"{result.outcome}: {hours['evaluations']} rosters, {hours['replications_simulated']} replications "

@@ -344,10 +344,6 @@ class Sensitivity:
     at_low: Evaluation
     at_high: Evaluation
 
-    def change(self, name: str) -> float:
-        """The target's mean at the high point minus at the low point."""
-        return self.at_high.summary(name)[0] - self.at_low.summary(name)[0]
-
 
 def sensitivities(search: _Search, point: tuple[float, ...]) -> list[Sensitivity]:
     """Finite differences with common random numbers around ``point``: each free parameter moved

@@ -433,12 +433,13 @@ def _without(roster: Roster, moves: list[tuple[str, int, int]]) -> Roster:
     return new
 
 
-def plan_staffing(source: str | os.PathLike | Scenario, out: str | os.PathLike | None = None, workers: int = 1,
-                  executor: str = "local", scheduler: str | None = None, resume: bool = False,
+def plan_staffing(source: str | os.PathLike | Scenario | StaffingPlan, out: str | os.PathLike | None = None,
+                  workers: int = 1, executor: str = "local", scheduler: str | None = None, resume: bool = False,
                   replications: int | None = None, progress: bool | None = None,
                   max_evaluations: int | None = None) -> StaffingResult:
-    """Search the fewest booth-hours that meet the scenario's ``staffing_targets`` (module docstring)."""
-    plan = load_plan(source, replications, max_evaluations)
+    """Search the fewest booth-hours that meet the scenario's ``staffing_targets`` (module docstring);
+    ``source`` may be a plan already loaded with ``replications`` and ``max_evaluations``."""
+    plan = source if isinstance(source, StaffingPlan) else load_plan(source, replications, max_evaluations)
     spec = plan.spec.search
     with Replications(workers, executor, scheduler, f"staff {plan.scenario.name}", progress,
                       task=measure_replication, expected=spec.replications) as runner:
@@ -645,11 +646,6 @@ def write_roster_scenario(text: str, path: Path, result: StaffingResult) -> None
                    == roster_key(result.after) else "the roster file does not load to the planned booths")
 
 
-def default_scenario_out(source: Path) -> Path:
-    """``<stem>_roster.yaml`` next to the original."""
-    return source.with_name(f"{source.stem}_roster.yaml")
-
-
-__all__ = ["Evaluation", "MeasureRequest", "StaffingResult", "binding_table", "booth_hours_table", "default_scenario_out",
+__all__ = ["Evaluation", "MeasureRequest", "StaffingResult", "binding_table", "booth_hours_table",
            "frontier_table", "measure_replication", "open_booths_by_hour", "plan_staffing", "roster_yaml",
            "service_table", "theory_frontier", "write_roster_scenario"]
