@@ -622,9 +622,14 @@ def entity_figures(results: "Results") -> EntityFigures | None:
     return EntityFigures.of(results.entities, measurement_window(results.scenario))
 
 
+def drawable(results: "Results") -> "Results":
+    """``results`` with its entity rows reduced to what the figures draw, once (and not kept)."""
+    return replace(results, entities=None, entity_figures=entity_figures(results))
+
+
 def run_figures(results: "Results") -> dict[str, Figure]:
     """The standard figures of a run, by file name (the entity figures only when entities are kept)."""
-    results = replace(results, entities=None, entity_figures=entity_figures(results))     # reduced once
+    results = drawable(results)
     return {name: run_figure(results, name) for name in run_figures_planned(results)}
 
 

@@ -100,7 +100,7 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
         if results.entities is not None:
             with results.clock.phase("write_tables"):
                 write_entities(results.entities, staging / entities_file(entities_format))
-        _write_run(results, staging, figures, progress, results.entities)
+        _write_run(results, staging, figures, progress)
     return target
 
 
@@ -125,7 +125,7 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
         if not keep_entities:
             results = run(scenario, keep_entities=False, progress=progress, **run_options)
             results.info.update(info or {})
-            _write_run(results, staging, figures, progress, None, pool)
+            _write_run(results, staging, figures, progress, pool)
             return results, target
         spent = [0.0]
 
@@ -139,17 +139,17 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
             results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
         results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
         return_freed_memory()
-        _write_run(results, staging, figures, progress, None, pool)
+        _write_run(results, staging, figures, progress, pool)
     return results, target
 
 
 def _write_run(results: Results, staging: Path, figures: bool, progress: bool | None,
-               entities: pd.DataFrame | None, executor: Executor | None = None) -> None:
+               executor: Executor | None = None) -> None:
     """Everything of a run's folder but the entity table, into ``staging``: the tables, the
-    figures (those of entities from ``results.entity_figures``, else from ``entities`` reduced;
+    figures (those of entities from ``results.entity_figures``, else from its entity rows reduced;
     with an ``executor``, some by its workers), the report, last ``run.json``."""
     clock = results.clock
-    drawable = _drawable(replace(results, entities=entities)) if figures else results
+    drawable = plots.drawable(results) if figures else results
     names = plots.run_figures_planned(drawable) if figures else []
     with progress_bar(2 + len(names), "writing", progress) as bar:
         bar.unit = "step"
@@ -210,15 +210,10 @@ def _save_run_figures(results: Results, names: list[str], folder: Path, bar: Any
     return drawn
 
 
-def _drawable(results: Results) -> Results:
-    """``results`` with its entity rows reduced to what the figures draw, once (and not kept)."""
-    return replace(results, entities=None, entity_figures=plots.entity_figures(results))
-
-
 def redraw_run(results: Results, folder: str | os.PathLike) -> None:
     """Draw the figures of a results folder again and rewrite its ``report.html``."""
     folder = Path(folder)
-    results = _drawable(results)
+    results = plots.drawable(results)
     drawn = _save_run_figures(results, plots.run_figures_planned(results), folder)
     write_text_atomic(run_report(results, _images(folder, plots.RUN_FIGURES, drawn)), folder / REPORT_FILE)
 
