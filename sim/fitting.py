@@ -50,7 +50,6 @@ from .runner import replication_metrics
 from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.calibration import (SHARE_MEASURES, Calibration, Parameter, Target, day_selected,
                                    describe_selection, reference_problems, resolve_path, to_number, unit_of)
-from .scenario.schema import DIRECTIONS
 from .scenario.loader import resolve_extends
 from .scenario.units import MINUTES_PER_UNIT
 from .scenario.writer import write_scenario
@@ -81,12 +80,8 @@ def selection_masks(target: Target, metrics: ReplicationMetrics) -> tuple[np.nda
     calendar = metrics.scenario.calendar
     event = "exit" if target.measure == "throughput" else "arrival"
     _, selected_day = day_flags(target, calendar, calendar.days)
-    window = metrics.entity_selection(target.classes, event=event)
-    chosen = metrics.entity_selection(target.classes, target.hours, selected_day, event)
-    if target.directions:
-        wanted = [DIRECTIONS.index(direction) for direction in target.directions]
-        going = np.isin(metrics.records.arrivals.direction_index, wanted)
-        window, chosen = window & going, chosen & going
+    window = metrics.entity_selection(target.classes, event=event, directions=target.directions)
+    chosen = metrics.entity_selection(target.classes, target.hours, selected_day, event, target.directions)
     return chosen, window & ~chosen
 
 

@@ -500,10 +500,11 @@ class ReplicationMetrics:
 
     # ---- selections and measures: what groups, calibration targets and verdicts ask for
     def entity_selection(self, classes: Sequence[str] | None = None, hours: tuple[float, float] | None = None,
-                         days: np.ndarray | None = None, event: Literal["arrival", "exit"] = "arrival") -> np.ndarray:
+                         days: np.ndarray | None = None, event: Literal["arrival", "exit"] = "arrival",
+                         directions: Sequence[str] | None = None) -> np.ndarray:
         """Entities whose ``event`` (arrival, or exit for counts of those who left) falls in the
         measurement window, on one of ``days`` (bool per simulated day), in ``hours`` of the day
-        ``[from, to)``, and of ``classes`` (default: every one of them)."""
+        ``[from, to)``, of ``classes`` and going in ``directions`` (default: every one of them)."""
         records = self.records
         times = records.arrivals.time if event == "arrival" else records.exit_time
         finite = np.isfinite(times)
@@ -517,6 +518,8 @@ class ReplicationMetrics:
         if classes:
             wanted = [self.layout.class_names.index(name) for name in classes if name in self.layout.class_names]
             chosen &= np.isin(records.arrivals.class_index, wanted)
+        if directions:
+            chosen &= np.isin(records.arrivals.direction_index, [DIRECTIONS.index(d) for d in directions])
         return chosen
 
     def count(self, entities: np.ndarray, unit: Literal["entities", "persons"] = "entities") -> float:

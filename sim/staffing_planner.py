@@ -53,7 +53,6 @@ from .metrics import WAIT_MEASURES, waited_until
 from .replication import replication_metrics
 from .scenario import Scenario
 from .scenario.base import day_matches
-from .scenario.schema import DIRECTIONS
 from .scenario.writer import write_scenario
 from .scenario.staffing_targets import ServiceTarget
 from .staffing_plan import (Roster, StaffingPlan, booth_hours_per_day, booth_rules, current_roster, load_plan,
@@ -93,9 +92,8 @@ def measure_replication(scenario: Scenario, seed: int, replication: int, request
     flags = {d: np.array([day_matches(d, date) for date in dates]) for d in request.day_types}
     checks: dict[str, float] = {}
     for name, target in request.targets.items():
-        chosen = metrics.entity_selection(target.classes, target.hours)
-        if target.direction:
-            chosen &= arrivals.direction_index == DIRECTIONS.index(target.direction)
+        chosen = metrics.entity_selection(target.classes, target.hours,
+                                          directions=[target.direction] if target.direction else None)
         if target.stage:
             stage = layout.stage_names.index(target.stage)
             waits = view.stage_wait(stage)
