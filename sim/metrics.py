@@ -274,7 +274,8 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
     """Largest number of intervals [start, end) open at once during any of ``windows`` (rows
     ``(from, to)``, sorted and disjoint); the intervals are ``starts[where]`` and ``ends`` if
     ``where`` is given. ``owned`` arrays are the caller's, sorted in place; ``starts`` not owned
-    are read a range of values at a time (no sorted copy of them all).
+    are read a range of values at a time (no sorted copy of them all); ``where`` applies to
+    starts not owned. The starts before each window are counted in the same sorted pieces.
 
     The count only rises at a start, so it is enough to look at each window's start and at every
     start inside a window (an interval ending at the very moment another starts is not counted).
@@ -286,17 +287,17 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
         ends = np.sort(ends)
     else:
         ends.sort()
-    before = (lambda begin: starts < begin) if where is None else (lambda begin: (starts < begin) & where)
-    at_window_start = (np.array([np.count_nonzero(before(begin)) for begin in windows[:, 0]])
-                       - np.searchsorted(ends, windows[:, 0], side="right"))
-    largest = max(at_window_start.max(), 0)
+    started_before = np.zeros(len(windows), dtype=np.int64)    # starts < each window's start, piece by piece
+    largest = 0
     for first, chunk in _ascending(starts, owned == "both", where):
+        started_before += np.searchsorted(chunk, windows[:, 0], side="left")
         window = np.searchsorted(windows[:, 0], chunk, side="right") - 1
         inside = (window >= 0) & (chunk < windows[np.maximum(window, 0), 1])
         open_at_starts = (np.arange(first + 1, first + len(chunk) + 1)
                           - np.searchsorted(ends, chunk, side="right"))[inside]
         largest = max(largest, open_at_starts.max(initial=0))
-    return float(largest)
+    at_window_start = started_before - np.searchsorted(ends, windows[:, 0], side="right")
+    return float(max(largest, at_window_start.max()))
 
 
 WAIT_MEASURES: dict[str, Callable[[np.ndarray], float]] = {   # one definition of each wait measure
