@@ -637,16 +637,20 @@ class ReplicationMetrics:
     def _queue_metrics(self, visit_mask: np.ndarray | None, windows: np.ndarray) -> dict[str, float]:
         if len(windows) == 0:
             return {}
-        queued = self._queue_integral(visit_mask, windows.ravel())[::2].sum()
-        largest = maximum_open(self.records.visits["arrive"], self._wait_ends(visit_mask), windows, owned="ends",
-                               where=visit_mask)
+        # the wait ends are made once: sorted in place by maximum_open, then handed over to the
+        # integral, which uses them up (``pop``: no second reference keeps them alive meanwhile)
+        ends = [self._wait_ends(visit_mask)]
+        largest = maximum_open(self.records.visits["arrive"], ends[0], windows, owned="ends", where=visit_mask)
+        queued = self._queue_integral(visit_mask, windows.ravel(), ends.pop)[::2].sum()
         return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
                 "queue_length_max": largest}
 
-    def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray) -> np.ndarray:
-        """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end)."""
-        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True), lambda: self._wait_ends(visit_mask),
-                         edges)
+    def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray,
+                        wait_ends: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+        """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end;
+        ``wait_ends`` gives those ends if made already, as an array to use up)."""
+        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True),
+                         wait_ends or (lambda: self._wait_ends(visit_mask)), edges)
 
     def _pools_of(self, group: GroupMasks) -> list[int]:
         if group.stage is None:
