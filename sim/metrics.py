@@ -46,6 +46,7 @@ class EntityView:
     secondary: np.ndarray
     lost: np.ndarray            # balked or reneged, and did not come back
     left_stage: np.ndarray      # stage where a lost entity left (-1: not lost)
+    kept_waits: list[np.ndarray] | None = None   # each stage's stage_wait, kept for entity_table (which takes them)
 
     def stage_rows(self, stage: int) -> np.ndarray:
         """Which visits are at ``stage`` (a mask as long as the visit log)."""
@@ -154,8 +155,10 @@ def nansum_rows(column: Callable[[int], np.ndarray], count: int, length: int) ->
     return _pairwise_sum(lambda index: np.nan_to_num(column(index), nan=0.0, copy=False), 0, count)
 
 
-def entity_view(records: Records, layout: Layout) -> EntityView:
-    """Per-entity vectors (tokens still queued count with their wait so far), stage by stage."""
+def entity_view(records: Records, layout: Layout, keep_stage_waits: bool = False) -> EntityView:
+    """Per-entity vectors (tokens still queued count with their wait so far), stage by stage;
+    with ``keep_stage_waits`` the stage waits summed here are kept for :func:`entity_table`
+    (an entity x stage table of floats: only when the entity table is wanted)."""
     count, stages = len(records.arrivals), len(layout.stage_names)
     visits = records.visits
     lost = records.outcome > 0
@@ -167,15 +170,21 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
         left_stage[~lost] = -1
     view = EntityView(records, stages, np.zeros(count), ~np.isnan(records.exit_time), np.zeros(count, bool),
                       lost, left_stage)
-    view.total_wait = nansum_rows(view.stage_wait, stages, count)
+    if keep_stage_waits:
+        kept = view.kept_waits = [view.stage_wait(stage) for stage in range(stages)]
+        view.total_wait = nansum_rows(lambda stage: kept[stage].copy(), stages, count)   # summed in place
+    else:
+        view.total_wait = nansum_rows(view.stage_wait, stages, count)
     for stage in np.flatnonzero(np.asarray(layout.secondary, dtype=bool)):
         view.secondary |= view.visited(int(stage))
     return view
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
-    """One row per traveler/vehicle: the entity table contract (``entities.parquet``)."""
-    view = view or entity_view(records, layout)
+    """One row per traveler/vehicle: the entity table contract (``entities.parquet``). The
+    view's kept stage waits, if any, are taken over (the view lets go of them)."""
+    view = view or entity_view(records, layout, keep_stage_waits=True)
+    waits, view.kept_waits = view.kept_waits, None
     arrivals = records.arrivals
     table = {
         "replication": np.full(len(arrivals), records.replication),
@@ -188,7 +197,7 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     }
     pool_names = np.asarray([name.split("/", 1)[1] for name in layout.pool_names] + [""], dtype=object)
     for index, stage in enumerate(layout.stage_names):
-        table[f"wait_{stage}"] = view.stage_wait(index)
+        table[f"wait_{stage}"] = waits[index] if waits is not None else view.stage_wait(index)
         table[f"service_{stage}"] = view.stage_service(index)
         table[f"lane_{stage}"] = pool_names[view.stage_lane(index)]
     table["wait_total"] = view.total_wait

@@ -392,3 +392,18 @@ def test_the_queue_maximum_counts_the_open_intervals_at_window_starts_and_starts
             assert metrics.maximum_open(starts, ends, windows) == expected
             assert metrics.maximum_open(starts.copy(), ends.copy(), windows, owned="both") == expected
     assert at_a_window_start > 10          # the window starts are where the maximum is, often enough to test them
+
+
+def test_the_entity_table_from_kept_stage_waits_is_the_one_recomputed():
+    from sim.metrics import entity_table, entity_view
+    from sim.model import simulate
+    from sim.plan import build_layout
+    scenario = load(small_scenario())
+    layout = build_layout(scenario)
+    records = simulate(scenario, 3, 0, layout)
+    kept, plain = entity_view(records, layout, keep_stage_waits=True), entity_view(records, layout)
+    assert np.array_equal(kept.total_wait, plain.total_wait) and plain.kept_waits is None
+    assert len(kept.kept_waits) == len(layout.stage_names) > 1
+    table = entity_table(records, layout, kept)
+    assert kept.kept_waits is None                       # taken over by the table
+    pd.testing.assert_frame_equal(table, entity_table(records, layout, plain), check_exact=True)
