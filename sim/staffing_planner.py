@@ -39,6 +39,7 @@ import os
 import sys
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,18 @@ class StaffingResult:
     def all_met(self) -> bool:
         return (self.check or self.final).failed(self.plan).empty
 
+    @cached_property
+    def booth_hours(self) -> pd.DataFrame:
+        """:func:`booth_hours_table`, worked out once for the file, the roster file and the console."""
+        plan = self.plan
+        before = booth_hours_per_day(plan, plan.scenario)
+        after = booth_hours_per_day(plan, plan.with_roster(self.after, plan.scenario))
+        rows = [{"pool": p.name, "before": before[p.name], "after": after[p.name],
+                 "change": after[p.name] - before[p.name], "cost_per_booth_hour": p.cost} for p in plan.pools]
+        rows.append({"pool": "total", "before": sum(before.values()), "after": sum(after.values()),
+                     "change": sum(after.values()) - sum(before.values()), "cost_per_booth_hour": math.nan})
+        return pd.DataFrame(rows)
+
 
 class _Search:
     """Evaluations of rosters on one runner, cached by roster (and on disk by the store)."""
@@ -515,15 +528,9 @@ def plan_staffing(source: str | os.PathLike | Scenario | StaffingPlan, out: str 
 # tables and the roster file
 # --------------------------------------------------------------------------------------------
 def booth_hours_table(result: StaffingResult) -> pd.DataFrame:
-    """Booth-hours per measured day of each free pool, before (as written) and after, and their cost."""
-    plan = result.plan
-    before = booth_hours_per_day(plan, plan.scenario)
-    after = booth_hours_per_day(plan, plan.with_roster(result.after, plan.scenario))
-    rows = [{"pool": p.name, "before": before[p.name], "after": after[p.name], "change": after[p.name] - before[p.name],
-             "cost_per_booth_hour": p.cost} for p in plan.pools]
-    rows.append({"pool": "total", "before": sum(before.values()), "after": sum(after.values()),
-                 "change": sum(after.values()) - sum(before.values()), "cost_per_booth_hour": math.nan})
-    return pd.DataFrame(rows)
+    """Booth-hours per measured day of each free pool, before (as written) and after, and their
+    cost: the result's one table (:attr:`StaffingResult.booth_hours`; read it, do not change it)."""
+    return result.booth_hours
 
 
 def service_table(result: StaffingResult) -> pd.DataFrame:
