@@ -536,8 +536,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
 
 
 def command_forecast(args: argparse.Namespace) -> int:
-    from .forecast import (default_stem, demand_overlay, forecast_history, forecast_yaml, read_history,
-                           scenario_files, window)
+    from .forecast import default_stem, forecast_history, forecast_yaml, read_history, scenario_files, window
     from .publish import publish_forecast
     from .storage import writing
 
@@ -562,10 +561,8 @@ def command_forecast(args: argparse.Namespace) -> int:
     when = dt.datetime.now(dt.timezone.utc)
     texts = {}
     for quantile, path in files.items():
-        text = forecast_yaml(result, quantile, scenario, args.scenario, path, start, end, args.counts,
-                             _command_line(), when)
-        volumes = demand_overlay(result, quantile, scenario, start, end, args.counts)["demand"]["daily_volumes"]
-        texts[path] = (text, volumes)
+        texts[path] = forecast_yaml(result, quantile, scenario, args.scenario, path, start, end, args.counts,
+                                    _command_line(), when)
     with writing(out):
         publish_forecast(result, out, texts, _command_line())
     print(result.summary_text())

@@ -643,8 +643,8 @@ def format_summary(result: CalibrationResult) -> str:
     lines.append("all targets met" if not missed else
                  f"NOT MET: {', '.join(missed)} (closest fit within the bounds shown; the targets or bounds "
                  "cannot all be satisfied)")
-    if uninformative_note(result):
-        lines += textwrap.wrap(uninformative_note(result), 110)
+    if note := uninformative_note(result):
+        lines += textwrap.wrap(note, 110)
     if result.sensitivity:
         lines += ["", "Sensitivity around the fit (fit settings, common random numbers):"]
         lines += _columns(sensitivity_lines(result), SENSITIVITY_HEADER)
@@ -671,8 +671,8 @@ def calibration_markdown(result: CalibrationResult) -> str:
     lines += ["", f"## Targets ({'check' if result.check else 'fit'} run)", ""]
     lines += markdown(("target", "measure", "band", "achieved (95 % CI)", "verdict", "informative",
                        "at -10 % / +10 % demand"), rows)
-    if uninformative_note(result):
-        lines += ["", uninformative_note(result)]
+    if note := uninformative_note(result):
+        lines += ["", note]
     if result.sensitivity:
         lines += ["", "## Sensitivity", "", "Each free parameter moved by 10 % of its range (1 for whole numbers) "
                   "down and up around the fit, within its bounds, and demand by -10 % and +10 %; the targets "
@@ -769,8 +769,8 @@ def calibrated_yaml(result: CalibrationResult, scenario_out: Path, command: str,
     header += ["", "Result: all targets met." if not missed else
                f"Result: NOT MET: {', '.join(missed)}. This is the closest fit within the bounds, not a calibration "
                "that reproduces the sources."]
-    if uninformative_note(result):
-        header.append(uninformative_note(result))
+    if note := uninformative_note(result):
+        header.append(note)
     return extending_yaml("\n".join(header), parent, calibrated_overlay(result, name))
 
 

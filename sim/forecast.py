@@ -353,8 +353,10 @@ def default_stem(scenario_path: Path) -> Path:
 
 
 def forecast_yaml(result: Forecast, quantile: str, scenario: Scenario, scenario_path: Path, path: Path,
-                  start: dt.date, end: dt.date, counts: str, command: str, when: dt.datetime) -> str:
-    """The scenario file that runs ``scenario_path`` on the forecast's ``quantile`` wave."""
+                  start: dt.date, end: dt.date, counts: str, command: str,
+                  when: dt.datetime) -> tuple[str, dict[dt.date, float]]:
+    """The scenario file that runs ``scenario_path`` on the forecast's ``quantile`` wave, and the
+    daily volumes it sets (date -> count)."""
     name = path.stem if all(c.isalnum() or c in "_.-" for c in path.stem) else f"{scenario.name}_forecast_{quantile}"
     parent = os.path.relpath(scenario_path.resolve(), path.parent.resolve())
     first, days = window(scenario, start, end)
@@ -374,7 +376,7 @@ def forecast_yaml(result: Forecast, quantile: str, scenario: Scenario, scenario_
               "Each day at its own P90 is a stress wave, busier than a typical P90 season." if quantile == "p90" else
               "The P50 is the median day: half of the days are expected busier."]
     overlay = {"name": name, **demand_overlay(result, quantile, scenario, start, end, counts)}
-    return extending_yaml("\n".join(header), parent, overlay)
+    return extending_yaml("\n".join(header), parent, overlay), overlay["demand"]["daily_volumes"]
 
 
 def format_quality(result: Forecast) -> str:

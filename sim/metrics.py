@@ -46,6 +46,7 @@ class EntityView:
     secondary: np.ndarray
     lost: np.ndarray            # balked or reneged, and did not come back
     left_stage: np.ndarray      # stage where a lost entity left (-1: not lost)
+    kept_waits: list[np.ndarray] | None = None   # each stage's stage_wait, kept for entity_table (which takes them)
 
     def stage_rows(self, stage: int) -> np.ndarray:
         """Which visits are at ``stage`` (a mask as long as the visit log)."""
@@ -154,8 +155,10 @@ def nansum_rows(column: Callable[[int], np.ndarray], count: int, length: int) ->
     return _pairwise_sum(lambda index: np.nan_to_num(column(index), nan=0.0, copy=False), 0, count)
 
 
-def entity_view(records: Records, layout: Layout) -> EntityView:
-    """Per-entity vectors (tokens still queued count with their wait so far), stage by stage."""
+def entity_view(records: Records, layout: Layout, keep_stage_waits: bool = False) -> EntityView:
+    """Per-entity vectors (tokens still queued count with their wait so far), stage by stage;
+    with ``keep_stage_waits`` the stage waits summed here are kept for :func:`entity_table`
+    (an entity x stage table of floats: only when the entity table is wanted)."""
     count, stages = len(records.arrivals), len(layout.stage_names)
     visits = records.visits
     lost = records.outcome > 0
@@ -167,15 +170,21 @@ def entity_view(records: Records, layout: Layout) -> EntityView:
         left_stage[~lost] = -1
     view = EntityView(records, stages, np.zeros(count), ~np.isnan(records.exit_time), np.zeros(count, bool),
                       lost, left_stage)
-    view.total_wait = nansum_rows(view.stage_wait, stages, count)
+    if keep_stage_waits:
+        kept = view.kept_waits = [view.stage_wait(stage) for stage in range(stages)]
+        view.total_wait = nansum_rows(lambda stage: kept[stage].copy(), stages, count)   # summed in place
+    else:
+        view.total_wait = nansum_rows(view.stage_wait, stages, count)
     for stage in np.flatnonzero(np.asarray(layout.secondary, dtype=bool)):
         view.secondary |= view.visited(int(stage))
     return view
 
 
 def entity_table(records: Records, layout: Layout, view: EntityView | None = None) -> pd.DataFrame:
-    """One row per traveler/vehicle: the entity table contract (``entities.parquet``)."""
-    view = view or entity_view(records, layout)
+    """One row per traveler/vehicle: the entity table contract (``entities.parquet``). The
+    view's kept stage waits, if any, are taken over (the view lets go of them)."""
+    view = view or entity_view(records, layout, keep_stage_waits=True)
+    waits, view.kept_waits = view.kept_waits, None
     arrivals = records.arrivals
     table = {
         "replication": np.full(len(arrivals), records.replication),
@@ -188,7 +197,7 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     }
     pool_names = np.asarray([name.split("/", 1)[1] for name in layout.pool_names] + [""], dtype=object)
     for index, stage in enumerate(layout.stage_names):
-        table[f"wait_{stage}"] = view.stage_wait(index)
+        table[f"wait_{stage}"] = waits[index] if waits is not None else view.stage_wait(index)
         table[f"service_{stage}"] = view.stage_service(index)
         table[f"lane_{stage}"] = pool_names[view.stage_lane(index)]
     table["wait_total"] = view.total_wait
@@ -274,7 +283,8 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
     """Largest number of intervals [start, end) open at once during any of ``windows`` (rows
     ``(from, to)``, sorted and disjoint); the intervals are ``starts[where]`` and ``ends`` if
     ``where`` is given. ``owned`` arrays are the caller's, sorted in place; ``starts`` not owned
-    are read a range of values at a time (no sorted copy of them all).
+    are read a range of values at a time (no sorted copy of them all); ``where`` applies to
+    starts not owned. The starts before each window are counted in the same sorted pieces.
 
     The count only rises at a start, so it is enough to look at each window's start and at every
     start inside a window (an interval ending at the very moment another starts is not counted).
@@ -286,17 +296,17 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
         ends = np.sort(ends)
     else:
         ends.sort()
-    before = (lambda begin: starts < begin) if where is None else (lambda begin: (starts < begin) & where)
-    at_window_start = (np.array([np.count_nonzero(before(begin)) for begin in windows[:, 0]])
-                       - np.searchsorted(ends, windows[:, 0], side="right"))
-    largest = max(at_window_start.max(), 0)
+    started_before = np.zeros(len(windows), dtype=np.int64)    # starts < each window's start, piece by piece
+    largest = 0
     for first, chunk in _ascending(starts, owned == "both", where):
+        started_before += np.searchsorted(chunk, windows[:, 0], side="left")
         window = np.searchsorted(windows[:, 0], chunk, side="right") - 1
         inside = (window >= 0) & (chunk < windows[np.maximum(window, 0), 1])
         open_at_starts = (np.arange(first + 1, first + len(chunk) + 1)
                           - np.searchsorted(ends, chunk, side="right"))[inside]
         largest = max(largest, open_at_starts.max(initial=0))
-    return float(largest)
+    at_window_start = started_before - np.searchsorted(ends, windows[:, 0], side="right")
+    return float(max(largest, at_window_start.max()))
 
 
 WAIT_MEASURES: dict[str, Callable[[np.ndarray], float]] = {   # one definition of each wait measure
@@ -636,16 +646,20 @@ class ReplicationMetrics:
     def _queue_metrics(self, visit_mask: np.ndarray | None, windows: np.ndarray) -> dict[str, float]:
         if len(windows) == 0:
             return {}
-        queued = self._queue_integral(visit_mask, windows.ravel())[::2].sum()
-        largest = maximum_open(self.records.visits["arrive"], self._wait_ends(visit_mask), windows, owned="ends",
-                               where=visit_mask)
+        # the wait ends are made once: sorted in place by maximum_open, then handed over to the
+        # integral, which uses them up (``pop``: no second reference keeps them alive meanwhile)
+        ends = [self._wait_ends(visit_mask)]
+        largest = maximum_open(self.records.visits["arrive"], ends[0], windows, owned="ends", where=visit_mask)
+        queued = self._queue_integral(visit_mask, windows.ravel(), ends.pop)[::2].sum()
         return {"queue_length_mean": queued / np.sum(windows[:, 1] - windows[:, 0]),
                 "queue_length_max": largest}
 
-    def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray) -> np.ndarray:
-        """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end)."""
-        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True), lambda: self._wait_ends(visit_mask),
-                         edges)
+    def _queue_integral(self, visit_mask: np.ndarray | None, edges: np.ndarray,
+                        wait_ends: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+        """:func:`occupancy` of the ``mask``ed visits' waits (from joining the queue to its end;
+        ``wait_ends`` gives those ends if made already, as an array to use up)."""
+        return occupancy(lambda: self._visit_column("arrive", visit_mask, fresh=True),
+                         wait_ends or (lambda: self._wait_ends(visit_mask)), edges)
 
     def _pools_of(self, group: GroupMasks) -> list[int]:
         if group.stage is None:

@@ -44,7 +44,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int,
     layout = build_layout(scenario)
     records = simulate(scenario, seed, replication, layout)
     simulated = time.process_time()
-    metrics = ReplicationMetrics(records, layout, scenario, entity_view(records, layout))
+    metrics = ReplicationMetrics(records, layout, scenario, entity_view(records, layout, bool(keep_entities)))
     entities = entity_table(metrics.records, metrics.layout, metrics.view) if keep_entities else None
     if keep_entities == "arrow":
         entities = pa.Table.from_pandas(entities, preserve_index=False)

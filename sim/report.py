@@ -612,8 +612,8 @@ def calibration_report(result: CalibrationResult, command: str, when: dt.datetim
         targets += (f"<h3>{esc(run)} run: {esc(evaluation.replications)} replications, {esc(evaluation.days)} days</h3>" +
                     table(["target", "measure", "band", "achieved, mean [95 % CI]", "verdict", "source"], rows,
                           text_columns=[1, 5]))
-    if uninformative_note(result):
-        targets += f"<p><strong>{esc(uninformative_note(result))}</strong></p>"
+    if note := uninformative_note(result):
+        targets += f"<p><strong>{esc(note)}</strong></p>"
     response = [[esc(name), esc("yes" if result.informative(name) else "no: met at every candidate"),
                  *(esc(format_value(value, unit_of(target))) for value in result.demand_response(name))]
                 for name, target in result.calibration.targets.items()]

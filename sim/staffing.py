@@ -14,6 +14,8 @@ A booth that closes at a shift change finishes the service it has started; it ta
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from .calendar import MINUTES_PER_DAY, day_dates, open_days, opening_window
@@ -21,7 +23,9 @@ from .scenario.base import day_matches
 from .scenario.schema import BoothSchedule, Calendar, Crossing, HourRule, LanePool, Stage
 
 
-def _rule_applies(rule: HourRule, date) -> bool:
+def rule_applies(rule: HourRule, date: dt.date) -> bool:
+    """Whether a booth rule holds on ``date``: its days (weekdays, weekend, named days) and its
+    months and date ranges; its hours are checked apart (:meth:`HourRule.covers`)."""
     return day_matches(rule.days, date) and rule.covers_date(date)
 
 
@@ -51,7 +55,7 @@ def booth_schedule(pool: LanePool, calendar: Calendar, days: int, stage: Stage |
     times: list[float] = []
     booths: list[int] = []
     for day, date in enumerate(day_dates(calendar, days)):
-        rules = [rule for rule in schedule.rules if _rule_applies(rule, date)]
+        rules = [rule for rule in schedule.rules if rule_applies(rule, date)]
         edges = {0.0, MINUTES_PER_DAY, opening, closing}
         edges.update(60.0 * hour for rule in rules for hour in rule.hours)
         edges.update(edge for window in windows for edge in window if 0.0 < edge < MINUTES_PER_DAY)

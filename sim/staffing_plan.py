@@ -28,7 +28,7 @@ from .scenario import Scenario, load_scenario, read_yaml
 from .scenario.base import day_matches
 from .scenario.schema import BoothSchedule, Deterministic, Empirical, mean_group_size
 from .scenario.staffing_targets import ServiceTarget, StaffingTargets, staffing_problems
-from .staffing import booth_minutes, booth_schedule
+from .staffing import booth_minutes, booth_schedule, rule_applies
 
 
 ALL_DAYS = "all"
@@ -164,7 +164,7 @@ def current_roster(plan: StaffingPlan, scenario: Scenario | None = None) -> Rost
             for column, (start, _) in enumerate(plan.blocks):
                 booths = schedule.default
                 for rule in schedule.rules:
-                    if day_matches(rule.days, date) and rule.covers_date(date) and rule.covers(60.0 * start):
+                    if rule_applies(rule, date) and rule.covers(60.0 * start):
                         booths = rule.booths
                 levels[row, column] = booths
         roster[info.name] = levels

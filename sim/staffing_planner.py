@@ -39,6 +39,7 @@ import os
 import sys
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,8 @@ from .scenario import Scenario
 from .scenario.base import day_matches
 from .scenario.writer import write_scenario
 from .scenario.staffing_targets import ServiceTarget
-from .staffing_plan import (Roster, StaffingPlan, booth_hours_per_day, booth_rules, current_roster, load_plan,
-                            repair_shifts, roster_key, shift_ok, theory_roster, weighted_cost)
+from .staffing_plan import (PoolInfo, Roster, StaffingPlan, booth_hours_per_day, booth_rules, current_roster,
+                            load_plan, repair_shifts, roster_key, shift_ok, theory_roster, weighted_cost)
 from .stats import mean_ci
 from .storage import atomic_folder, remove_stale_partials
 from .sweeps import POINT_FILE, file_digests, point_problem
@@ -299,6 +300,18 @@ class StaffingResult:
     def all_met(self) -> bool:
         return (self.check or self.final).failed(self.plan).empty
 
+    @cached_property
+    def booth_hours(self) -> pd.DataFrame:
+        """:func:`booth_hours_table`, worked out once for the file, the roster file and the console."""
+        plan = self.plan
+        before = booth_hours_per_day(plan, plan.scenario)
+        after = booth_hours_per_day(plan, plan.with_roster(self.after, plan.scenario))
+        rows = [{"pool": p.name, "before": before[p.name], "after": after[p.name],
+                 "change": after[p.name] - before[p.name], "cost_per_booth_hour": p.cost} for p in plan.pools]
+        rows.append({"pool": "total", "before": sum(before.values()), "after": sum(after.values()),
+                     "change": sum(after.values()) - sum(before.values()), "cost_per_booth_hour": math.nan})
+        return pd.DataFrame(rows)
+
 
 class _Search:
     """Evaluations of rosters on one runner, cached by roster (and on disk by the store)."""
@@ -401,6 +414,19 @@ def _additions(plan: StaffingPlan, roster: Roster, evaluation: Evaluation,
     return (new if chosen else roster), hopeless
 
 
+def _kept_by(plan: StaffingPlan, info: PoolInfo, levels: np.ndarray, row: int, column: int) -> str | None:
+    """What forbids taking one booth from ``info``'s pool (its booths ``levels``) on day type
+    ``row`` in block ``column``: ``"closed"``, ``"minimum booths"`` or ``"minimum shift"``; None
+    when the bounds and the shift rule allow it."""
+    if not plan.open_blocks[column]:
+        return "closed"
+    if levels[row, column] <= info.minimum:
+        return "minimum booths"
+    trial = levels[row].copy()
+    trial[column] -= 1
+    return None if shift_ok(trial, plan.blocks, plan.min_shift_hours) else "minimum shift"
+
+
 def _removals(plan: StaffingPlan, roster: Roster, evaluation: Evaluation,
               refused: set[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     """Single-booth removals allowed by the bounds and the shift rule, cheapest to lose first
@@ -412,11 +438,7 @@ def _removals(plan: StaffingPlan, roster: Roster, evaluation: Evaluation,
         for row in range(len(plan.day_types)):
             for column, (a, b) in enumerate(plan.blocks):
                 move = (info.name, row, column)
-                if move in refused or not plan.open_blocks[column] or levels[row, column] <= info.minimum:
-                    continue
-                trial = levels[row].copy()
-                trial[column] -= 1
-                if not shift_ok(trial, plan.blocks, plan.min_shift_hours):
+                if move in refused or _kept_by(plan, info, levels, row, column):
                     continue
                 wait = np.nanmax(waits[position, row, a:b]) if np.isfinite(waits[position, row, a:b]).any() else 0.0
                 candidates.append((wait / info.cost, -info.cost, move))
@@ -490,16 +512,8 @@ def plan_staffing(source: str | os.PathLike | Scenario | StaffingPlan, out: str 
             for row in range(len(plan.day_types)):
                 for column in range(len(plan.blocks)):
                     key = (info.name, row, column)
-                    if key in binding:
-                        continue
-                    if not plan.open_blocks[column]:
-                        binding[key] = "closed"
-                    elif after[info.name][row, column] <= info.minimum:
-                        binding[key] = "minimum booths"
-                    elif not shift_ok(_without(after, [key])[info.name][row], plan.blocks, plan.min_shift_hours):
-                        binding[key] = "minimum shift"
-                    else:
-                        binding[key] = "not tried (budget)"
+                    if key not in binding:
+                        binding[key] = _kept_by(plan, info, after[info.name], row, column) or "not tried (budget)"
         check = None
         if plan.search_scenario.calendar.days != plan.scenario.calendar.days:
             check = search.evaluate(after, plan.with_roster(after, plan.scenario), "|check")
@@ -514,15 +528,9 @@ def plan_staffing(source: str | os.PathLike | Scenario | StaffingPlan, out: str 
 # tables and the roster file
 # --------------------------------------------------------------------------------------------
 def booth_hours_table(result: StaffingResult) -> pd.DataFrame:
-    """Booth-hours per measured day of each free pool, before (as written) and after, and their cost."""
-    plan = result.plan
-    before = booth_hours_per_day(plan, plan.scenario)
-    after = booth_hours_per_day(plan, plan.with_roster(result.after, plan.scenario))
-    rows = [{"pool": p.name, "before": before[p.name], "after": after[p.name], "change": after[p.name] - before[p.name],
-             "cost_per_booth_hour": p.cost} for p in plan.pools]
-    rows.append({"pool": "total", "before": sum(before.values()), "after": sum(after.values()),
-                 "change": sum(after.values()) - sum(before.values()), "cost_per_booth_hour": math.nan})
-    return pd.DataFrame(rows)
+    """Booth-hours per measured day of each free pool, before (as written) and after, and their
+    cost: the result's one table (:attr:`StaffingResult.booth_hours`; read it, do not change it)."""
+    return result.booth_hours
 
 
 def service_table(result: StaffingResult) -> pd.DataFrame:

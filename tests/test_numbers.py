@@ -361,3 +361,49 @@ def test_the_per_stage_entity_columns_equal_the_entity_x_stage_arrays():
         assert np.array_equal(view.stage_wait(stage), wait[:, stage], equal_nan=True)
         assert np.array_equal(view.stage_service(stage), service.reshape(count, stages)[:, stage], equal_nan=True)
         assert np.array_equal(view.stage_lane(stage), lane.reshape(count, stages)[:, stage])
+
+
+def test_the_queue_maximum_counts_the_open_intervals_at_window_starts_and_starts_inside(monkeypatch):
+    """maximum_open against a brute-force count, on random intervals and windows (fixed seed):
+    the starts before each window are counted piece by piece of the sorted starts, so the pieces
+    are made tiny here to have many of them."""
+    from sim import metrics
+    monkeypatch.setattr(metrics, "SWEEP_CHUNK", 7)
+    rng = np.random.default_rng(20261202)
+    at_a_window_start = 0
+    for _ in range(150):
+        count = int(rng.integers(1, 300))
+        starts = np.round(rng.uniform(0.0, 1000.0, count), int(rng.integers(0, 2)))     # ties, some of them
+        ends = starts + np.round(rng.exponential(rng.choice([5.0, 200.0]), count), 1)
+        edges = np.sort(rng.choice(np.arange(0.0, 1200.0, 10.0), 2 * int(rng.integers(1, 5)), replace=False))
+        windows = edges.reshape(-1, 2)
+        where = rng.random(count) < 0.5 if rng.random() < 0.5 else None
+        s, e = (starts, ends) if where is None else (starts[where], ends[where])
+
+        def open_at(point: float, low_inclusive: bool) -> int:   # intervals open just after ``point``
+            began = s <= point if low_inclusive else s < point
+            return int(np.count_nonzero(began & (e > point)))
+        inside = [p for p in s if ((p >= windows[:, 0]) & (p < windows[:, 1])).any()]
+        at_starts = max([open_at(begin, False) for begin in windows[:, 0]], default=0)
+        expected = float(max(at_starts, max((open_at(p, True) for p in inside), default=0), 0))
+        at_a_window_start += at_starts == expected > 0
+        assert metrics.maximum_open(starts, e.copy(), windows, owned="ends", where=where) == expected
+        if where is None:
+            assert metrics.maximum_open(starts, ends, windows) == expected
+            assert metrics.maximum_open(starts.copy(), ends.copy(), windows, owned="both") == expected
+    assert at_a_window_start > 10          # the window starts are where the maximum is, often enough to test them
+
+
+def test_the_entity_table_from_kept_stage_waits_is_the_one_recomputed():
+    from sim.metrics import entity_table, entity_view
+    from sim.model import simulate
+    from sim.plan import build_layout
+    scenario = load(small_scenario())
+    layout = build_layout(scenario)
+    records = simulate(scenario, 3, 0, layout)
+    kept, plain = entity_view(records, layout, keep_stage_waits=True), entity_view(records, layout)
+    assert np.array_equal(kept.total_wait, plain.total_wait) and plain.kept_waits is None
+    assert len(kept.kept_waits) == len(layout.stage_names) > 1
+    table = entity_table(records, layout, kept)
+    assert kept.kept_waits is None                       # taken over by the table
+    pd.testing.assert_frame_equal(table, entity_table(records, layout, plain), check_exact=True)
