@@ -46,6 +46,7 @@ the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only wi
 from __future__ import annotations
 
 import gc
+import sys
 from array import array
 from collections import deque
 from heapq import heappush
@@ -97,7 +98,13 @@ class Pool:
         end_callback = self._end_callback
         if checkpoint.layout.impatient:
             self._next = self._next_impatient
-            self.rows = [0] * self.capacity     # the visit row of the service at each booth
+            # the visit row of the service at each booth, kept only where a booth may be held
+            self.rows = [0] * self.capacity if checkpoint.may_hold[self.stage] else None
+            # tokens may have waited outside the stage (Checkpoint.ready) only where it blocks
+            self.ready = checkpoint.ready if checkpoint.layout.block[self.stage] else {}
+            self.position = checkpoint.position
+            # a token may renege here only if its entity's route position is at most this (0: never)
+            self.renege_position = checkpoint.leave_position[self.stage] if checkpoint.patience is not None else 0
             self.jockeys = checkpoint.layout.jockeying[self.stage]
             self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
             self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
@@ -136,12 +143,13 @@ class Pool:
         """:meth:`_next` skipping tokens that reneged while they waited; with jockeying, a booth
         whose queue is empty takes the longest-waiting token it may serve from another pool of the
         stage; a token that waited outside a full stage counts its wait from when it was ready.
-        Space freed at a full stage lets in whoever waits outside it."""
+        Space freed at a full stage lets in whoever waits outside it. :meth:`Checkpoint.waited`
+        is asked only about a token that may have waited outside or may renege here."""
         checkpoint = self.checkpoint
         started = False
         if booth < self.staffed:
             first, rest = self.queues
-            now, waited = self.env._now, checkpoint.waited
+            ready, position, renege_position = self.ready, self.position, self.renege_position
             while True:
                 if first or rest:
                     entity, token, arrived = (first or rest).popleft()
@@ -151,14 +159,17 @@ class Pool:
                     entity, token, arrived = item
                 else:
                     break
-                arrived = waited(self, entity, token, arrived, now)
-                if arrived is not None:
-                    if self.board is not None:
-                        self.board.post(now - arrived)
+                if (ready and token in ready) or position[entity] <= renege_position:
+                    arrived = checkpoint.waited(self, entity, token, arrived, self.env._now)
+                    if arrived is None:
+                        continue
+                if self.board is not None:
+                    self.board.post(self.env._now - arrived)
+                if self.rows is not None:
                     self.rows[booth] = len(checkpoint.log.token)
-                    self._start(booth, entity, token, arrived)
-                    started = True
-                    break
+                self._start(booth, entity, token, arrived)
+                started = True
+                break
         if not started:
             self.sleeping[booth] = None
             if booth < self.staffed:
@@ -460,12 +471,17 @@ class Checkpoint:
             for position, stage in enumerate(route):
                 if any(layout.block[later] for later in route[position + 1:]):
                     self.may_hold[stage] = True
+        # per stage: the largest route position (from 1) at which an entity may leave there: any at
+        # a stage that allows leaving, 1 at a route's first stage, else 0 (see may_leave)
+        first_stages = {route[0] for route in layout.routes.values() if route}
+        self.leave_position = [sys.maxsize if allow else int(stage in first_stages)
+                               for stage, allow in enumerate(layout.allow_leave)]
         self._move = self.advance                    # the route walk: plain, or with the rail yard
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
         """Leaving is allowed at the first stage of the entity's route, or where the stage says so."""
-        return self.position[entity] == 1 or self.layout.allow_leave[stage]
+        return self.position[entity] <= self.leave_position[stage]
 
     def _deadline(self, entity: int, joined: float) -> float:
         """When the entity's patience runs out for a visit that began waiting at ``joined``."""
@@ -483,7 +499,7 @@ class Checkpoint:
         if ready and token in ready:
             self.log.entered(arrived)
             arrived = ready.pop(token)
-        if self.patience is None or not (self.position[entity] == 1 or self.layout.allow_leave[pool.stage]):
+        if self.position[entity] > pool.renege_position:
             return arrived                  # nobody reneges, or not here (may_leave, inlined)
         deadline = self._deadline(entity, arrived)
         if deadline >= now:
@@ -511,7 +527,7 @@ class Checkpoint:
         """:meth:`enter`, unless the entity balks (where it may leave: by the stage's balking rules,
         or at a full queue that balks), or waits outside a full stage that blocks."""
         layout = self.layout
-        if self.position[entity] == 1 or layout.allow_leave[stage]:      # may_leave, inlined
+        if self.position[entity] <= self.leave_position[stage]:      # may_leave, inlined
             now = self.env._now
             if self.patience is not None and self._deadline(entity, now) < now:
                 self._turn_away(stage, entity, RENEGED, now)     # patience from the crossing ran out before
