@@ -96,6 +96,7 @@ class Pool:
         self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
         self.serving = [0] * self.capacity  # entity in service at each booth
         end_callback = self._end_callback
+        self.move_on = checkpoint.advance   # what the end of a service calls once the entity's tokens are done
         if checkpoint.layout.impatient:
             self._next = self._next_impatient
             # the visit row of the service at each booth, kept only where a booth may be held
@@ -105,6 +106,8 @@ class Pool:
             self.position = checkpoint.position
             # a token may renege here only if its entity's route position is at most this (0: never)
             self.renege_position = checkpoint.leave_position[self.stage] if checkpoint.patience is not None else 0
+            if not self.renege_position:    # no token of a visit here left: the route walk without the check
+                self.move_on = checkpoint._move
             self.jockeys = checkpoint.layout.jockeying[self.stage]
             self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
             self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
@@ -197,7 +200,7 @@ class Pool:
     def _end_callback(self, booth: int):
         """The callback that ends a service at ``booth`` (one per booth, made once)."""
         checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
-        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        remaining, advance, pending, flush = checkpoint.remaining, self.move_on, checkpoint.pending, checkpoint.flush
 
         def end(_event) -> None:
             self.in_service -= 1
@@ -215,7 +218,7 @@ class Pool:
         stage is full holds its booth, which then serves nobody until :meth:`Checkpoint.release`
         frees it. The booth is offered to :meth:`Checkpoint._hold` in ``Checkpoint.holding``."""
         checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
-        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        remaining, advance, pending, flush = checkpoint.remaining, self.move_on, checkpoint.pending, checkpoint.flush
         holding, holder = checkpoint.holding, (self, booth)
 
         def end(_event) -> None:
@@ -290,6 +293,8 @@ class Checkpoint:
         if layout.rail is not None:                 # trains wait for tracks and the interchange
             self.yard = Yard(self, layout.rail, count, _urgent_timeout)
             self.advance = self._advance_rail
+        self._move = self.advance           # the route walk (for an entity none of whose tokens left)
+        self.entry = [self.enter] * len(layout.stage_names)     # how an entity enters each stage
         if layout.impatient:
             self._impatience_state(count)
         self.pools: list[Pool] = []
@@ -348,7 +353,7 @@ class Checkpoint:
     # --- processes -------------------------------------------------------------------------
     def arrive(self):
         """Walk the pre-drawn arrival times; cargo joins the backlog, others the first stage."""
-        env, advance, flush, pending = self.env, self.advance, self.flush, self.pending
+        env, advance, flush, pending = self.env, self._move, self.flush, self.pending
         cargo = set(self.layout.cargo_classes)
         directions = _small_ints(self.arrivals.direction_index)
         times = array("d", self.arrivals.time.astype(np.float64).tobytes())   # yields Python floats
@@ -387,7 +392,7 @@ class Checkpoint:
                 if backlog:
                     entity = backlog.popleft()
                     self.release_time[entity] = env._now
-                    self.advance(entity)
+                    self._move(entity)
         self.flush()
 
     # --- routing (plain calls, no events) ----------------------------------------------------
@@ -401,7 +406,7 @@ class Checkpoint:
             visits = self.visits[stage]
             if visits is None or visits[entity]:
                 self.position[entity] = position
-                self.enter(stage, entity)
+                self.entry[stage](stage, entity)
                 return
         self.position[entity] = position
         self.exit_time[entity] = self.env._now
@@ -476,7 +481,14 @@ class Checkpoint:
         first_stages = {route[0] for route in layout.routes.values() if route}
         self.leave_position = [sys.maxsize if allow else int(stage in first_stages)
                                for stage, allow in enumerate(layout.allow_leave)]
-        self._move = self.advance                    # the route walk: plain, or with the rail yard
+        # whether an entity may find at a stage's entry that its patience (from the crossing) ran out
+        self.late_at_entry = self.patience is not None and (
+            any(layout.patience_from_crossing) or bool((np.frombuffer(self.patience) < 0).any()))
+        # the plain enter (or _join) where an arrival can neither balk nor be late nor be blocked
+        self.entry = [self._enter_impatient if block or (leave and (balking is not None or balks or self.late_at_entry))
+                      else self._join if counted else self.entry[stage]
+                      for stage, (block, leave, balking, balks, counted) in enumerate(zip(
+                          layout.block, self.leave_position, layout.balking, self.balks_when_full, self.counted))]
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
@@ -529,7 +541,7 @@ class Checkpoint:
         layout = self.layout
         if self.position[entity] <= self.leave_position[stage]:      # may_leave, inlined
             now = self.env._now
-            if self.patience is not None and self._deadline(entity, now) < now:
+            if self.late_at_entry and self._deadline(entity, now) < now:
                 self._turn_away(stage, entity, RENEGED, now)     # patience from the crossing ran out before
                 return
             balking = layout.balking[stage]
