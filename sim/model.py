@@ -98,7 +98,6 @@ class Pool:
         end_callback = self._end_callback
         self.move_on = checkpoint.advance   # what the end of a service calls once the entity's tokens are done
         if checkpoint.layout.impatient:
-            self._next = self._next_impatient
             # the visit row of the service at each booth, kept only where a booth may be held
             self.rows = [0] * self.capacity if checkpoint.may_hold[self.stage] else None
             # tokens may have waited outside the stage (Checkpoint.ready) only where it blocks
@@ -114,6 +113,9 @@ class Pool:
             if checkpoint.may_hold[self.stage]:
                 end_callback = self._end_callback_holding
             self.counted = checkpoint.counted[self.stage]      # keeps Checkpoint.waiting for the stage
+            if (self.rows is not None or checkpoint.layout.block[self.stage] or self.renege_position or self.jockeys
+                    or self.board is not None or self.counted):
+                self._next = self._next_impatient               # else none of its steps applies here
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
         self.log_token, self.log_booth = log.token.append, log.booth.append
