@@ -149,12 +149,14 @@ class Pool:
         whose queue is empty takes the longest-waiting token it may serve from another pool of the
         stage; a token that waited outside a full stage counts its wait from when it was ready.
         Space freed at a full stage lets in whoever waits outside it. :meth:`Checkpoint.waited`
-        is asked only about a token that may have waited outside or may renege here."""
+        is asked only about a token that may have waited outside, or may renege here and whose
+        patience ran out (:meth:`Checkpoint._deadline`, inlined)."""
         checkpoint = self.checkpoint
         started = False
         if booth < self.staffed:
             first, rest = self.queues
             ready, position, renege_position = self.ready, self.position, self.renege_position
+            now = self.env._now
             while True:
                 if first or rest:
                     entity, token, arrived = (first or rest).popleft()
@@ -164,12 +166,14 @@ class Pool:
                     entity, token, arrived = item
                 else:
                     break
-                if (ready and token in ready) or position[entity] <= renege_position:
-                    arrived = checkpoint.waited(self, entity, token, arrived, self.env._now)
+                if (ready and token in ready) or (position[entity] <= renege_position and (
+                        checkpoint.patience_start[entity] if checkpoint.from_crossing[entity] else arrived)
+                        + checkpoint.patience[entity] < now):
+                    arrived = checkpoint.waited(self, entity, token, arrived, now)
                     if arrived is None:
                         continue
                 if self.board is not None:
-                    self.board.post(self.env._now - arrived)
+                    self.board.post(now - arrived)
                 if self.rows is not None:
                     self.rows[booth] = len(checkpoint.log.token)
                 self._start(booth, entity, token, arrived)
@@ -456,6 +460,8 @@ class Checkpoint:
         self.came_back = bytearray(count)
         # patience_from: crossing counts from here: arrival, or coming back after a deferral
         self.patience_start = array("d", self.arrivals.time.astype(np.float64).tobytes())
+        # per entity: its patience counts from the crossing (its class's patience_from_crossing)
+        self.from_crossing = np.asarray(layout.patience_from_crossing, dtype=np.uint8)[self.arrivals.class_index].tobytes()
         self.blocked: list[deque] = [deque() for _ in range(stages)]   # (entity, holder, ready) outside a full stage
         self.ready: dict[int, float] = {}            # token -> since when it waited for its stage, if held outside
         self.holding: list = [None]                  # the (pool, booth) whose service just ended, or HELD (spill-back)
@@ -499,9 +505,7 @@ class Checkpoint:
 
     def _deadline(self, entity: int, joined: float) -> float:
         """When the entity's patience runs out for a visit that began waiting at ``joined``."""
-        if self.layout.patience_from_crossing[self.class_of[entity]]:
-            joined = self.patience_start[entity]
-        return joined + self.patience[entity]
+        return (self.patience_start[entity] if self.from_crossing[entity] else joined) + self.patience[entity]
 
     def waited(self, pool: Pool, entity: int, token: int, arrived: float, now: float) -> float | None:
         """A token taken from ``pool``'s queue at ``now`` (to start service, or still queued when
