@@ -41,7 +41,12 @@ when they were ready (``arrive``), ``entered`` says when they got in. With ``joc
 falling idle with an empty queue takes the longest-waiting token it may serve from another pool
 of its stage. Only the booths of stages before a stage that blocks use the end-of-service callback
 that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
-the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block.
+the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block,
+and, with impatience, the impatient methods only where they can matter: a pool serves with the
+plain ``_next`` where no token can renege, wait outside, be counted, jockey or hold its booth; the
+end of a service, an arrival and the cargo gate move the entity on without the check for a token
+that left where none can have left; and a token's patience is tested inline,
+:meth:`Checkpoint.waited` being asked only about one that reneges or waited outside.
 """
 from __future__ import annotations
 
@@ -118,6 +123,7 @@ class Pool:
                 self._next = self._next_impatient               # else none of its steps applies here
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
+        self.log_rows = log.token
         self.log_token, self.log_booth = log.token.append, log.booth.append
         self.log_arrive, self.log_start = log.arrive.append, log.start.append
         if len(times) > 1:
@@ -166,7 +172,7 @@ class Pool:
                     entity, token, arrived = item
                 else:
                     break
-                if (ready and token in ready) or (position[entity] <= renege_position and (
+                if (ready and token in ready) or (renege_position and position[entity] <= renege_position and (
                         checkpoint.patience_start[entity] if checkpoint.from_crossing[entity] else arrived)
                         + checkpoint.patience[entity] < now):
                     arrived = checkpoint.waited(self, entity, token, arrived, now)
@@ -175,7 +181,7 @@ class Pool:
                 if self.board is not None:
                     self.board.post(now - arrived)
                 if self.rows is not None:
-                    self.rows[booth] = len(checkpoint.log.token)
+                    self.rows[booth] = len(self.log_rows)
                 self._start(booth, entity, token, arrived)
                 started = True
                 break
@@ -300,7 +306,6 @@ class Checkpoint:
             self.yard = Yard(self, layout.rail, count, _urgent_timeout)
             self.advance = self._advance_rail
         self._move = self.advance           # the route walk (for an entity none of whose tokens left)
-        self.entry = [self.enter] * len(layout.stage_names)     # how an entity enters each stage
         if layout.impatient:
             self._impatience_state(count)
         self.pools: list[Pool] = []
@@ -412,7 +417,7 @@ class Checkpoint:
             visits = self.visits[stage]
             if visits is None or visits[entity]:
                 self.position[entity] = position
-                self.entry[stage](stage, entity)
+                self.enter(stage, entity)
                 return
         self.position[entity] = position
         self.exit_time[entity] = self.env._now
@@ -492,11 +497,6 @@ class Checkpoint:
         # whether an entity may find at a stage's entry that its patience (from the crossing) ran out
         self.late_at_entry = self.patience is not None and (
             any(layout.patience_from_crossing) or bool((np.frombuffer(self.patience) < 0).any()))
-        # the plain enter (or _join) where an arrival can neither balk nor be late nor be blocked
-        self.entry = [self._enter_impatient if block or (leave and (balking is not None or balks or self.late_at_entry))
-                      else self._join if counted else self.entry[stage]
-                      for stage, (block, leave, balking, balks, counted) in enumerate(zip(
-                          layout.block, self.leave_position, layout.balking, self.balks_when_full, self.counted))]
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
@@ -555,7 +555,9 @@ class Checkpoint:
                     self.balks_when_full[stage] and self._over(stage, entity, self._tokens_at(stage, entity))):
                 self._turn_away(stage, entity, BALKED, now)
                 return
-        if layout.block[stage]:
+        # (a group's size bounds its tokens: while even that fits, the entity is not blocked)
+        if layout.block[stage] and (self.blocked[stage] or
+                                    self.waiting[stage] + self.group_size[entity] > layout.queue_capacity[stage]):
             tokens = self._tokens_at(stage, entity)
             if self.blocked[stage] or (self.waiting[stage] + tokens > layout.queue_capacity[stage]
                                        and self._full(stage, entity, tokens)):
