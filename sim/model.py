@@ -43,9 +43,11 @@ of its stage. Only the booths of stages before a stage that blocks use the end-o
 that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
 the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block,
 and, with impatience, the impatient methods only where they can matter: a pool serves with the
-plain ``_next`` where no token can renege, wait outside, be counted, jockey or hold its booth; the
-end of a service, an arrival and the cargo gate move the entity on without the check for a token
-that left where none can have left; and a token's patience is tested inline,
+plain ``_next`` where no token can renege, wait outside, be counted, jockey or hold its booth; a
+stage is entered with the plain ``enter`` (``entry``, per stage) where an arrival can neither balk,
+nor be blocked, nor find its patience from the crossing run out; the end of a service, an arrival
+and the cargo gate move the entity on without the check for a token that left where none can have
+left; and a token's patience is tested inline,
 :meth:`Checkpoint.waited` being asked only about one that reneges or waited outside.
 """
 from __future__ import annotations
@@ -306,6 +308,7 @@ class Checkpoint:
             self.yard = Yard(self, layout.rail, count, _urgent_timeout)
             self.advance = self._advance_rail
         self._move = self.advance           # the route walk (for an entity none of whose tokens left)
+        self.entry = [self.enter] * len(layout.stage_names)     # how an entity enters each stage
         if layout.impatient:
             self._impatience_state(count)
         self.pools: list[Pool] = []
@@ -417,7 +420,7 @@ class Checkpoint:
             visits = self.visits[stage]
             if visits is None or visits[entity]:
                 self.position[entity] = position
-                self.enter(stage, entity)
+                self.entry[stage](stage, entity)
                 return
         self.position[entity] = position
         self.exit_time[entity] = self.env._now
@@ -497,6 +500,11 @@ class Checkpoint:
         # whether an entity may find at a stage's entry that its patience (from the crossing) ran out
         self.late_at_entry = self.patience is not None and (
             any(layout.patience_from_crossing) or bool((np.frombuffer(self.patience) < 0).any()))
+        # the plain enter (or _join) where an arrival can neither balk, nor be late, nor be blocked
+        self.entry = [self._enter_impatient if block or (leave and (balking is not None or balks or self.late_at_entry))
+                      else self._join if counted else self.entry[stage]
+                      for stage, (block, leave, balking, balks, counted) in enumerate(zip(
+                          layout.block, self.leave_position, layout.balking, self.balks_when_full, self.counted))]
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
