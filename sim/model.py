@@ -41,11 +41,19 @@ when they were ready (``arrive``), ``entered`` says when they got in. With ``joc
 falling idle with an empty queue takes the longest-waiting token it may serve from another pool
 of its stage. Only the booths of stages before a stage that blocks use the end-of-service callback
 that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
-the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block.
+the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block,
+and, with impatience, the impatient methods only where they can matter: a pool serves with the
+plain ``_next`` where no token can renege, wait outside, be counted, jockey or hold its booth; a
+stage is entered with the plain ``enter`` (``entry``, per stage) where an arrival can neither balk,
+nor be blocked, nor find its patience from the crossing run out; the end of a service, an arrival
+and the cargo gate move the entity on without the check for a token that left where none can have
+left; and a token's patience is tested inline,
+:meth:`Checkpoint.waited` being asked only about one that reneges or waited outside.
 """
 from __future__ import annotations
 
 import gc
+import sys
 from array import array
 from collections import deque
 from heapq import heappush
@@ -95,17 +103,29 @@ class Pool:
         self.idle: deque[int] = deque(range(min(self.staffed, self.capacity)))
         self.serving = [0] * self.capacity  # entity in service at each booth
         end_callback = self._end_callback
+        self.move_on = checkpoint.advance   # what the end of a service calls once the entity's tokens are done
         if checkpoint.layout.impatient:
-            self._next = self._next_impatient
-            self.rows = [0] * self.capacity     # the visit row of the service at each booth
+            # the visit row of the service at each booth, kept only where a booth may be held
+            self.rows = [0] * self.capacity if checkpoint.may_hold[self.stage] else None
+            # tokens may have waited outside the stage (Checkpoint.ready) only where it blocks
+            self.ready = checkpoint.ready if checkpoint.layout.block[self.stage] else {}
+            self.position = checkpoint.position
+            # a token may renege here only if its entity's route position is at most this (0: never)
+            self.renege_position = checkpoint.leave_position[self.stage] if checkpoint.patience is not None else 0
+            if not self.renege_position:    # no token of a visit here left: the route walk without the check
+                self.move_on = checkpoint._move
             self.jockeys = checkpoint.layout.jockeying[self.stage]
             self.board = checkpoint.boards[self.stage]          # the stage's wait-time board, if any
             self.outside = checkpoint.blocked[self.stage]       # who waits outside the full stage
             if checkpoint.may_hold[self.stage]:
                 end_callback = self._end_callback_holding
             self.counted = checkpoint.counted[self.stage]      # keeps Checkpoint.waiting for the stage
+            if (self.rows is not None or checkpoint.layout.block[self.stage] or self.renege_position or self.jockeys
+                    or self.board is not None or self.counted):
+                self._next = self._next_impatient               # else none of its steps applies here
         self.calls = [_Call(end_callback(booth)) for booth in range(self.capacity)]
         log = checkpoint.log
+        self.log_rows = log.token
         self.log_token, self.log_booth = log.token.append, log.booth.append
         self.log_arrive, self.log_start = log.arrive.append, log.start.append
         if len(times) > 1:
@@ -136,12 +156,15 @@ class Pool:
         """:meth:`_next` skipping tokens that reneged while they waited; with jockeying, a booth
         whose queue is empty takes the longest-waiting token it may serve from another pool of the
         stage; a token that waited outside a full stage counts its wait from when it was ready.
-        Space freed at a full stage lets in whoever waits outside it."""
+        Space freed at a full stage lets in whoever waits outside it. :meth:`Checkpoint.waited`
+        is asked only about a token that may have waited outside, or may renege here and whose
+        patience ran out (:meth:`Checkpoint._deadline`, inlined)."""
         checkpoint = self.checkpoint
         started = False
         if booth < self.staffed:
             first, rest = self.queues
-            now, waited = self.env._now, checkpoint.waited
+            ready, position, renege_position = self.ready, self.position, self.renege_position
+            now = self.env._now
             while True:
                 if first or rest:
                     entity, token, arrived = (first or rest).popleft()
@@ -151,14 +174,19 @@ class Pool:
                     entity, token, arrived = item
                 else:
                     break
-                arrived = waited(self, entity, token, arrived, now)
-                if arrived is not None:
-                    if self.board is not None:
-                        self.board.post(now - arrived)
-                    self.rows[booth] = len(checkpoint.log.token)
-                    self._start(booth, entity, token, arrived)
-                    started = True
-                    break
+                if (ready and token in ready) or (renege_position and position[entity] <= renege_position and (
+                        checkpoint.patience_start[entity] if checkpoint.from_crossing[entity] else arrived)
+                        + checkpoint.patience[entity] < now):
+                    arrived = checkpoint.waited(self, entity, token, arrived, now)
+                    if arrived is None:
+                        continue
+                if self.board is not None:
+                    self.board.post(now - arrived)
+                if self.rows is not None:
+                    self.rows[booth] = len(self.log_rows)
+                self._start(booth, entity, token, arrived)
+                started = True
+                break
         if not started:
             self.sleeping[booth] = None
             if booth < self.staffed:
@@ -186,7 +214,7 @@ class Pool:
     def _end_callback(self, booth: int):
         """The callback that ends a service at ``booth`` (one per booth, made once)."""
         checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
-        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        remaining, advance, pending, flush = checkpoint.remaining, self.move_on, checkpoint.pending, checkpoint.flush
 
         def end(_event) -> None:
             self.in_service -= 1
@@ -204,7 +232,7 @@ class Pool:
         stage is full holds its booth, which then serves nobody until :meth:`Checkpoint.release`
         frees it. The booth is offered to :meth:`Checkpoint._hold` in ``Checkpoint.holding``."""
         checkpoint, serving, next_token = self.checkpoint, self.serving, self._next
-        remaining, advance, pending, flush = checkpoint.remaining, checkpoint.advance, checkpoint.pending, checkpoint.flush
+        remaining, advance, pending, flush = checkpoint.remaining, self.move_on, checkpoint.pending, checkpoint.flush
         holding, holder = checkpoint.holding, (self, booth)
 
         def end(_event) -> None:
@@ -279,6 +307,8 @@ class Checkpoint:
         if layout.rail is not None:                 # trains wait for tracks and the interchange
             self.yard = Yard(self, layout.rail, count, _urgent_timeout)
             self.advance = self._advance_rail
+        self._move = self.advance           # the route walk (for an entity none of whose tokens left)
+        self.entry = [self.enter] * len(layout.stage_names)     # how an entity enters each stage
         if layout.impatient:
             self._impatience_state(count)
         self.pools: list[Pool] = []
@@ -337,7 +367,7 @@ class Checkpoint:
     # --- processes -------------------------------------------------------------------------
     def arrive(self):
         """Walk the pre-drawn arrival times; cargo joins the backlog, others the first stage."""
-        env, advance, flush, pending = self.env, self.advance, self.flush, self.pending
+        env, advance, flush, pending = self.env, self._move, self.flush, self.pending
         cargo = set(self.layout.cargo_classes)
         directions = _small_ints(self.arrivals.direction_index)
         times = array("d", self.arrivals.time.astype(np.float64).tobytes())   # yields Python floats
@@ -376,7 +406,7 @@ class Checkpoint:
                 if backlog:
                     entity = backlog.popleft()
                     self.release_time[entity] = env._now
-                    self.advance(entity)
+                    self._move(entity)
         self.flush()
 
     # --- routing (plain calls, no events) ----------------------------------------------------
@@ -390,7 +420,7 @@ class Checkpoint:
             visits = self.visits[stage]
             if visits is None or visits[entity]:
                 self.position[entity] = position
-                self.enter(stage, entity)
+                self.entry[stage](stage, entity)
                 return
         self.position[entity] = position
         self.exit_time[entity] = self.env._now
@@ -438,6 +468,8 @@ class Checkpoint:
         self.came_back = bytearray(count)
         # patience_from: crossing counts from here: arrival, or coming back after a deferral
         self.patience_start = array("d", self.arrivals.time.astype(np.float64).tobytes())
+        # per entity: its patience counts from the crossing (its class's patience_from_crossing)
+        self.from_crossing = np.asarray(layout.patience_from_crossing, dtype=np.uint8)[self.arrivals.class_index].tobytes()
         self.blocked: list[deque] = [deque() for _ in range(stages)]   # (entity, holder, ready) outside a full stage
         self.ready: dict[int, float] = {}            # token -> since when it waited for its stage, if held outside
         self.holding: list = [None]                  # the (pool, booth) whose service just ended, or HELD (spill-back)
@@ -460,18 +492,28 @@ class Checkpoint:
             for position, stage in enumerate(route):
                 if any(layout.block[later] for later in route[position + 1:]):
                     self.may_hold[stage] = True
-        self._move = self.advance                    # the route walk: plain, or with the rail yard
+        # per stage: the largest route position (from 1) at which an entity may leave there: any at
+        # a stage that allows leaving, 1 at a route's first stage, else 0 (see may_leave)
+        first_stages = {route[0] for route in layout.routes.values() if route}
+        self.leave_position = [sys.maxsize if allow else int(stage in first_stages)
+                               for stage, allow in enumerate(layout.allow_leave)]
+        # whether an entity may find at a stage's entry that its patience (from the crossing) ran out
+        self.late_at_entry = self.patience is not None and (
+            any(layout.patience_from_crossing) or bool((np.frombuffer(self.patience) < 0).any()))
+        # the plain enter (or _join) where an arrival can neither balk, nor be late, nor be blocked
+        self.entry = [self._enter_impatient if block or (leave and (balking is not None or balks or self.late_at_entry))
+                      else self._join if counted else self.entry[stage]
+                      for stage, (block, leave, balking, balks, counted) in enumerate(zip(
+                          layout.block, self.leave_position, layout.balking, self.balks_when_full, self.counted))]
         self.advance, self.enter = self._advance_impatient, self._enter_impatient
 
     def may_leave(self, stage: int, entity: int) -> bool:
         """Leaving is allowed at the first stage of the entity's route, or where the stage says so."""
-        return self.position[entity] == 1 or self.layout.allow_leave[stage]
+        return self.position[entity] <= self.leave_position[stage]
 
     def _deadline(self, entity: int, joined: float) -> float:
         """When the entity's patience runs out for a visit that began waiting at ``joined``."""
-        if self.layout.patience_from_crossing[self.class_of[entity]]:
-            joined = self.patience_start[entity]
-        return joined + self.patience[entity]
+        return (self.patience_start[entity] if self.from_crossing[entity] else joined) + self.patience[entity]
 
     def waited(self, pool: Pool, entity: int, token: int, arrived: float, now: float) -> float | None:
         """A token taken from ``pool``'s queue at ``now`` (to start service, or still queued when
@@ -483,7 +525,7 @@ class Checkpoint:
         if ready and token in ready:
             self.log.entered(arrived)
             arrived = ready.pop(token)
-        if self.patience is None or not (self.position[entity] == 1 or self.layout.allow_leave[pool.stage]):
+        if self.position[entity] > pool.renege_position:
             return arrived                  # nobody reneges, or not here (may_leave, inlined)
         deadline = self._deadline(entity, arrived)
         if deadline >= now:
@@ -511,9 +553,9 @@ class Checkpoint:
         """:meth:`enter`, unless the entity balks (where it may leave: by the stage's balking rules,
         or at a full queue that balks), or waits outside a full stage that blocks."""
         layout = self.layout
-        if self.position[entity] == 1 or layout.allow_leave[stage]:      # may_leave, inlined
+        if self.position[entity] <= self.leave_position[stage]:      # may_leave, inlined
             now = self.env._now
-            if self.patience is not None and self._deadline(entity, now) < now:
+            if self.late_at_entry and self._deadline(entity, now) < now:
                 self._turn_away(stage, entity, RENEGED, now)     # patience from the crossing ran out before
                 return
             balking = layout.balking[stage]
@@ -521,7 +563,9 @@ class Checkpoint:
                     self.balks_when_full[stage] and self._over(stage, entity, self._tokens_at(stage, entity))):
                 self._turn_away(stage, entity, BALKED, now)
                 return
-        if layout.block[stage]:
+        # (a group's size bounds its tokens: while even that fits, the entity is not blocked)
+        if layout.block[stage] and (self.blocked[stage] or
+                                    self.waiting[stage] + self.group_size[entity] > layout.queue_capacity[stage]):
             tokens = self._tokens_at(stage, entity)
             if self.blocked[stage] or (self.waiting[stage] + tokens > layout.queue_capacity[stage]
                                        and self._full(stage, entity, tokens)):
