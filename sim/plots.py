@@ -465,7 +465,8 @@ def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
         for (row, hour), value in np.ndenumerate(matrix):
             if np.isfinite(value):
                 axis.text(hour + 0.5, row + 0.5, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                          color="white" if value > 0.6 * scale else "black")
+                          color="white" if value > 0.6 * scale else "black",
+                          in_layout=False)        # inside its cell: the layout need not measure it
     figure.colorbar(image, ax=axis, label=catalogue.label("utilization"), shrink=0.9)
     return figure
 
