@@ -352,8 +352,8 @@ def command_run(args: argparse.Namespace) -> int:
     # the workers are forked and running the replications before the publishing layer (matplotlib)
     # is imported here: they never use it, and this process imports it while they run
     with make_executor(min(args.workers, max(1, replications))).start() as executor, writing(out), \
-            start_run(scenario, replications, args.seed, args.workers, executor=executor,
-                      streamed=not args.no_entities) as started:
+            start_run(scenario, replications, args.seed, args.workers, keep_entities=not args.no_entities,
+                      executor=executor, streamed=not args.no_entities) as started:
         from .console import key_figures
         from .publish import run_and_publish
 

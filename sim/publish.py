@@ -123,7 +123,7 @@ def run_and_publish(scenario: Scenario | StartedRun, out: str | os.PathLike, fig
     with (scenario if isinstance(scenario, StartedRun) else
           start_run(scenario, keep_entities=keep_entities, progress=progress, streamed=keep_entities,
                     **run_options)) as started:
-        if started.streamed != keep_entities:
+        if (started.keep_entities, started.streamed) != (keep_entities, keep_entities):
             raise ValueError("a run started for run_and_publish streams its entity rows exactly when it keeps them")
         pool = started.executor              # an executor handed in (not one the run made and closes)
         if pool is not None and figures:
