@@ -14,6 +14,7 @@ import io
 import math
 import re
 import textwrap
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -1299,10 +1300,20 @@ def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail
     return figure
 
 
-def warm_up() -> None:
+_warmed = False         # whether this process has called warm_up
+
+
+def warm_up(pause: float = 0.1) -> None:
     """Nothing but what importing this module does (matplotlib, PIL) and giving freed memory back:
     a worker that falls idle during a run's last replications calls it, so that the figures it
-    draws next do not wait for the imports."""
+    draws next do not wait for the imports, and every worker is offered it again as the last
+    replication finishes (:meth:`~sim.executors.LocalPoolExecutor.when_idle`). A pool hands a
+    call to whichever worker asks first, often the one already warm: called again, it pauses
+    ``pause`` seconds, so that the next call goes to another worker."""
+    global _warmed
+    if _warmed:
+        time.sleep(pause)
+    _warmed = True
     return_freed_memory()
 
 
