@@ -356,6 +356,8 @@ def command_run(args: argparse.Namespace) -> int:
     with make_executor(min(args.workers, max(1, replications))).start() as executor, writing(out), \
             start_run(scenario, replications, args.seed, args.workers, keep_entities=not args.no_entities,
                       executor=executor, streamed=not args.no_entities) as started:
+        import scipy.special  # noqa: F401  (the t quantiles of the aggregate: sim.stats imports it on first use)
+
         from .console import key_figures
         from .publish import run_and_publish
 
