@@ -143,6 +143,8 @@ class StartedRun:
     def finish(self, entity_sink: EntitySink | None = None) -> Results:
         """Wait for the replications and put their results together (``entity_sink``: see :func:`run`;
         required when the run was started ``streamed``)."""
+        if self.finished:
+            raise RuntimeError("this run is finished or closed already")
         if self.streamed and entity_sink is None:
             raise ValueError("a run started streamed needs an entity_sink")
         scenario, clock, figures = self.scenario, self.clock, []
@@ -173,6 +175,7 @@ class StartedRun:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         if not self.finished:                  # finish closes the replications itself
+            self.finished = True
             self.runner.__exit__(kind, error, traceback)
 
 

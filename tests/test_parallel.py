@@ -180,3 +180,22 @@ def test_the_idle_call_is_made_again_for_every_worker_as_the_last_task_finishes(
                 assert len(lines.read_text().split()) == 3
         assert not pool.idle_calls and not pool.idle_made
     assert len(lines.read_text().split()) == 3
+
+
+def test_a_started_run_finished_later_gives_the_run_and_finishes_once(scenario, in_memory):
+    """start_run submits the replications at once (a pool runs them while this process does
+    something else); finish gives what sim.run gives, and only once."""
+    import pandas as pd
+
+    from sim.executors import LocalPoolExecutor
+    from sim.runner import start_run
+
+    with LocalPoolExecutor(2) as pool:
+        with start_run(scenario, replications=4, seed=11, workers=2, executor=pool) as started:
+            assert len(pool.running) + len(pool.waiting) == 4          # submitted, before finish
+            results = started.finish()
+            with pytest.raises(RuntimeError):
+                started.finish()
+    pd.testing.assert_frame_equal(results.summary, in_memory.summary)
+    pd.testing.assert_frame_equal(results.hourly, in_memory.hourly)
+    assert abs(results.info["wall_time_s"] - results.clock.phases["replications"]) < 0.05     # the same span
