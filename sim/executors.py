@@ -86,18 +86,31 @@ class LocalPoolExecutor(Executor):
         self.waiting: deque[Task] = deque()
         self.running: dict[Future, Task] = {}
         self.idle_calls: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self.idle_made: list[tuple[Callable[..., Any], tuple]] = []
 
     def when_idle(self, function: Callable[..., Any], *args: Any) -> None:
-        """Call ``function(*args)`` once in a worker as soon as one is idle while tasks are in
-        flight and none waits (the last replications of a run; ``checkpoint-sim run`` has the
-        worker import the figures' modules then, so that the figures it draws after them start
-        at once); forgotten if no worker fell idle before :meth:`results` ended. Not a task: its
-        result and errors are dropped, and :meth:`results` never yields it."""
+        """Call ``function(*args)`` in a worker as soon as one is idle while tasks are in flight
+        and none waits (the last replications of a run; ``checkpoint-sim run`` has the worker
+        import the figures' modules then, so that the figures it draws after them start at
+        once), and once for each worker as the last task in flight finishes, before
+        :meth:`results` yields it (the workers that ran the last tasks have not called it yet;
+        which worker takes which call is the pool's choice, so ``function`` must be harmless to
+        call again). Only while :meth:`results` runs. Not a task: its result and errors are
+        dropped, and :meth:`results` never yields it."""
         self.idle_calls.append((function, args))
 
     def _call_when_idle(self) -> None:
-        while self.idle_calls and self.running and not self.waiting and len(self.running) < self.workers:
-            function, args = self.idle_calls.popleft()
+        if not self.running and not self.waiting:              # the last task is done: every worker
+            calls = [call for call in (*self.idle_made, *self.idle_calls) for _ in range(self.workers)]
+            self.idle_made.clear()
+            self.idle_calls.clear()
+        elif len(self.running) < self.workers and not self.waiting:
+            calls = list(self.idle_calls)
+            self.idle_made += calls
+            self.idle_calls.clear()
+        else:
+            return
+        for function, args in calls:
             try:
                 self.pool.submit(function, *args)
             except BrokenProcessPool:           # the next results() loop restarts the pool
@@ -127,19 +140,20 @@ class LocalPoolExecutor(Executor):
                 continue
             done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
             lost: list[Task] = []
+            finished: list[tuple[Hashable, Any]] = []
             for future in done:
                 task = self.running.pop(future)
                 try:
-                    result = future.result()
+                    finished.append((task[0], future.result()))
                 except BrokenProcessPool:
                     lost.append(task)
-                    continue
-                yield task[0], result
             if lost:
                 self._restart(lost)
             else:
-                self._call_when_idle()
+                self._call_when_idle()          # before the caller handles these results
+            yield from finished
         self.idle_calls.clear()             # only while these results were awaited
+        self.idle_made.clear()
 
     def _restart(self, lost: list[Task]) -> None:
         """A worker died: every task in flight is lost with the pool; start a new pool, run them again."""

@@ -98,11 +98,32 @@ def run_replications(variants: Mapping[Hashable, Scenario], replications: int, s
 
     Returns the outputs per variant in replication order, and the run record.
     """
+    runner = start_replications(variants, replications, seed, workers, executor, scheduler, description, progress,
+                                task, args)
+    return collect_replications(runner, seed, replications, workers, arrived)
+
+
+def start_replications(variants: Mapping[Hashable, Scenario], replications: int, seed: int, workers: int = 1,
+                       executor: str | Executor = "local", scheduler: str | None = None, description: str = "",
+                       progress: bool | None = None, task: Task | None = None, args: tuple = ()) -> Replications:
+    """The first half of :func:`run_replications`: every replication submitted (on a pool they
+    start at once), the :class:`Replications` returned for :func:`collect_replications`."""
     if replications < 1:
         raise ValueError("replications must be >= 1")
     workers_used = min(workers, max(1, replications * len(variants)))
-    with Replications(workers_used, executor, scheduler, description, progress, task) as runner:
+    runner = Replications(workers_used, executor, scheduler, description, progress, task)
+    try:
         for key, scenario in variants.items():
             runner.submit(key, scenario, seed, range(replications), *args)
+    except BaseException as error:
+        runner.__exit__(type(error), error, error.__traceback__)
+        raise
+    return runner
+
+
+def collect_replications(runner: Replications, seed: int, replications: int, workers: int,
+                         arrived: Arrived | None = None) -> tuple[dict[Hashable, list[Any]], dict[str, Any]]:
+    """The second half of :func:`run_replications`: the outputs and the run record; closes ``runner``."""
+    with runner:
         outputs = runner.collect(arrived)
         return outputs, runner.record(seed, replications, workers)

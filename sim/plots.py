@@ -14,6 +14,7 @@ import io
 import math
 import re
 import textwrap
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -29,7 +30,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patheffects import withStroke  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import (FixedFormatter, FuncFormatter, LogFormatter, MaxNLocator, NullFormatter,  # noqa: E402
+                               ScalarFormatter)
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from . import catalogue  # noqa: E402
@@ -209,6 +211,48 @@ def _shade_day(axis, hourly: pd.DataFrame, peaks: Sequence[int] | None, legend: 
                          label=label if legend and number == 0 else None)
 
 
+def set_title(axis, text: str, **options) -> None:
+    """``axis.set_title(text, **options)``, the title pinned at the top of the axes when nothing
+    can rise above that (:func:`clear_above`), else placed by matplotlib. Its automatic
+    placement measures the tick labels of the axes and of its twins in every layout pass (a
+    quarter of a per-stage figure's drawing time) only to lift a title over top tick labels or
+    a y-axis offset text (``1e-5``): where neither can be, a pinned title has the same pixels.
+    Set it once the y limits and any twin axes are final (it looks at them)."""
+    pinned = "\n" not in text and clear_above(axis)
+    axis.set_title(text, y=1.0 if pinned else None, **options)
+
+
+def clear_above(axis) -> bool:
+    """Whether nothing of ``axis`` or of its twins can be drawn above their top edge: no x ticks
+    or label at the top, no inset axes, and every y axis either without an offset text (fixed,
+    log, no or fixed tick labels) or with fixed limits whose ticks matplotlib writes in full for sure:
+    no offset (the limits include 0, or span a tenth of their reach at least: ticks that differ
+    in their first three digits) and no order of magnitude (the largest tick, at least half the
+    reach, within ``axes.formatter.limits``)."""
+    low_power, high_power = matplotlib.rcParams["axes.formatter.limits"]
+    spec = axis.get_subplotspec()
+    for other in axis.get_shared_x_axes().get_siblings(axis):
+        if other is not axis and other.get_subplotspec() != spec:      # not a twin of it
+            continue
+        ticks = [other.xaxis.get_tick_params(which=which) for which in ("major", "minor")]
+        if (other.child_axes or other.xaxis.get_label_position() == "top"
+                or any(tick.get("top") or tick.get("labeltop") for tick in ticks)):
+            return False
+        formatter = other.yaxis.get_major_formatter()
+        if isinstance(formatter, ScalarFormatter):
+            if other.get_autoscaley_on():
+                return False
+            low, high = sorted(other.get_ylim())
+            reach = max(-low, high)
+            if not (10.0 ** (low_power + 2) <= reach < 10.0 ** high_power
+                    and (low <= 0 <= high or reach < 10 * (high - low))):
+                return False
+        elif not (isinstance(formatter, (LogFormatter, NullFormatter))
+                  or isinstance(formatter, (FixedFormatter, FuncFormatter)) and not formatter.get_offset()):
+            return False
+    return True
+
+
 def _hour_axis(axis, label: str = "hour of day") -> None:
     axis.set(xlim=(0, 24), xticks=range(0, 25, 3), xlabel=label)
     axis.grid(alpha=0.3)
@@ -258,8 +302,8 @@ def _cargo_panel(axis, cargo: pd.DataFrame, classes: Iterable[str]) -> None:
             series.append(([x], [mean], [low], [high], "0.2"))
     fit_to_estimates(axis, series, include=[0])
     axis.set_xticks(range(len(groups)), [group_label(g) for g in groups])
-    axis.set(ylabel="hours", title="cargo: backlog vs checkpoint wait")
-    axis.title.set_fontsize("small")
+    axis.set_ylabel("hours")
+    set_title(axis, "cargo: backlog vs checkpoint wait", fontsize="small")
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize="x-small", loc="upper right")
 
@@ -293,7 +337,8 @@ def hourly_wait_profile(hourly: pd.DataFrame, peaks: Sequence[int] | None = None
         series.append(_band_series(rows, "wait_mean", rows["hour"] + 0.5, color))
     fit_to_estimates(axis, series)
     _hour_axis(axis, "hour of arrival")
-    axis.set(ylabel=catalogue.label("wait_mean"), title=title or "Mean checkpoint wait by hour of arrival (95 % CI)")
+    axis.set_ylabel(catalogue.label("wait_mean"))
+    set_title(axis, title or "Mean checkpoint wait by hour of arrival (95 % CI)")
     axis.legend(fontsize="small", ncols=2)
     if not cargo.empty:
         _cargo_panel(side, cargo, groups)
@@ -323,8 +368,8 @@ def leaving_by_hour(hourly: pd.DataFrame, peaks: Sequence[int] | None = None, ti
             series.append(_band_series(rows, metric, rows["hour"] + 0.5, color))
         fit_to_estimates(axis, series, include=[0])
         _hour_axis(axis, "hour of arrival")
-        axis.set(ylabel=catalogue.label(metric), title=name)
-        axis.title.set_fontsize("small")
+        axis.set_ylabel(catalogue.label(metric))
+        set_title(axis, name, fontsize="small")
     axes[0].legend(fontsize="small", ncols=2)
     figure.suptitle(title or "Share of arrivals lost and deferred by hour of arrival (95 % CI)")
     return figure
@@ -349,8 +394,8 @@ def queue_and_staffing(hourly: pd.DataFrame, peaks: Sequence[int] | None = None,
         clipped += fit_to_estimates(axis, [_band_series(rows, "queue_length_mean", rows["hour"] + 0.5, "0.3")],
                                     include=[0])
         axis.set_ylabel("queue", fontsize="small")
-        axis.set_title(group_label(group), loc="left")
         _booths_axis(axis, np.append(rows["hour"], 24), np.append(rows["staffed_booths"], rows["staffed_booths"].iloc[-1]))
+        set_title(axis, group_label(group), loc="left")
         _hour_axis(axis, "")
     for axis in axes.flat[len(stages):]:
         axis.set_visible(False)
@@ -390,8 +435,8 @@ def queue_timeline(timeline: pd.DataFrame, measured: tuple[int, int] | None = No
         clipped += fit_to_estimates(axis, [_band_series(rows, "queue_length_mean", days + 1 / 48, "tab:blue")],
                                     include=[0, 1])
         axis.set_ylabel("queue", fontsize="small")
-        axis.set_title(group_label(group), loc="left")
         _booths_axis(axis, days, rows["staffed_booths"].to_numpy(dtype=float), linewidth=0.8)
+        set_title(axis, group_label(group), loc="left")
         axis.grid(alpha=0.3)
     last = axes[-1, 0]
     last.set_xlim(0, float(timeline["hour"].max() + 1) / 24.0)
@@ -414,14 +459,15 @@ def utilization_heatmap(hourly: pd.DataFrame, title: str = "") -> Figure:
     image = axis.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap=colormap, vmin=0, vmax=scale,
                         extent=(0, 24, len(stages), 0), interpolation="nearest")
     axis.set(xticks=range(0, 25, 3), yticks=np.arange(len(stages)) + 0.5,
-             yticklabels=[group_label(g) for g in stages], xlabel="hour of day",
-             title=title or "Utilization of open booths by stage and hour, % (grey: closed)")
+             yticklabels=[group_label(g) for g in stages], xlabel="hour of day")
+    set_title(axis, title or "Utilization of open booths by stage and hour, % (grey: closed)")
     axis.tick_params(axis="y", labelsize="small")
     if len(stages) <= 14:
         for (row, hour), value in np.ndenumerate(matrix):
             if np.isfinite(value):
                 axis.text(hour + 0.5, row + 0.5, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                          color="white" if value > 0.6 * scale else "black")
+                          color="white" if value > 0.6 * scale else "black",
+                          in_layout=False)        # inside its cell: the layout need not measure it
     figure.colorbar(image, ax=axis, label=catalogue.label("utilization"), shrink=0.9)
     return figure
 
@@ -454,8 +500,8 @@ def wait_ecdf(entities: pd.DataFrame | EntityFigures, marks: tuple[float, ...] =
         longest = max(longest, float(np.percentile(waits, 99.5)))
     for mark in marks:
         axis.axvline(mark, color="grey", linestyle="--", linewidth=1)
-    axis.set(xlabel="total wait (min)", ylabel="share of travelers waiting at most this long", ylim=(0, 1.01),
-             title=title or "Who waits how long (dots: share served within each service-level mark)")
+    axis.set(xlabel="total wait (min)", ylabel="share of travelers waiting at most this long", ylim=(0, 1.01))
+    set_title(axis, title or "Who waits how long (dots: share served within each service-level mark)")
     axis.set_xlim(0, max(longest, 1.2 * max(marks)))
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
@@ -541,9 +587,9 @@ def daily_throughput(daily: pd.DataFrame, measured: tuple[int, int] | None = Non
                 axis.axvspan(to_x(start), to_x(end), color=CLOSED_COLOR, zorder=0, linewidth=0, label=label)
     if dated:
         figure.autofmt_xdate()
-    axis.set(ylabel="exits per day", xlabel="date" if dated else "day",
-             title=title or "Daily throughput over the horizon (95 % CI)")
+    axis.set(ylabel="exits per day", xlabel="date" if dated else "day")
     fit_to_estimates(axis, series)
+    set_title(axis, title or "Daily throughput over the horizon (95 % CI)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))   # beside: never over a line
     return figure
@@ -686,7 +732,7 @@ def forecast_figure(table: pd.DataFrame, title: str = "") -> Figure:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
     if title:
-        axis.set_title("\n".join(textwrap.wrap(title, 130)), fontsize=9)
+        set_title(axis, "\n".join(textwrap.wrap(title, 130)), fontsize=9)
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure
@@ -788,8 +834,8 @@ def metric_vs_parameter(table: pd.DataFrame, parameter: str, metric: str = "wait
     log = _log_scale_if_spread(axis, scale * rows["mean"])
     fit_to_estimates(axis, series, floor=0.0 if (rows["mean"] >= 0).all() else None,
                      include=[] if target is None else [scale * target])
-    axis.set(xlabel=_short(parameter), ylabel=entry.label + log,
-             title=title or f"{entry.label} ({group_label(group)}) against {_short(parameter)}")
+    axis.set(xlabel=_short(parameter), ylabel=entry.label + log)
+    set_title(axis, title or f"{entry.label} ({group_label(group)}) against {_short(parameter)}")
     axis.grid(alpha=0.3)
     if axis.get_legend_handles_labels()[0]:
         axis.legend(fontsize="small")
@@ -898,13 +944,16 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = SWEEP_TARGE
         image = _heatmap_panel(axis, values, x_order, y_order, norm, colormap, target, metric)
         axis.set(xlabel=_short(x), ylabel=_short(y))
         if facet is not None:
-            axis.set_title(f"{_short(facet)} = {value}", fontsize="medium")
+            set_title(axis, f"{_short(facet)} = {value}", fontsize="medium")
     for axis in axes.flat[count:]:
         axis.set_visible(False)
     heading, note = title or f"{entry.label} ({group_label(group)})", target_note(every, metric, target)
     fits = len(heading + note) <= 10 * figure.get_figwidth()          # else the note on a line of its own
     heading = heading + note if fits else heading + "\n" + note.lstrip(";— ")
-    (figure.suptitle if facet is not None else axes[0, 0].set_title)(heading)
+    if facet is not None:
+        figure.suptitle(heading)
+    else:
+        set_title(axes[0, 0], heading)
     figure.colorbar(image, ax=axes.ravel().tolist(), label=entry.label, format="%g")
     return figure
 
@@ -984,7 +1033,8 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     bars.set_xticks(range(len(groups)), [group_label(g) for g in groups], rotation=30, ha="right")
     log = _log_scale_if_spread(bars, waits["mean"])
     fit_to_estimates(bars, series, include=[0])
-    bars.set(ylabel=label + log, title="Mean wait per group (95 % CI)")
+    bars.set_ylabel(label + log)
+    set_title(bars, "Mean wait per group (95 % CI)")
     bars.grid(axis="y", alpha=0.3)
     bars.legend(fontsize="small")
 
@@ -1006,7 +1056,8 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
                      scale=max(largest, 0.1 * np.nanmax(waits["mean"].abs().to_numpy(dtype=float), initial=0.0)))
     forest.set_yticks(range(len(groups)), [group_label(g) for g in groups])
     forest.invert_yaxis()
-    forest.set(xlabel="difference in " + label, title="Paired difference from the base (95 % CI)")
+    forest.set_xlabel("difference in " + label)
+    set_title(forest, "Paired difference from the base (95 % CI)")
     forest.grid(axis="x", alpha=0.3)
     forest.legend(fontsize="small")
 
@@ -1024,8 +1075,8 @@ def comparison_figure(summary: pd.DataFrame, differences: pd.DataFrame, hourly: 
     _hour_axis(profile, "hour of arrival")
     log = _log_scale_if_spread(profile, everyone["wait_mean"])
     fit_to_estimates(profile, series)
-    profile.set(ylabel=label + log,
-                title="Everyone's mean wait by hour of arrival (95 % CI; base's closed hours and peaks shaded)")
+    profile.set_ylabel(label + log)
+    set_title(profile, "Everyone's mean wait by hour of arrival (95 % CI; base's closed hours and peaks shaded)")
     profile.legend(fontsize="small", ncols=2)
     if title:
         figure.suptitle(title)
@@ -1071,8 +1122,8 @@ def calibration_figure(table: pd.DataFrame) -> Figure:
         ax.set_xlabel(row.unit, fontsize=8)
         selection = row.selection if isinstance(row.selection, str) else ""      # NaN once read from a CSV
         title = f"{row.target}: {row.measure}" + (f" ({selection})" if selection else "")
-        ax.set_title("\n".join(textwrap.wrap(f"{title} — {'met' if row.met else 'NOT MET'}", 65)), fontsize=9,
-                     color=color)
+        set_title(ax, "\n".join(textwrap.wrap(f"{title} — {'met' if row.met else 'NOT MET'}", 65)), fontsize=9,
+                  color=color)
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(rows):]:
         ax.set_visible(False)
@@ -1106,7 +1157,7 @@ def staffing_booths_figure(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
             top = max(top, booths.max())
         ax.set_ylim(0, top + 1)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(pool + ("" if day_type == "all" else f" ({day_type})"), fontsize=9)
+        set_title(ax, pool + ("" if day_type == "all" else f" ({day_type})"), fontsize=9)
         ax.set_xlim(0, 24)
         ax.set_xticks(range(0, 25, 6))
         ax.tick_params(labelsize=8)
@@ -1141,7 +1192,7 @@ def staffing_frontier_figure(simulated: pd.DataFrame, theory: pd.DataFrame, targ
     ax.set_ylabel("booth-hours per day (cost-weighted)", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.legend(fontsize=7, frameon=False)
-    ax.set_title("What each minute of waiting costs in booth-hours", fontsize=10)
+    set_title(ax, "What each minute of waiting costs in booth-hours", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -1191,7 +1242,7 @@ def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: 
         clipped = 0
     left.set_xlabel("day of the horizon (warm-up shaded)")
     left.set_ylabel("trains waiting")
-    left.set_title("trains waiting outside or for the interchange", loc="left", fontsize="medium")
+    set_title(left, "trains waiting outside or for the interchange", loc="left", fontsize="medium")
     left.grid(alpha=0.3)
     components = rail_wait_components(summary)
     binding = binding_constraint(summary)
@@ -1206,7 +1257,7 @@ def rail_figure(summary: pd.DataFrame, timeline: pd.DataFrame | None, measured: 
     clipped += fit_to_estimates(right, [(positions, components["mean"], components["ci_low"], components["ci_high"],
                                          "0.3")], vertical=False, floor=0, include=[0])
     right.set_xlabel("mean wait per train (h)")
-    right.set_title("what trains wait for", loc="left", fontsize="medium")
+    set_title(right, "what trains wait for", loc="left", fontsize="medium")
     right.grid(alpha=0.3, axis="x")
     figure.suptitle((title or "Rail") + (f" — ▲ {CLIPPED_NOTE}" if clipped else ""))
     return figure
@@ -1244,15 +1295,25 @@ def rail_bottleneck_map(table: pd.DataFrame, x: str, y: str, metric: str = "rail
     axis.legend(handles=handles, title="binding constraint", fontsize="small", loc="upper left",
                 bbox_to_anchor=(1.01, 1.0))
     who = "all trains" if group == "all" else group_label(group)
-    axis.set_title(f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
-                   "and the binding wait per train", fontsize="medium", loc="left")
+    set_title(axis, f"binding constraint per point; in each cell: {catalogue.label(metric)} ({who}) "
+              "and the binding wait per train", fontsize="medium", loc="left")
     return figure
 
 
-def warm_up() -> None:
+_warmed = False         # whether this process has called warm_up
+
+
+def warm_up(pause: float = 0.1) -> None:
     """Nothing but what importing this module does (matplotlib, PIL) and giving freed memory back:
     a worker that falls idle during a run's last replications calls it, so that the figures it
-    draws next do not wait for the imports."""
+    draws next do not wait for the imports, and every worker is offered it again as the last
+    replication finishes (:meth:`~sim.executors.LocalPoolExecutor.when_idle`). A pool hands a
+    call to whichever worker asks first, often the one already warm: called again, it pauses
+    ``pause`` seconds, so that the next call goes to another worker."""
+    global _warmed
+    if _warmed:
+        time.sleep(pause)
+    _warmed = True
     return_freed_memory()
 
 

@@ -32,7 +32,7 @@ from .metrics import peak_hours
 from .outputs import RESOLVED_FILE, resolved_yaml
 from .report import (REPORT_FILE, calibration_report, comparison_report, run_report, staffing_report, sweep_caption,
                      sweep_report, validation_report)
-from .runner import Results, run
+from .runner import Results, StartedRun, start_run
 from .scenario import Scenario
 from .scenario.writer import write_scenario
 from .executors import Executor, progress_bar
@@ -104,7 +104,7 @@ def publish_run(results: Results, out: str | os.PathLike, figures: bool = True,
     return target
 
 
-def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = True,
+def run_and_publish(scenario: Scenario | StartedRun, out: str | os.PathLike, figures: bool = True,
                     entities_format: str = "parquet", keep_entities: bool = True, progress: bool | None = None,
                     info: dict[str, Any] | None = None, **run_options: Any) -> tuple[Results, Path]:
     """Run ``scenario`` (:func:`sim.runner.run` with ``run_options``) and write its results folder
@@ -112,34 +112,41 @@ def run_and_publish(scenario: Scenario, out: str | os.PathLike, figures: bool = 
     rows written into the entity table as they arrive, in replication order, instead of held to
     the end: this process keeps none of them, only what the entity figures draw
     (``Results.entities`` is None, ``Results.entity_figures`` that reduction, made in the
-    workers). ``info`` adds facts to ``run.json`` (e.g. the command), which also says how long
-    writing the entity rows took (``streamed_s``). With an
-    :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications are
-    done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process draws
-    the others. Returns the results and the folder."""
+    workers). ``scenario`` may be a run already started (:func:`sim.runner.start_run`, with
+    ``streamed=keep_entities``; ``run_options`` are then its own): ``checkpoint-sim run``
+    imports this module while its replications run. ``info`` adds facts to ``run.json`` (e.g.
+    the command), which also says how long writing the entity rows took (``streamed_s``). With
+    an :class:`~sim.executors.Executor` as ``executor``, its workers, idle once the replications
+    are done, also draw the per-stage figures (:data:`PER_STAGE_FIGURES`) while this process
+    draws the others. Returns the results and the folder."""
     target = Path(out)
-    pool = run_options.get("executor") if isinstance(run_options.get("executor"), Executor) else None
-    if pool is not None and figures:
-        pool.when_idle(plots.warm_up)         # a worker idle during the last replications imports matplotlib
-    with atomic_folder(target) as staging:
-        if not keep_entities:
-            results = run(scenario, keep_entities=False, progress=progress, **run_options)
-            results.info.update(info or {})
+    with (scenario if isinstance(scenario, StartedRun) else
+          start_run(scenario, keep_entities=keep_entities, progress=progress, streamed=keep_entities,
+                    **run_options)) as started:
+        if (started.keep_entities, started.streamed) != (keep_entities, keep_entities):
+            raise ValueError("a run started for run_and_publish streams its entity rows exactly when it keeps them")
+        pool = started.executor              # an executor handed in (not one the run made and closes)
+        if pool is not None and figures:
+            pool.when_idle(plots.warm_up)       # a worker idle during the last replications imports matplotlib
+        with atomic_folder(target) as staging:
+            if not keep_entities:
+                results = started.finish()
+                results.info.update(info or {})
+                _write_run(results, staging, figures, progress, pool)
+                return results, target
+            spent = [0.0]
+
+            def write(table: pa.Table) -> None:
+                began = time.perf_counter()
+                writer.write(table)
+                return_freed_memory()       # the rows handed over before these, decoded and freed since
+                spent[0] += time.perf_counter() - began
+
+            with EntityTableWriter(staging / entities_file(entities_format)) as writer:
+                results = started.finish(entity_sink=write)
+            results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
+            return_freed_memory()
             _write_run(results, staging, figures, progress, pool)
-            return results, target
-        spent = [0.0]
-
-        def write(table: pa.Table) -> None:
-            began = time.perf_counter()
-            writer.write(table)
-            return_freed_memory()       # the rows handed over before these, decoded and freed since
-            spent[0] += time.perf_counter() - began
-
-        with EntityTableWriter(staging / entities_file(entities_format)) as writer:
-            results = run(scenario, keep_entities=True, progress=progress, entity_sink=write, **run_options)
-        results.info.update({**(info or {}), "streamed_s": {"write_entities": round(spent[0], 3)}})
-        return_freed_memory()
-        _write_run(results, staging, figures, progress, pool)
     return results, target
 
 

@@ -27,7 +27,7 @@ from .diagnostics import run_warnings
 from .executors import Executor
 from .memory import return_freed_memory, use_system_allocator
 from .metrics import measurement_window
-from .experiment import run_replications
+from .experiment import collect_replications, start_replications
 from . import replication as one_replication
 from .replication import ReplicationOutput, replication_metrics, run_replication  # noqa: F401  (re-exported)
 from .scenario import Scenario, load_scenario
@@ -45,9 +45,10 @@ class PhaseClock:
     phases: dict[str, float] = field(default_factory=dict)      # phase -> wall seconds, in order
 
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        """Time the block as phase ``name`` (added to it if timed before)."""
-        began = time.perf_counter()
+    def phase(self, name: str, began: float | None = None) -> Iterator[None]:
+        """Time the block as phase ``name`` (added to it if timed before), from ``began``
+        (a ``time.perf_counter()`` reading: the phase began before the block) or the block's start."""
+        began = time.perf_counter() if began is None else began
         try:
             yield
         finally:
@@ -100,35 +101,82 @@ def run(scenario: Scenario | str | os.PathLike | dict, replications: int | None 
     replications that finished before an earlier one (and Arrow allocates with malloc in this
     process from then on: :func:`sim.memory.use_system_allocator`).
     """
-    clock = PhaseClock()
-    scenario = load_scenario(scenario, {"calendar.days": days} if days is not None else None)
-    replications = scenario.run.replications if replications is None else int(replications)
-    seed = scenario.run.seed if seed is None else int(seed)
-    figures: list[EntityFigures] = []
+    with start_run(scenario, replications, seed, workers, keep_entities, progress, executor, scheduler,
+                   streamed=keep_entities and entity_sink is not None, days=days) as started:
+        return started.finish(entity_sink)
 
-    def hand_over(entities: StreamedEntities) -> None:
-        figures.append(entities.figures)
-        return_freed_memory()           # what the rows before these left, before these are decoded
-        entity_sink(entities.table())
 
-    streamed = InOrder(hand_over) if keep_entities and entity_sink is not None else None
-    if streamed:
-        use_system_allocator()             # the decoded rows and their Parquet encoding: ~10 MiB lower peaks
-    with clock.phase("replications"):
-        outputs, record = run_replications({scenario.name: scenario}, replications, seed, workers, executor,
-                                           scheduler, scenario.name, progress,
-                                           task=streamed_replication if streamed else None,
-                                           args=() if streamed else (keep_entities,), arrived=streamed)
-    ordered = outputs[scenario.name]
-    with clock.phase("aggregate"):
-        summary = summary_table(ordered)
-        results = Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
-                          timeline=hourly_table(ordered, "timeline"),
-                          entities=entity_rows(ordered) if keep_entities and streamed is None else None,
-                          entity_figures=EntityFigures.combine(figures) if streamed else None,
-                          clock=clock, info={**record, "worker_cpu_s": worker_cpu(ordered), "scenario": scenario.name,
-                                             "warnings": run_warnings(scenario, summary, replications)})
-    return results
+def start_run(scenario: Scenario | str | os.PathLike | dict, replications: int | None = None, seed: int | None = None,
+              workers: int = 1, keep_entities: bool = True, progress: bool | None = None,
+              executor: str | Executor = "local", scheduler: str | None = None, streamed: bool = False,
+              days: int | None = None) -> "StartedRun":
+    """:func:`run` in two steps: the replications submitted now (on a pool they run at once), the
+    results put together by :meth:`StartedRun.finish`, meanwhile this process is free (e.g. to
+    import what it does next: ``checkpoint-sim run`` imports the publishing layer then).
+    ``streamed`` (with ``keep_entities``): the entity rows go to the ``entity_sink`` that
+    ``finish`` is given, as in :func:`run`. The clock and ``wall_time_s`` start here. A context
+    manager: leaving it before ``finish`` (an error) closes what ``finish`` would have."""
+    return StartedRun(scenario, replications, seed, workers, keep_entities and streamed, keep_entities, progress,
+                      executor, scheduler, days)
+
+
+class StartedRun:
+    """A run whose replications are submitted (:func:`start_run`); :meth:`finish` collects them."""
+
+    def __init__(self, scenario: Scenario | str | os.PathLike | dict, replications: int | None, seed: int | None,
+                 workers: int, streamed: bool, keep_entities: bool, progress: bool | None,
+                 executor: str | Executor, scheduler: str | None, days: int | None):
+        self.clock = PhaseClock()
+        self.scenario = load_scenario(scenario, {"calendar.days": days} if days is not None else None)
+        self.replications = self.scenario.run.replications if replications is None else int(replications)
+        self.seed = self.scenario.run.seed if seed is None else int(seed)
+        self.workers, self.streamed, self.keep_entities = workers, streamed, keep_entities
+        if streamed:
+            use_system_allocator()             # the decoded rows and their Parquet encoding: ~10 MiB lower peaks
+        self.began, self.finished = time.perf_counter(), False
+        self.runner = start_replications({self.scenario.name: self.scenario}, self.replications, self.seed, workers,
+                                         executor, scheduler, self.scenario.name, progress,
+                                         task=streamed_replication if streamed else None,
+                                         args=() if streamed else (keep_entities,))
+        self.executor = executor if isinstance(executor, Executor) else None     # one handed in, still open after
+
+    def finish(self, entity_sink: EntitySink | None = None) -> Results:
+        """Wait for the replications and put their results together (``entity_sink``: see :func:`run`;
+        required when the run was started ``streamed``)."""
+        if self.finished:
+            raise RuntimeError("this run is finished or closed already")
+        if self.streamed and entity_sink is None:
+            raise ValueError("a run started streamed needs an entity_sink")
+        scenario, clock, figures = self.scenario, self.clock, []
+
+        def hand_over(entities: StreamedEntities) -> None:
+            figures.append(entities.figures)
+            return_freed_memory()           # what the rows before these left, before these are decoded
+            entity_sink(entities.table())
+
+        with clock.phase("replications", began=self.began):
+            self.finished = True
+            outputs, record = collect_replications(self.runner, self.seed, self.replications, self.workers,
+                                                   arrived=InOrder(hand_over) if self.streamed else None)
+        ordered = outputs[scenario.name]
+        with clock.phase("aggregate"):
+            summary = summary_table(ordered)
+            results = Results(scenario=scenario, summary=summary, hourly=hourly_table(ordered),
+                              timeline=hourly_table(ordered, "timeline"),
+                              entities=entity_rows(ordered) if self.keep_entities and not self.streamed else None,
+                              entity_figures=EntityFigures.combine(figures) if self.streamed else None,
+                              clock=clock, info={**record, "worker_cpu_s": worker_cpu(ordered),
+                                                 "scenario": scenario.name,
+                                                 "warnings": run_warnings(scenario, summary, self.replications)})
+        return results
+
+    def __enter__(self) -> "StartedRun":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if not self.finished:                  # finish closes the replications itself
+            self.finished = True
+            self.runner.__exit__(kind, error, traceback)
 
 
 class InOrder:

@@ -360,3 +360,15 @@ def test_summarize_replications_is_bit_identical_to_the_per_group_loop():
     ragged = table.drop(index=3).reset_index(drop=True)          # falls back to the loop
     pd.testing.assert_frame_equal(summarize_replications(ragged, ["hour", "group", "metric"]),
                                   summarize(ragged, ["hour", "group", "metric"]), check_exact=True)
+
+
+def test_cli_run_without_entities_draws_no_entity_figures(tmp_path, small_yaml):
+    """``run --no-entities`` (its replications submitted before the publishing layer is imported)
+    keeps no entity rows: no entity table and none of the two figures drawn from them."""
+    out = tmp_path / "out"
+    assert main(["run", str(small_yaml), "--out", str(out), "--replications", "2", "--workers", "2",
+                 "--no-entities"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert not {"entities.parquet", "entities.csv.gz"} & names
+    assert {name for name in names if name.endswith(".png")} == \
+        {"wait_by_hour.png", "queues_and_booths.png", "utilization_heatmap.png", "queue_timeline.png"}

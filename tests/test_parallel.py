@@ -151,3 +151,51 @@ def test_a_worker_idle_before_the_last_task_ends_makes_the_idle_call_once(tmp_pa
         pool.submit("long", time.sleep, 1.5)
         keys = [key for key, _ in pool.results()]
         assert sorted(keys) == ["long", "short"] and called.exists() and not pool.idle_calls
+
+
+def _append_pid(path) -> None:
+    """An idle call: one line per call, the calling worker's process id."""
+    import os
+    with open(path, "a") as lines:
+        lines.write(f"{os.getpid()}\n")
+
+
+def test_the_idle_call_is_made_again_for_every_worker_as_the_last_task_finishes(tmp_path):
+    """when_idle: once while the long task still runs, then once per worker when it finishes, and
+    submitted before the last result is yielded (the worker that ran it imports meanwhile)."""
+    import time
+
+    from sim.executors import LocalPoolExecutor
+
+    lines = tmp_path / "calls"
+    with LocalPoolExecutor(2) as pool:
+        pool.when_idle(_append_pid, lines)
+        pool.submit("short", time.sleep, 0.05)
+        pool.submit("long", time.sleep, 1.0)
+        for key, _ in pool.results():
+            if key == "long":                   # the caller handles the last result: the calls run meanwhile
+                waited = time.perf_counter()
+                while len(lines.read_text().split()) < 3 and time.perf_counter() - waited < 10:
+                    time.sleep(0.05)
+                assert len(lines.read_text().split()) == 3
+        assert not pool.idle_calls and not pool.idle_made
+    assert len(lines.read_text().split()) == 3
+
+
+def test_a_started_run_finished_later_gives_the_run_and_finishes_once(scenario, in_memory):
+    """start_run submits the replications at once (a pool runs them while this process does
+    something else); finish gives what sim.run gives, and only once."""
+    import pandas as pd
+
+    from sim.executors import LocalPoolExecutor
+    from sim.runner import start_run
+
+    with LocalPoolExecutor(2) as pool:
+        with start_run(scenario, replications=4, seed=11, workers=2, executor=pool) as started:
+            assert len(pool.running) + len(pool.waiting) == 4          # submitted, before finish
+            results = started.finish()
+            with pytest.raises(RuntimeError):
+                started.finish()
+    pd.testing.assert_frame_equal(results.summary, in_memory.summary)
+    pd.testing.assert_frame_equal(results.hourly, in_memory.hourly)
+    assert abs(results.info["wall_time_s"] - results.clock.phases["replications"]) < 0.05     # the same span
