@@ -41,14 +41,19 @@ class Executor:
     def close(self, cancel: bool = False) -> None:
         raise NotImplementedError
 
+    runs_meanwhile = True
+    """Whether submitted tasks run while the caller does something else (a pool, a cluster), or
+    only once :meth:`results` is iterated (:class:`SerialExecutor`)."""
+
     def start(self) -> "Executor":
         """Start the workers now rather than with the first task (see :meth:`LocalPoolExecutor.start`)."""
         return self
 
     def when_idle(self, function: Callable[..., Any], *args: Any) -> None:
         """Have a worker that falls idle while others still run tasks call ``function(*args)``
-        once (e.g. import what it is to do next); its result is dropped. A no-op but on a local
-        pool (see :meth:`LocalPoolExecutor.when_idle`)."""
+        (e.g. import what it is to do next; it may be called more than once, so it must be
+        harmless to repeat); its result is dropped. A no-op but on a local pool (see
+        :meth:`LocalPoolExecutor.when_idle`)."""
 
     def __enter__(self) -> "Executor":
         return self
@@ -58,7 +63,10 @@ class Executor:
 
 
 class SerialExecutor(Executor):
-    """Runs tasks one by one in this process (workers=1): simplest, and easy to debug."""
+    """Runs tasks one by one in this process (workers=1): simplest, and easy to debug. Tasks run
+    only as :meth:`results` is iterated, not meanwhile."""
+
+    runs_meanwhile = False
 
     def __init__(self) -> None:
         self.pending: deque[Task] = deque()
@@ -132,28 +140,30 @@ class LocalPoolExecutor(Executor):
             self.waiting.popleft()
 
     def results(self) -> Iterator[tuple[Hashable, Any]]:
-        while self.waiting or self.running:
-            try:
-                self._fill()
-            except BrokenProcessPool:
-                self._restart([])
-                continue
-            done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
-            lost: list[Task] = []
-            finished: list[tuple[Hashable, Any]] = []
-            for future in done:
-                task = self.running.pop(future)
+        try:
+            while self.waiting or self.running:
                 try:
-                    finished.append((task[0], future.result()))
+                    self._fill()
                 except BrokenProcessPool:
-                    lost.append(task)
-            if lost:
-                self._restart(lost)
-            else:
-                self._call_when_idle()          # before the caller handles these results
-            yield from finished
-        self.idle_calls.clear()             # only while these results were awaited
-        self.idle_made.clear()
+                    self._restart([])
+                    continue
+                done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+                lost: list[Task] = []
+                finished: list[tuple[Hashable, Any]] = []
+                for future in done:
+                    task = self.running.pop(future)
+                    try:
+                        finished.append((task[0], future.result()))
+                    except BrokenProcessPool:
+                        lost.append(task)
+                if lost:
+                    self._restart(lost)
+                else:
+                    self._call_when_idle()          # before the caller handles these results
+                yield from finished
+        finally:                                # idle calls only while these results are awaited,
+            self.idle_calls.clear()             # also when the caller stops early (an error)
+            self.idle_made.clear()
 
     def _restart(self, lost: list[Task]) -> None:
         """A worker died: every task in flight is lost with the pool; start a new pool, run them again."""
@@ -180,8 +190,14 @@ class LocalPoolExecutor(Executor):
         return list(getattr(self.pool, "_processes", {}) or {})
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the pool; ``cancel`` (after an error or Ctrl-C) does not wait for running tasks."""
+        """Stop the pool; ``cancel`` (after an error or Ctrl-C) stops the running tasks too: their
+        workers are killed (they hold nothing that needs cleaning up: results are written by this
+        process), so that the error is reported now, not once they finish."""
+        processes = list((getattr(self.pool, "_processes", None) or {}).values()) if cancel else []
         self.pool.shutdown(wait=not cancel, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
 
 
 DASK_CONNECT_TIMEOUT = 5.0     # seconds to wait for a Dask scheduler before giving up

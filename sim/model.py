@@ -43,9 +43,11 @@ of its stage. Only the booths of stages before a stage that blocks use the end-o
 that can hold them; the others, and every scenario without blocking, use the plain one. Likewise
 the rail yard's check (:mod:`sim.yard`) is bound in place of ``advance`` only with a rail block,
 and, with impatience, the impatient methods only where they can matter: a pool serves with the
-plain ``_next`` where no token can renege, wait outside, be counted, jockey or hold its booth; a
-stage is entered with the plain ``enter`` (``entry``, per stage) where an arrival can neither balk,
-nor be blocked, nor find its patience from the crossing run out; the end of a service, an arrival
+plain ``_next`` where no token can renege, wait outside, be counted, jockey, hold its booth or
+post its wait on a wait-time board; a stage is entered with the plain ``enter`` (``entry``, per
+stage; ``_join`` where its queue is counted) where an arrival can neither balk, nor be blocked,
+nor find its patience run out before it joins (patience from the crossing, or a negative draw);
+the end of a service, an arrival
 and the cargo gate move the entity on without the check for a token that left where none can have
 left; and a token's patience is tested inline,
 :meth:`Checkpoint.waited` being asked only about one that reneges or waited outside.

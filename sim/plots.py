@@ -30,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patheffects import withStroke  # noqa: E402
-from matplotlib.ticker import (FixedFormatter, FuncFormatter, LogFormatter, MaxNLocator, NullFormatter,  # noqa: E402
+from matplotlib.ticker import (FixedFormatter, FixedLocator, FuncFormatter, LogFormatter, MaxNLocator, NullFormatter,  # noqa: E402
                                ScalarFormatter)
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
@@ -228,8 +228,12 @@ def clear_above(axis) -> bool:
     log, no or fixed tick labels) or with fixed limits whose ticks matplotlib writes in full for sure:
     no offset (the limits include 0, or span a tenth of their reach at least: ticks that differ
     in their first three digits) and no order of magnitude (the largest tick, at least half the
-    reach, within ``axes.formatter.limits``)."""
+    reach, within ``axes.formatter.limits``; the ticks of a locator that picks them, so that
+    limits including 0 have 0 as a tick; matplotlib's default ``axes.formatter.offset_threshold``
+    or a higher one)."""
     low_power, high_power = matplotlib.rcParams["axes.formatter.limits"]
+    if matplotlib.rcParams["axes.formatter.offset_threshold"] < 4:
+        return False
     spec = axis.get_subplotspec()
     for other in axis.get_shared_x_axes().get_siblings(axis):
         if other is not axis and other.get_subplotspec() != spec:      # not a twin of it
@@ -240,7 +244,7 @@ def clear_above(axis) -> bool:
             return False
         formatter = other.yaxis.get_major_formatter()
         if isinstance(formatter, ScalarFormatter):
-            if other.get_autoscaley_on():
+            if other.get_autoscaley_on() or isinstance(other.yaxis.get_major_locator(), FixedLocator):
                 return False
             low, high = sorted(other.get_ylim())
             reach = max(-low, high)

@@ -148,6 +148,8 @@ class StartedRun:
         if self.streamed and entity_sink is None:
             raise ValueError("a run started streamed needs an entity_sink")
         scenario, clock, figures = self.scenario, self.clock, []
+        if not self.runner.executor.runs_meanwhile:      # nothing has run yet: the replications start now
+            self.began = self.runner.started = time.perf_counter()
 
         def hand_over(entities: StreamedEntities) -> None:
             figures.append(entities.figures)

@@ -199,3 +199,40 @@ def test_a_started_run_finished_later_gives_the_run_and_finishes_once(scenario, 
     pd.testing.assert_frame_equal(results.summary, in_memory.summary)
     pd.testing.assert_frame_equal(results.hourly, in_memory.hourly)
     assert abs(results.info["wall_time_s"] - results.clock.phases["replications"]) < 0.05     # the same span
+
+
+def test_with_one_worker_the_run_clock_starts_with_the_replications(scenario):
+    """A serial run started early runs nothing until finish: what this process does meanwhile
+    (here a 1 s pause; in `checkpoint-sim run` the publishing layer's imports) is not counted in
+    wall_time_s nor in the replications phase."""
+    import time
+
+    from sim.runner import start_run
+
+    with start_run(scenario, replications=1, seed=11, workers=1) as started:
+        time.sleep(1.0)
+        results = started.finish()
+    assert results.clock.record()["total_wall_s"] - results.info["wall_time_s"] >= 1.0
+    assert abs(results.info["wall_time_s"] - results.clock.phases["replications"]) < 0.05
+
+
+def test_closing_a_pool_after_an_error_stops_its_running_tasks():
+    """close(cancel=True), as after an error: the workers running tasks are terminated, so the
+    error is reported at once rather than after the tasks would have finished."""
+    import time
+
+    from sim.executors import LocalPoolExecutor
+
+    pool = LocalPoolExecutor(2).start()
+    pool.submit("long", time.sleep, 60)
+    pool.submit("longer", time.sleep, 60)
+    time.sleep(0.3)                                   # both tasks are running
+    processes = list(pool.pool._processes.values())
+    began = time.perf_counter()
+    pool.close(cancel=True)
+    # polled, not joined: the pool's own thread may reap a worker first, and a join racing it
+    # can report a dead worker as alive once
+    while any(process.is_alive() for process in processes) and time.perf_counter() - began < 10:
+        time.sleep(0.05)
+    assert not any(process.is_alive() for process in processes)
+    assert time.perf_counter() - began < 10           # the tasks would have run 60 s
