@@ -66,20 +66,22 @@ class EntityView:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.divide(waits, tokens, out=waits)
 
-    def stage_service(self, stage: int) -> np.ndarray:
-        """Booth minutes of each entity at ``stage``; NaN if not started there."""
+    def stage_service(self, stage: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Booth minutes of each entity at ``stage``; NaN if not started there (``rows``:
+        :meth:`stage_rows`, if made already)."""
         visits, count = self.records.visits, len(self.records.arrivals)
-        rows = self.stage_rows(stage)
+        rows = self.stage_rows(stage) if rows is None else rows.copy()
         rows &= ~np.isnan(visits["start"])
         entity = visits["entity"][rows]
         service = np.bincount(entity, weights=visits["end"][rows] - visits["start"][rows], minlength=count).astype(float)
         service[np.bincount(entity, minlength=count) == 0] = np.nan
         return service
 
-    def stage_lane(self, stage: int) -> np.ndarray:
-        """Pool index of each entity at ``stage`` (of its last visit there); -1 if not visited."""
+    def stage_lane(self, stage: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Pool index of each entity at ``stage`` (of its last visit there); -1 if not visited
+        (``rows``: :meth:`stage_rows`, if made already)."""
         visits = self.records.visits
-        rows = self.stage_rows(stage)
+        rows = self.stage_rows(stage) if rows is None else rows
         lane = np.full(len(self.records.arrivals), -1, dtype=np.int32)
         lane[visits["entity"][rows]] = visits["pool"][rows]
         return lane
@@ -197,9 +199,11 @@ def entity_table(records: Records, layout: Layout, view: EntityView | None = Non
     }
     pool_names = np.asarray([name.split("/", 1)[1] for name in layout.pool_names] + [""], dtype=object)
     for index, stage in enumerate(layout.stage_names):
-        table[f"wait_{stage}"] = waits[index] if waits is not None else view.stage_wait(index)
-        table[f"service_{stage}"] = view.stage_service(index)
-        table[f"lane_{stage}"] = pool_names[view.stage_lane(index)]
+        rows = view.stage_rows(index)               # the stage's visits, found once for its three columns
+        table[f"wait_{stage}"] = waits[index] if waits is not None else view.stage_wait(index, rows)
+        table[f"service_{stage}"] = view.stage_service(index, rows)
+        table[f"lane_{stage}"] = pool_names[view.stage_lane(index, rows)]
+        del rows
     table["wait_total"] = view.total_wait
     table["exit_min"] = records.exit_time
     table["finished"] = view.finished
@@ -226,13 +230,19 @@ def _leaving_columns(records: Records, layout: Layout, view: EntityView) -> dict
 SWEEP_CHUNK = 1 << 14       # sorted starts per step in maximum_open: no visit-long int64 temporaries
 
 
+def _sorted(values: np.ndarray, owned: bool) -> np.ndarray:
+    """``values`` in ascending order: sorted in place when ``owned`` (the caller's array), else a
+    sorted copy."""
+    if owned:
+        values.sort()
+        return values
+    return np.sort(values)
+
+
 def _integral_of_min(points: np.ndarray, edges: np.ndarray, owned: bool = False) -> np.ndarray:
     """Integral from 0 to each edge of the number of ``points`` below it (sorted and summed in
     place when ``owned``: the caller's array is used up)."""
-    if owned:
-        points.sort()
-    else:
-        points = np.sort(points)
+    points = _sorted(points, owned)
     below = np.searchsorted(points, edges)            # points < edge
     total = len(points)
     np.cumsum(points, out=points)
@@ -256,9 +266,7 @@ def _ascending(values: np.ndarray, owned: bool, where: np.ndarray | None = None)
     time: (rank of the piece's first value, the piece). Owned values are sorted in place; others
     are cut into ranges of value and each range sorted apart (no sorted copy of them all)."""
     if owned or (where is None and len(values) <= SWEEP_CHUNK * 16):
-        ordered = values if owned else np.sort(values)
-        if owned:
-            ordered.sort()
+        ordered = _sorted(values, owned)
         for first in range(0, len(ordered), SWEEP_CHUNK):
             yield first, ordered[first:first + SWEEP_CHUNK]
         return
@@ -292,10 +300,7 @@ def maximum_open(starts: np.ndarray, ends: np.ndarray, windows: np.ndarray,
     windows = np.asarray(windows, dtype=float).reshape(-1, 2)
     if len(ends) == 0 or len(windows) == 0:
         return 0.0
-    if owned == "none":
-        ends = np.sort(ends)
-    else:
-        ends.sort()
+    ends = _sorted(ends, owned != "none")
     started_before = np.zeros(len(windows), dtype=np.int64)    # starts < each window's start, piece by piece
     largest = 0
     for first, chunk in _ascending(starts, owned == "both", where):

@@ -47,9 +47,8 @@ plain ``_next`` where no token can renege, wait outside, be counted, jockey, hol
 post its wait on a wait-time board; a stage is entered with the plain ``enter`` (``entry``, per
 stage; ``_join`` where its queue is counted) where an arrival can neither balk, nor be blocked,
 nor find its patience run out before it joins (patience from the crossing, or a negative draw);
-the end of a service, an arrival
-and the cargo gate move the entity on without the check for a token that left where none can have
-left; and a token's patience is tested inline,
+the end of a service, an arrival and the cargo gate move the entity on without the check for a
+token that left where none can have left; and a token's patience is tested inline,
 :meth:`Checkpoint.waited` being asked only about one that reneges or waited outside.
 """
 from __future__ import annotations

@@ -133,7 +133,7 @@ class StartedRun:
         self.workers, self.streamed, self.keep_entities = workers, streamed, keep_entities
         if streamed:
             use_system_allocator()             # the decoded rows and their Parquet encoding: ~10 MiB lower peaks
-        self.began, self.finished = time.perf_counter(), False
+        self.finished = False
         self.runner = start_replications({self.scenario.name: self.scenario}, self.replications, self.seed, workers,
                                          executor, scheduler, self.scenario.name, progress,
                                          task=streamed_replication if streamed else None,
@@ -149,14 +149,14 @@ class StartedRun:
             raise ValueError("a run started streamed needs an entity_sink")
         scenario, clock, figures = self.scenario, self.clock, []
         if not self.runner.executor.runs_meanwhile:      # nothing has run yet: the replications start now
-            self.began = self.runner.started = time.perf_counter()
+            self.runner.started = time.perf_counter()
 
         def hand_over(entities: StreamedEntities) -> None:
             figures.append(entities.figures)
             return_freed_memory()           # what the rows before these left, before these are decoded
             entity_sink(entities.table())
 
-        with clock.phase("replications", began=self.began):
+        with clock.phase("replications", began=self.runner.started):   # the span of wall_time_s
             self.finished = True
             outputs, record = collect_replications(self.runner, self.seed, self.replications, self.workers,
                                                    arrived=InOrder(hand_over) if self.streamed else None)
